@@ -1,0 +1,75 @@
+"""Typed constants shared by every step: paths, CRSs, reference figures, colours.
+
+No I/O happens at import. Provenance of each external source lives in
+``pipeline/data/sources.json`` (read by :func:`sources`), the one registry that the Python
+code, the Makefile (as a prerequisite) and the README refer to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+# --- Paths ------------------------------------------------------------------------------
+PACKAGE_DATA: Final = Path(__file__).resolve().parent / "data"
+EMBEDDED_DEPARTEMENTS: Final = PACKAGE_DATA / "departements.gpkg"
+EMBEDDED_GAZETTEER: Final = PACKAGE_DATA / "communes.csv.xz"
+SOURCES_FILE: Final = PACKAGE_DATA / "sources.json"
+
+RAW_DIR: Final = Path("data/raw")
+PROCESSED_DIR: Final = Path("data/processed")
+MAPS_DIR: Final = Path("maps")
+DEFAULT_REGISTRY: Final = RAW_DIR / "ecoles.csv"
+DEFAULT_LABEL_OVERRIDES: Final = RAW_DIR / "etiquettes.csv"
+
+# --- Coordinate reference systems ---------------------------------------------------------
+STORAGE_CRS: Final = "EPSG:4326"  # one layer for all of France (GEODATA.md §4)
+METRO_CRS: Final = "EPSG:2154"  # Lambert-93, metropolitan France and Corsica
+OVERSEAS_CRS: Final[dict[str, str]] = {
+    "971": "EPSG:5490",  # Guadeloupe, RGAF09 / UTM 20N
+    "972": "EPSG:5490",  # Martinique, RGAF09 / UTM 20N
+    "973": "EPSG:2972",  # Guyane, RGFG95 / UTM 22N
+    "974": "EPSG:2975",  # La Réunion, RGR92 / UTM 40S
+    "976": "EPSG:4471",  # Mayotte, RGM04 / UTM 38S
+}
+
+# --- The 2021 annex -------------------------------------------------------------------
+ANNEX_DATE: Final = dt.date(2021, 11, 23)
+#: Figures of the press release of 23 November 2021, which the registry is checked against.
+PRESS_RELEASE: Final[dict[str, int]] = {
+    "existantes": 42,
+    "ingenierie": 20,
+    "investissement": 14,
+    "nouvellement_couverts": 13,
+}
+
+#: Allowed values in the registry.
+AMI_CATEGORIES: Final = ("ingenierie", "investissement")
+CONFIDENCE_LEVELS: Final = ("haute", "moyenne", "basse")
+YES_NO: Final = ("oui", "non")
+
+#: Département coverage statuses (values of the ``statut`` column).
+STATUS_COVERED: Final = "deja_couvert"
+STATUS_NEW: Final = "nouvellement_couvert"
+STATUS_NONE: Final = "non_couvert"
+
+# --- Colours (colour-vision safe pairs, MAP.md §3) -----------------------------------------
+BLUE_FRANCE: Final = "#000091"
+RED_MARIANNE: Final = "#E1000F"
+
+
+@cache
+def sources() -> dict[str, Any]:
+    """Return the registry of external sources (producer, edition, URL, licence, sha256).
+
+    Returns
+    -------
+    dict
+        Parsed ``pipeline/data/sources.json``.
+    """
+    with SOURCES_FILE.open(encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data

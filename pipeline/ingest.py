@@ -1,0 +1,183 @@
+"""Ingest step: validate the registry of schools and return a clean, typed table."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pipeline.config import AMI_CATEGORIES, CONFIDENCE_LEVELS, YES_NO
+from pipeline.errors import Problem, SourceDataError
+
+#: Registry columns, in their canonical order, and whether a value is required.
+REQUIRED_COLUMNS = (
+    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "confiance", "sources",
+)
+OPTIONAL_COLUMNS = ("libelle_annexe", "metier", "ouverture", "note")
+COLUMNS = (
+    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
+    "metier", "ouverture", "confiance", "sources", "note",
+)
+#: Columns that must hold a value on every row.
+NON_EMPTY = ("id", "nom", "commune", "departement", "existante_2021", "confiance", "sources")
+
+#: Every département code of the COG (101 départements; "20" no longer exists).
+DEPARTEMENT_CODES = frozenset(
+    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B", "971", "972", "973", "974", "976"]
+)
+
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_DEP = re.compile(r"^(?:\d{1,3}|2[AB])$")
+_OPENING = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?$")
+_URL = re.compile(r"^https?://\S+$")
+
+
+def _fold(value: str) -> str:
+    """Lower-case and strip accents, to accept 'Ingénierie' for 'ingenierie'."""
+    decomposed = unicodedata.normalize("NFKD", value.strip().lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def normalize_departement(value: str) -> str | None:
+    """Return the canonical code of a département ("1" → "01", "2a" → "2A"), or None.
+
+    Parameters
+    ----------
+    value
+        The code as written by a person.
+
+    Returns
+    -------
+    str or None
+        The COG code if ``value`` names an existing département, else None.
+    """
+    code = value.strip().upper()
+    if not _DEP.match(code):
+        return None
+    if code.isdigit() and len(code) < 2:
+        code = code.zfill(2)
+    return code if code in DEPARTEMENT_CODES else None
+
+
+def validate_registry(
+    records: pd.DataFrame, *, lines: Sequence[int] | None = None, source: str = "<registry>"
+) -> pd.DataFrame:
+    """Check every row of the registry and return a clean, typed copy.
+
+    All problems are collected in one pass and raised together, so a user fixes the file in
+    one go. Nothing is dropped: a row is either accepted as it is (normalised) or reported.
+
+    Parameters
+    ----------
+    records
+        The registry as read (every cell a string), e.g. from
+        :func:`pipeline.io.read_csv_records`.
+    lines
+        Line number of each record in ``source`` (defaults to row position + 2).
+    source
+        Name of the file, quoted in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`; ``existante_2021`` is boolean, ``departement`` a canonical
+        code, ``ami_2021`` and optional fields are ``<NA>`` when empty.
+
+    Raises
+    ------
+    SourceDataError
+        With one :class:`~pipeline.errors.Problem` per bad cell, missing or unknown column.
+    """
+    line_of = list(lines) if lines is not None else [i + 2 for i in range(len(records))]
+    problems: list[Problem] = []
+    header = [str(c) for c in records.columns]
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    for col in duplicates:
+        problems.append(Problem(source, 1, col, None, "column appears twice in the header"))
+    for col in REQUIRED_COLUMNS:
+        if col not in header:
+            problems.append(Problem(
+                source, 1, col, None,
+                f"required column is missing; the header must contain {', '.join(COLUMNS)}"))
+    for col in header:
+        if col not in COLUMNS:
+            hint = f"expected one of {', '.join(COLUMNS)}"
+            problems.append(Problem(source, 1, col, None, f"unknown column; rename it ({hint})"))
+    if problems:
+        raise SourceDataError(problems, summary=f"{source}: the header is not a registry header")
+    if records.empty:
+        raise SourceDataError(
+            [Problem(source, None, None, None, "the file has a header but no rows of schools")],
+            summary=f"{source}: no rows",
+        )
+
+    frame = records.reindex(columns=list(COLUMNS), fill_value="").fillna("").astype(str)
+    frame = frame.apply(lambda s: s.str.strip())
+    seen: dict[str, int] = {}
+    for pos, (line, row) in enumerate(zip(line_of, frame.itertuples(index=False), strict=True)):
+        def bad(column: str, message: str, value: str | None = None, *, _line: int = line,
+                _row: tuple[str, ...] = tuple(row)) -> None:
+            shown = value if value is not None else _row[COLUMNS.index(column)]
+            problems.append(Problem(source, _line, column, shown, message))
+
+        values = dict(zip(COLUMNS, row, strict=True))
+        for col in NON_EMPTY:
+            if not values[col]:
+                bad(col, "empty; every school needs a value here", "")
+        rid = values["id"]
+        if rid:
+            if not _ID.match(rid):
+                bad("id", "use lower-case letters, digits and single hyphens (e.g. 'icam-lille')")
+            if rid in seen:
+                bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
+            else:
+                seen[rid] = line
+        dep = values["departement"]
+        if dep:
+            code = normalize_departement(dep)
+            if code is None:
+                bad("departement", "not a French département code; use the INSEE code such as "
+                    "'01', '2A' or '971'")
+            else:
+                frame.iat[pos, COLUMNS.index("departement")] = code
+        exists = values["existante_2021"]
+        if exists:
+            if _fold(exists) not in YES_NO:
+                bad("existante_2021", "write 'oui' or 'non'")
+            else:
+                frame.iat[pos, COLUMNS.index("existante_2021")] = _fold(exists)
+        ami = values["ami_2021"]
+        if ami:
+            if _fold(ami) not in AMI_CATEGORIES:
+                bad("ami_2021", "write 'ingenierie', 'investissement' or leave empty")
+            else:
+                frame.iat[pos, COLUMNS.index("ami_2021")] = _fold(ami)
+        conf = values["confiance"]
+        if conf:
+            if _fold(conf) not in CONFIDENCE_LEVELS:
+                bad("confiance", "write 'haute', 'moyenne' or 'basse'")
+            else:
+                frame.iat[pos, COLUMNS.index("confiance")] = _fold(conf)
+        urls = [u.strip() for u in values["sources"].split("|") if u.strip()]
+        if values["sources"] and not urls:
+            bad("sources", "no URL found; give at least one http(s) URL, separated by ' | '")
+        for url in urls:
+            if not _URL.match(url):
+                bad("sources", "not an http(s) URL; separate several URLs with ' | '", url)
+        opening = values["ouverture"]
+        if opening and not _OPENING.match(opening):
+            bad("ouverture", "write the opening as YYYY, YYYY-MM or YYYY-MM-DD")
+    if problems:
+        raise SourceDataError(
+            problems, summary=f"{source}: {len(problems)} problem(s); nothing was written"
+        )
+
+    clean = frame.copy()
+    clean["existante_2021"] = clean["existante_2021"].eq("oui")
+    for col in ("ami_2021", *OPTIONAL_COLUMNS):
+        clean[col] = clean[col].mask(clean[col].eq(""), pd.NA)
+    clean["sources"] = clean["sources"].map(
+        lambda s: " | ".join(u.strip() for u in s.split("|") if u.strip()))
+    return clean.reset_index(drop=True)

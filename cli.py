@@ -90,3 +90,14 @@ def ingest(registry: Path, output: Path) -> None:
     write_csv(sites, output)
     echo_err(reconcile(sites).text())
     echo_err(f"{len(sites)} sites validated → {output}")
+
+
+# [geocode command]
+
+# [boundaries command]
+
+# [join command]
+
+# [render command]
+
+# [build command]

@@ -60,6 +60,48 @@ STATUS_NONE: Final = "non_couvert"
 BLUE_FRANCE: Final = "#000091"
 RED_MARIANNE: Final = "#E1000F"
 
+#: How each site category is drawn, on the map and in the GeoPackage's QGIS style: colour,
+#: matplotlib marker (shape too, so the map survives a greyscale copy) and French legend
+#: label (MAP.md §1). Keys are the values of the ``categorie`` column, in drawing order
+#: (existing schools underneath, laureates on top). The third colour, teal #00A0A0, stays at
+#: CAM02-UCS ΔE ≥ 38 from both the blue and the red under full deutan, protan and tritan
+#: simulation (colorspacious 1.1.2); orange #F28E2B fell to 19 from the red for deutans.
+CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
+    "existante": {
+        "colour": BLUE_FRANCE,
+        "marker": "o",
+        "label": "Écoles de production existantes",
+    },
+    "ingenierie": {
+        "colour": RED_MARIANNE,
+        "marker": "^",
+        "label": "Nouveaux lauréats de l'AMI en ingénierie",
+    },
+    "investissement": {
+        "colour": "#00A0A0",
+        "marker": "s",
+        "label": "Écoles de production soutenues par l'État en subvention aux investissements "
+                 "(fonds d'accélération des investissements industriels dans les territoires) "
+                 "et par la Banque des Territoires",
+    },
+}
+
+#: How each département coverage status is filled (keys are ``statut`` values).
+STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
+    STATUS_NEW: {
+        "colour": "#F7B6B9",
+        "label": "Département nouvellement couvert par une école de production suite à l'AMI",
+    },
+    STATUS_COVERED: {
+        "colour": "#DDE3EC",
+        "label": "Département déjà couvert par une école de production",
+    },
+    STATUS_NONE: {
+        "colour": "#F6F6F6",
+        "label": "Département non couvert",
+    },
+}
+
 
 @cache
 def sources() -> dict[str, Any]:

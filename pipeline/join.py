@@ -1,0 +1,229 @@
+"""Join step: place the geocoded sites in départements and mark each département's coverage."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+
+from pipeline.config import STATUS_COVERED, STATUS_NEW, STATUS_NONE, STORAGE_CRS
+from pipeline.errors import GeocodingError
+
+log = logging.getLogger(__name__)
+
+#: Values of the ``categorie`` column; a laureate category wins over "existante".
+CATEGORIES = ("investissement", "ingenierie", "existante", "autre")
+#: Decimals kept on longitude and latitude (1e-6 degree is about 0.1 m): stable bytes.
+COORDINATE_DECIMALS = 6
+#: Columns of the mismatch report, one row per site whose declared département differs from
+#: the one its point falls in.
+MISMATCH_COLUMNS = ("id", "nom", "commune", "code_insee", "departement", "departement_spatial")
+
+_REQUIRED_SITE_COLUMNS = (
+    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
+    "metier", "longitude", "latitude", "statut_geocodage",
+)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Result of :func:`mark_coverage`.
+
+    Attributes
+    ----------
+    sites
+        One point per site (EPSG:4326) with ``departement_spatial``, ``categorie`` and
+        ``etiquette`` added, in the input's order.
+    departements
+        The départements sorted by ``code``, with ``statut``, ``nb_ecoles_existantes``,
+        ``nb_laureats_ingenierie`` and ``nb_laureats_investissement``.
+    mismatches
+        Sites whose declared ``departement`` is not the one their point falls in (or whose
+        point falls in none): columns :data:`MISMATCH_COLUMNS`. Empty when all agree.
+    """
+
+    sites: gpd.GeoDataFrame
+    departements: gpd.GeoDataFrame
+    mismatches: pd.DataFrame
+
+
+def _present(value: object) -> bool:
+    """Whether a cell holds a non-blank value."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def join_french(items: list[str]) -> str:
+    """Join items as French prose: "a", "a et b", "a, b et c".
+
+    Parameters
+    ----------
+    items
+        Words or phrases, in order.
+
+    Returns
+    -------
+    str
+        The joined phrase (empty for no items).
+    """
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " et " + items[-1]
+
+
+def make_label(place: str, metier: object) -> str:
+    """Build an annex label: "place + trade", e.g. "O'Tech Usinage et chaudronnerie".
+
+    Parameters
+    ----------
+    place
+        The name shown on the annex, or the commune.
+    metier
+        Trades separated by ``;`` (``"usinage; chaudronnerie"``), or a missing value.
+
+    Returns
+    -------
+    str
+        The place, then the trades joined in French with the first letter capitalised.
+    """
+    text = metier if isinstance(metier, str) else ""
+    trade = join_french([t.strip() for t in text.split(";") if t.strip()])
+    if not trade:
+        return place.strip()
+    return f"{place.strip()} {trade[0].upper()}{trade[1:]}"
+
+
+def categorize(existing: bool, ami: object) -> str:
+    """Return a site's drawing category; the laureate category wins over "existante".
+
+    Parameters
+    ----------
+    existing
+        Whether the school existed on 23 November 2021.
+    ami
+        ``"ingenierie"``, ``"investissement"`` or a missing value.
+
+    Returns
+    -------
+    str
+        One of :data:`CATEGORIES`.
+    """
+    if ami in ("investissement", "ingenierie"):
+        return str(ami)
+    return "existante" if existing else "autre"
+
+
+def _check_geocoded(sites: pd.DataFrame) -> None:
+    """Raise GeocodingError listing every site without a usable point."""
+    missing = [c for c in _REQUIRED_SITE_COLUMNS if c not in sites.columns]
+    if missing:
+        raise GeocodingError(
+            f"the sites lack the column(s) {', '.join(missing)}; pass the output of "
+            "pipeline.geocode.geocode_sites (registry columns plus longitude, latitude, "
+            "statut_geocodage)")
+    lon = pd.to_numeric(sites["longitude"], errors="coerce")
+    lat = pd.to_numeric(sites["latitude"], errors="coerce")
+    bad = ~sites["statut_geocodage"].eq("ok").fillna(False) | lon.isna() | lat.isna()
+    if bad.any():
+        rows = sites[bad]
+        listed = "\n".join(
+            f"  - id {r.id!r}: commune {r.commune!r}, département {r.departement!r}, "
+            f"statut_geocodage {r.statut_geocodage!r}"
+            for r in rows.itertuples(index=False))
+        raise GeocodingError(
+            f"{len(rows)} site(s) have no reliable position, so their département cannot be "
+            f"checked:\n{listed}\n"
+            "Fix the commune name (or write the official one) in the registry, or add the "
+            "commune's INSEE code in the note, then run again.")
+
+
+def _spatial_departement(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
+                         declared: pd.Series) -> pd.Series:
+    """Return the département code each point lies in, resolving shared borders.
+
+    A point on a border between two départements intersects both: the declared département
+    wins when it is one of them, else the smallest code, so the answer never depends on
+    row order. Points in no département get ``<NA>``.
+    """
+    hits = gpd.sjoin(points[["geometry"]], departements[["code", "geometry"]],
+                     how="left", predicate="intersects")
+    hits = hits.assign(_declared=declared.reindex(hits.index).to_numpy())
+    hits["_rank"] = (~hits["code"].eq(hits["_declared"]).fillna(False)).astype(int)
+    hits = hits.reset_index(names="_row").sort_values(["_row", "_rank", "code"],
+                                                      na_position="last")
+    first = hits.drop_duplicates("_row").set_index("_row")["code"]
+    return first.reindex(points.index).astype("string")
+
+
+def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame) -> Coverage:
+    """Place each geocoded site in its département and mark every département's coverage.
+
+    Parameters
+    ----------
+    sites
+        Geocoded sites (:func:`pipeline.geocode.geocode_sites`): registry columns plus
+        ``longitude``, ``latitude`` (WGS84) and ``statut_geocodage``.
+    departements
+        Départements (:func:`pipeline.boundaries.read_departements`): ``code``, ``nom``,
+        geometry, in any CRS (reprojected to EPSG:4326).
+
+    Returns
+    -------
+    Coverage
+        Sites as points with ``departement_spatial``, ``categorie``, ``etiquette``;
+        départements with ``statut`` ("deja_couvert": at least one school existing on
+        23 November 2021; "nouvellement_couvert": none, but at least one AMI laureate;
+        "non_couvert") and integer counts; the sites whose declared département disagrees
+        with their position. Inputs are not modified.
+
+    Raises
+    ------
+    GeocodingError
+        If any site's ``statut_geocodage`` is not "ok" or it lacks coordinates (every such
+        site is listed: the caller decides how to fix them, none is silently dropped).
+    """
+    _check_geocoded(sites)
+    if departements.crs is None:
+        raise GeocodingError("the départements have no CRS; expected EPSG:4326 "
+                             "(pipeline.boundaries.read_departements)")
+    deps = departements.to_crs(STORAGE_CRS) if not departements.crs.equals(STORAGE_CRS) \
+        else departements.copy()
+    deps = deps.sort_values("code", kind="stable").reset_index(drop=True)
+
+    frame = pd.DataFrame(sites).reset_index(drop=True).copy()
+    frame["longitude"] = pd.to_numeric(frame["longitude"]).round(COORDINATE_DECIMALS)
+    frame["latitude"] = pd.to_numeric(frame["latitude"]).round(COORDINATE_DECIMALS)
+    points = gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy(frame["longitude"], frame["latitude"]),
+        crs=STORAGE_CRS)
+    points["departement_spatial"] = _spatial_departement(points, deps, frame["departement"])
+    points["categorie"] = [categorize(bool(e), a) for e, a in
+                           zip(frame["existante_2021"], frame["ami_2021"], strict=True)]
+    points["etiquette"] = [
+        make_label(lib if _present(lib) else com, met) for lib, com, met in
+        zip(frame["libelle_annexe"], frame["commune"], frame["metier"], strict=True)]
+
+    wrong = points["departement_spatial"].isna() | points["departement_spatial"].ne(
+        frame["departement"].astype("string")).fillna(True)
+    mismatches = pd.DataFrame(points[wrong.to_numpy()]).reindex(
+        columns=list(MISMATCH_COLUMNS)).reset_index(drop=True)
+    if len(mismatches):
+        log.warning("%d site(s) fall outside their declared département: %s",
+                    len(mismatches), ", ".join(mismatches["id"]))
+
+    where = points["departement_spatial"]
+    counts = pd.DataFrame({
+        "nb_ecoles_existantes": points["existante_2021"].astype(bool),
+        "nb_laureats_ingenierie": points["ami_2021"].eq("ingenierie").fillna(False),
+        "nb_laureats_investissement": points["ami_2021"].eq("investissement").fillna(False),
+    }).astype("int64").groupby(where.to_numpy()).sum()
+    for column in counts.columns:
+        deps[column] = deps["code"].map(counts[column]).fillna(0).astype("int64")
+    laureates = deps["nb_laureats_ingenierie"] + deps["nb_laureats_investissement"]
+    deps["statut"] = STATUS_NONE
+    deps.loc[laureates.gt(0), "statut"] = STATUS_NEW
+    deps.loc[deps["nb_ecoles_existantes"].gt(0), "statut"] = STATUS_COVERED
+    deps = deps[["code", "nom", "statut", "nb_ecoles_existantes", "nb_laureats_ingenierie",
+                 "nb_laureats_investissement", deps.geometry.name]]
+    return Coverage(points, deps, mismatches)

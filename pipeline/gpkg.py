@@ -1,0 +1,245 @@
+"""The analysts' GeoPackage: sites and départements, with metadata and QGIS styles inside.
+
+Layers ``ecoles`` (points) and ``departements`` (polygons) in EPSG:4326, primary key ``fid``,
+geometry column ``geom``, R-tree spatial index, a French title and abstract per layer in
+``gpkg_contents``, dataset metadata (sources, editions, licences, annex date, pipeline
+version) and a ``layer_styles`` table that QGIS loads as each layer's default style
+(MAP.md §5). The file is written atomically and byte-deterministically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from pipeline import __version__
+from pipeline.config import ANNEX_DATE, STORAGE_CRS
+from pipeline.errors import PipelineError
+from pipeline.io import atomic_path
+from pipeline.styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
+
+#: Column order of the ``ecoles`` layer (then any other column, then ``geom``).
+ECOLES_COLUMNS = (
+    "id", "nom", "categorie", "etiquette", "commune", "departement", "departement_spatial",
+    "existante_2021", "ami_2021", "libelle_annexe", "metier", "ouverture", "confiance",
+    "sources", "note", "code_insee", "nom_commune", "longitude", "latitude", "methode",
+    "statut_geocodage",
+)
+#: Columns of the ``departements`` layer (then ``geom``).
+DEPARTEMENTS_COLUMNS = (
+    "code", "nom", "statut", "nb_ecoles_existantes", "nb_laureats_ingenierie",
+    "nb_laureats_investissement",
+)
+
+LAYER_TITLES = {
+    "ecoles": "Écoles de production et lauréats de l'AMI (23 novembre 2021)",
+    "departements": "Couverture des départements par les écoles de production (2021)",
+}
+LAYER_DESCRIPTIONS = {
+    "ecoles": (
+        "Un point par site : écoles de production existantes au 23 novembre 2021 et lauréats "
+        "de l'AMI Écoles de production (ingénierie, investissement), placés au centre de leur "
+        "commune. La colonne categorie donne le symbole de la carte (la catégorie de lauréat "
+        "l'emporte sur « existante ») ; etiquette reprend le libellé de l'annexe (lieu + "
+        "métier) ; confiance et sources documentent chaque ligne."
+    ),
+    "departements": (
+        "Départements (COG) et leur couverture : deja_couvert (au moins une école existante "
+        "au 23 novembre 2021), nouvellement_couvert (aucune école existante mais au moins un "
+        "lauréat de l'AMI), non_couvert. Calculé sur la géométrie réelle des départements."
+    ),
+}
+STYLE_DESCRIPTIONS = {
+    "ecoles": "Symboles de la carte de l'annexe : cercle bleu (existante), triangle rouge "
+              "(ingénierie), carré sarcelle (investissement), étiquettes lieu + métier.",
+    "departements": "Départements colorés selon leur couverture par les écoles de production.",
+}
+#: Name of the geometry and primary key columns (MAP.md §5).
+GEOMETRY_COLUMN = "geom"
+FID_COLUMN = "fid"
+
+
+def coverage_metadata(sources: Mapping[str, Any] | None = None, *,
+                      provenance: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Build the GeoPackage's dataset metadata from the registry of sources.
+
+    Parameters
+    ----------
+    sources
+        Parsed ``pipeline/data/sources.json`` (default :func:`pipeline.config.sources`),
+        with ``sources`` (external sources) and ``products`` (embedded files).
+    provenance
+        Where the départements came from (``departements.attrs`` of
+        :func:`pipeline.boundaries.read_departements`); when given, it replaces the embedded
+        départements product in the list of sources.
+
+    Returns
+    -------
+    dict of str to str
+        Items ``TITRE``, ``DATE_ANNEXE``, ``VERSION_PIPELINE``, ``SOURCES`` (one line per
+        source: attribution, edition, file and checksum), ``LICENCE`` and, with
+        ``provenance``, ``SOURCE_DEPARTEMENTS``.
+
+    Raises
+    ------
+    PipelineError
+        If the sources registry cannot be read.
+    """
+    if sources is None:
+        from pipeline.config import sources as read_sources
+
+        try:
+            sources = read_sources()
+        except (OSError, ValueError) as exc:
+            raise PipelineError(
+                f"cannot read the sources registry pipeline/data/sources.json ({exc}); "
+                "reinstall the package or pass metadata= explicitly") from exc
+    external = sources.get("sources", {})
+    products = sources.get("products", {})
+    lines = []
+    press = external.get("press_release_2021")
+    if isinstance(press, Mapping):
+        lines.append(f"{press.get('attribution', 'communiqué')} : « {press.get('title', '')} » "
+                     f"({press.get('date', ANNEX_DATE.isoformat())})")
+    for key, product in sorted(products.items()):
+        if not isinstance(product, Mapping) or (
+                provenance and product.get("layer") == "departements"):
+            continue
+        lines.append(f"{product.get('attribution', key)} — édition "
+                     f"{product.get('edition', 'inconnue')}, fichier {product.get('path', key)}"
+                     f", sha256 {product.get('sha256', 'inconnu')}")
+    meta = {
+        "TITRE": "Couverture du territoire par les écoles de production (annexe du "
+                 "communiqué du 23 novembre 2021)",
+        "DATE_ANNEXE": ANNEX_DATE.isoformat(),
+        "VERSION_PIPELINE": f"ecoles-map {__version__}",
+        "SOURCES": "\n".join(lines),
+        "LICENCE": " ; ".join(sorted({
+            str(r["licence"]) for r in [*external.values(), *products.values()]
+            if isinstance(r, Mapping) and r.get("licence")})),
+    }
+    if provenance:
+        meta["SOURCE_DEPARTEMENTS"] = " ; ".join(
+            f"{k} : {v}" for k, v in sorted(provenance.items(), key=lambda kv: str(kv[0])))
+    return meta
+
+
+@contextlib.contextmanager
+def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
+    """Set GDAL configuration options for the duration of the block, then restore them."""
+    before = {key: pyogrio.get_gdal_config_option(key) for key in options}
+    pyogrio.set_gdal_config_options(dict(options))
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
+
+
+def _ordered(frame: gpd.GeoDataFrame, columns: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """Return ``frame`` with ``columns`` first, the others after, geometry named ``geom``."""
+    geometry = frame.geometry.name
+    known = [c for c in columns if c in frame.columns]
+    others = sorted(c for c in frame.columns if c not in known and c != geometry)
+    out = frame[[*known, *others, geometry]].rename_geometry(GEOMETRY_COLUMN)
+    if out.crs is None or not out.crs.equals(STORAGE_CRS):
+        raise PipelineError(f"layer geometry must be in {STORAGE_CRS}, got {out.crs}; "
+                            "pass the output of pipeline.join.mark_coverage")
+    return out.reset_index(drop=True)
+
+
+def _styles_table(timestamp: dt.datetime) -> pd.DataFrame:
+    """Return the rows of the ``layer_styles`` table QGIS reads default styles from."""
+    styles = {"ecoles": (ecoles_qml(), ecoles_sld()),
+              "departements": (departements_qml(), departements_sld())}
+    rows = [{
+        "f_table_catalog": "",
+        "f_table_schema": "",
+        "f_table_name": layer,
+        "f_geometry_column": GEOMETRY_COLUMN,
+        "styleName": layer,
+        "styleQML": qml,
+        "styleSLD": sld,
+        "useAsDefault": True,
+        "description": STYLE_DESCRIPTIONS[layer],
+        "owner": "",
+        "ui": "",
+        "update_time": pd.Timestamp(timestamp),
+    } for layer, (qml, sld) in styles.items()]
+    return pd.DataFrame(rows)
+
+
+def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
+                        path: str | os.PathLike[str], *,
+                        metadata: Mapping[str, str] | None = None,
+                        timestamp: dt.datetime | None = None) -> Path:
+    """Write the coverage GeoPackage (layers ``ecoles`` and ``departements``) atomically.
+
+    Parameters
+    ----------
+    sites
+        Sites from :func:`pipeline.join.mark_coverage` (points, EPSG:4326).
+    departements
+        Départements from :func:`pipeline.join.mark_coverage` (polygons, EPSG:4326).
+    path
+        Destination ``.gpkg``; replaced only once the new file is complete.
+    metadata
+        Dataset metadata items (default :func:`coverage_metadata` of the sources registry).
+    timestamp
+        Date written in ``gpkg_contents.last_change`` and ``layer_styles.update_time``
+        (default: midnight UTC of the annex date), so that the same inputs give the same
+        bytes.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    when = timestamp or dt.datetime.combine(ANNEX_DATE, dt.time(), tzinfo=dt.UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    when = when.astimezone(dt.UTC)
+    meta = dict(coverage_metadata() if metadata is None else metadata)
+    layers = {
+        "ecoles": _ordered(sites, ECOLES_COLUMNS),
+        "departements": _ordered(departements, DEPARTEMENTS_COLUMNS),
+    }
+    layers["departements"]["code"] = layers["departements"]["code"].astype(str)
+    for column in DEPARTEMENTS_COLUMNS[3:]:
+        layers["departements"][column] = layers["departements"][column].astype("int64")
+    layers["ecoles"]["existante_2021"] = layers["ecoles"]["existante_2021"].astype(bool)
+    current_date = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent,
+                                                               prefix=".gpkg-") as work_dir:
+        # GDAL wants a .gpkg name: write in a private folder, then move over the temp file.
+        work = Path(work_dir) / "couverture.gpkg"
+        with _gdal_config({"OGR_CURRENT_DATE": current_date}):
+            for index, (name, frame) in enumerate(layers.items()):
+                pyogrio.write_dataframe(
+                    frame, work, layer=name, driver="GPKG",
+                    promote_to_multi=(name == "departements"),
+                    dataset_metadata=meta if index == 0 else None,
+                    # GeoPackage 1.2: read without warnings by GDAL ≥ 2.2 and every QGIS 3.
+                    dataset_options={"VERSION": "1.2"} if index == 0 else None,
+                    layer_options={
+                        "IDENTIFIER": LAYER_TITLES[name],
+                        "DESCRIPTION": LAYER_DESCRIPTIONS[name],
+                        "FID": FID_COLUMN,
+                        "GEOMETRY_NAME": GEOMETRY_COLUMN,
+                        "SPATIAL_INDEX": "YES",
+                    })
+            pyogrio.write_dataframe(
+                _styles_table(when), work, layer="layer_styles", driver="GPKG",
+                layer_options={"FID": "id", "IDENTIFIER": "layer_styles",
+                               "DESCRIPTION": "Styles QGIS par défaut des couches"})
+        os.replace(work, tmp)
+    return path

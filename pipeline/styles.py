@@ -1,0 +1,243 @@
+"""QGIS styles (QML and SLD) of the coverage GeoPackage's layers, built from the map's colours.
+
+The colours, marker shapes and French labels come from :data:`pipeline.config.CATEGORY_STYLE`
+and :data:`pipeline.config.STATUS_STYLE`, the same mappings the map renderer reads, so the
+GeoPackage opened in QGIS looks like the annex map. Output is deterministic text.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+
+from pipeline.config import CATEGORY_STYLE, STATUS_STYLE
+
+#: QGIS version written in the QML header (the oldest LTR the files were checked with).
+QGIS_VERSION = "3.22.16-Białowieża"
+#: Font of the labels: open, shipped with matplotlib and most Linux desktops (MAP.md §3).
+LABEL_FONT = "DejaVu Sans"
+#: Sites in no known category ("autre"): drawn small and grey.
+OTHER_CATEGORY = {"colour": "#7F7F7F", "marker": "o", "label": "Autre site"}
+#: Outline of département polygons and of markers.
+DEPARTEMENT_OUTLINE = "#8C8C8C"
+MARKER_OUTLINE = "#FFFFFF"
+
+#: matplotlib marker → QGIS SimpleMarker shape and SLD WellKnownName.
+_SHAPES = {"o": ("circle", "circle"), "^": ("triangle", "triangle"), "s": ("square", "square"),
+           "D": ("diamond", "square"), "v": ("triangle", "triangle")}
+
+_SE = "http://www.opengis.net/se"
+_OGC = "http://www.opengis.net/ogc"
+_SLD = "http://www.opengis.net/sld"
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+def _rgba(hex_colour: str) -> str:
+    """Return QGIS's "r,g,b,a" notation of a "#RRGGBB" colour."""
+    value = hex_colour.lstrip("#")
+    return ",".join(str(int(value[i:i + 2], 16)) for i in (0, 2, 4)) + ",255"
+
+
+def _options(parent: ET.Element, props: Mapping[str, str]) -> None:
+    """Write symbol-layer properties both as QGIS ≥ 3.16 ``Option`` map and legacy ``prop``."""
+    opt_map = ET.SubElement(parent, "Option", type="Map")
+    for key, value in props.items():
+        ET.SubElement(opt_map, "Option", name=key, type="QString", value=value)
+    for key, value in props.items():
+        ET.SubElement(parent, "prop", k=key, v=value)
+
+
+def _fill_symbol(parent: ET.Element, name: str, colour: str) -> None:
+    symbol = ET.SubElement(parent, "symbol", type="fill", name=name, alpha="1",
+                           clip_to_extent="1", force_rhr="0")
+    layer = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "enabled": "1",
+                                            "locked": "0", "pass": "0"})
+    _options(layer, {
+        "color": _rgba(colour), "style": "solid", "joinstyle": "bevel",
+        "outline_color": _rgba(DEPARTEMENT_OUTLINE), "outline_style": "solid",
+        "outline_width": "0.2", "outline_width_unit": "MM",
+    })
+
+
+def _marker_symbol(parent: ET.Element, name: str, colour: str, marker: str,
+                   size: str) -> None:
+    symbol = ET.SubElement(parent, "symbol", type="marker", name=name, alpha="1",
+                           clip_to_extent="1", force_rhr="0")
+    layer = ET.SubElement(symbol, "layer", {"class": "SimpleMarker", "enabled": "1",
+                                            "locked": "0", "pass": "0"})
+    _options(layer, {
+        "name": _SHAPES[marker][0], "color": _rgba(colour), "size": size, "size_unit": "MM",
+        "outline_color": _rgba(MARKER_OUTLINE), "outline_style": "solid",
+        "outline_width": "0.3", "outline_width_unit": "MM", "angle": "0",
+        "scale_method": "diameter", "joinstyle": "miter",
+    })
+
+
+def _qml_document(field: str, categories: list[tuple[str, str]],
+                  looks: list[tuple[str, str, str]], geometry_type: int,
+                  label_field: str | None) -> str:
+    """Build a QML document with a categorized renderer on ``field``."""
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling",
+                      labelsEnabled="1" if label_field else "0")
+    renderer = ET.SubElement(root, "renderer-v2", type="categorizedSymbol", attr=field,
+                             forceraster="0", symbollevels="0", enableorderby="0",
+                             referencescale="-1")
+    cats = ET.SubElement(renderer, "categories")
+    for index, (value, label) in enumerate(categories):
+        ET.SubElement(cats, "category", render="true", symbol=str(index), value=value,
+                      label=label, type="string")
+    symbols = ET.SubElement(renderer, "symbols")
+    for index, (colour, marker, size) in enumerate(looks):
+        if geometry_type == 2:
+            _fill_symbol(symbols, str(index), colour)
+        else:
+            _marker_symbol(symbols, str(index), colour, marker, size)
+    if label_field:
+        labeling = ET.SubElement(root, "labeling", type="simple")
+        settings = ET.SubElement(labeling, "settings", calloutType="simple")
+        style = ET.SubElement(settings, "text-style", fieldName=label_field, isExpression="0",
+                              fontFamily=LABEL_FONT, fontSize="7", fontSizeUnit="Point",
+                              textColor="30,30,30,255", textOpacity="1", fontWeight="50",
+                              fontItalic="0", namedStyle="Book", multilineHeight="1")
+        ET.SubElement(style, "text-buffer", bufferDraw="1", bufferSize="0.7",
+                      bufferSizeUnits="MM", bufferColor="255,255,255,255",
+                      bufferOpacity="0.85", bufferJoinStyle="128", bufferNoFill="1")
+        ET.SubElement(settings, "placement", placement="6", dist="0.8", distUnits="MM",
+                      predefinedPositionOrder="TR,TL,BR,BL,R,L,TSR,BSR",
+                      priority="5", overlapHandling="PreventOverlap")
+        ET.SubElement(settings, "rendering", obstacle="1", obstacleType="1",
+                      displayAll="0", upsidedownLabels="0", labelPerPart="0",
+                      scaleVisibility="0", drawLabels="1")
+    ET.SubElement(root, "layerGeometryType").text = str(geometry_type)
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
+
+
+def _site_categories() -> list[tuple[str, dict[str, str]]]:
+    """Categories of sites in drawing order, "autre" last."""
+    return [*CATEGORY_STYLE.items(), ("autre", OTHER_CATEGORY)]
+
+
+def departements_qml() -> str:
+    """Return the QML style of the ``departements`` layer: categorized on ``statut``.
+
+    Returns
+    -------
+    str
+        A QGIS QML document (newly covered in light Marianne red, covered in light blue-grey,
+        not covered in very light grey).
+    """
+    items = list(STATUS_STYLE.items())
+    return _qml_document("statut", [(k, v["label"]) for k, v in items],
+                         [(v["colour"], "", "") for _, v in items], 2, None)
+
+
+def ecoles_qml() -> str:
+    """Return the QML style of the ``ecoles`` layer: categorized on ``categorie``, labelled.
+
+    Returns
+    -------
+    str
+        A QGIS QML document with the map's shapes and colours and labels on ``etiquette``.
+    """
+    items = _site_categories()
+    return _qml_document(
+        "categorie", [(k, v["label"]) for k, v in items],
+        [(v["colour"], v["marker"], "2.4" if k != "autre" else "1.6") for k, v in items],
+        0, "etiquette")
+
+
+def _sld_document(layer: str, rules: list[ET.Element]) -> str:
+    ET.register_namespace("se", _SE)
+    ET.register_namespace("ogc", _OGC)
+    ET.register_namespace("", _SLD)
+    ET.register_namespace("xsi", _XSI)
+    root = ET.Element(f"{{{_SLD}}}StyledLayerDescriptor", {
+        "version": "1.1.0",
+        f"{{{_XSI}}}schemaLocation":
+            "http://www.opengis.net/sld http://schemas.opengis.net/sld/1.1.0/"
+            "StyledLayerDescriptor.xsd"})
+    named = ET.SubElement(root, f"{{{_SLD}}}NamedLayer")
+    ET.SubElement(named, f"{{{_SE}}}Name").text = layer
+    user = ET.SubElement(named, f"{{{_SLD}}}UserStyle")
+    ET.SubElement(user, f"{{{_SE}}}Name").text = layer
+    fts = ET.SubElement(user, f"{{{_SE}}}FeatureTypeStyle")
+    fts.extend(rules)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(
+        root, encoding="unicode") + "\n"
+
+
+def _rule(field: str, value: str, label: str) -> ET.Element:
+    rule = ET.Element(f"{{{_SE}}}Rule")
+    ET.SubElement(rule, f"{{{_SE}}}Name").text = value
+    desc = ET.SubElement(rule, f"{{{_SE}}}Description")
+    ET.SubElement(desc, f"{{{_SE}}}Title").text = label
+    flt = ET.SubElement(rule, f"{{{_OGC}}}Filter")
+    equal = ET.SubElement(flt, f"{{{_OGC}}}PropertyIsEqualTo")
+    ET.SubElement(equal, f"{{{_OGC}}}PropertyName").text = field
+    ET.SubElement(equal, f"{{{_OGC}}}Literal").text = value
+    return rule
+
+
+def _svg_param(parent: ET.Element, tag: str, name: str, value: str) -> None:
+    ET.SubElement(parent, f"{{{_SE}}}{tag}", name=name).text = value
+
+
+def departements_sld() -> str:
+    """Return the SLD 1.1 style of the ``departements`` layer (same colours as the QML).
+
+    Returns
+    -------
+    str
+        An OGC Symbology Encoding document.
+    """
+    rules = []
+    for value, style in STATUS_STYLE.items():
+        rule = _rule("statut", value, style["label"])
+        poly = ET.SubElement(rule, f"{{{_SE}}}PolygonSymbolizer")
+        fill = ET.SubElement(poly, f"{{{_SE}}}Fill")
+        _svg_param(fill, "SvgParameter", "fill", style["colour"])
+        stroke = ET.SubElement(poly, f"{{{_SE}}}Stroke")
+        _svg_param(stroke, "SvgParameter", "stroke", DEPARTEMENT_OUTLINE)
+        _svg_param(stroke, "SvgParameter", "stroke-width", "0.5")
+        rules.append(rule)
+    return _sld_document("departements", rules)
+
+
+def ecoles_sld() -> str:
+    """Return the SLD 1.1 style of the ``ecoles`` layer (same shapes and colours, labels).
+
+    Returns
+    -------
+    str
+        An OGC Symbology Encoding document.
+    """
+    rules = []
+    for value, style in _site_categories():
+        rule = _rule("categorie", value, style["label"])
+        point = ET.SubElement(rule, f"{{{_SE}}}PointSymbolizer")
+        graphic = ET.SubElement(point, f"{{{_SE}}}Graphic")
+        mark = ET.SubElement(graphic, f"{{{_SE}}}Mark")
+        ET.SubElement(mark, f"{{{_SE}}}WellKnownName").text = _SHAPES[style["marker"]][1]
+        fill = ET.SubElement(mark, f"{{{_SE}}}Fill")
+        _svg_param(fill, "SvgParameter", "fill", style["colour"])
+        stroke = ET.SubElement(mark, f"{{{_SE}}}Stroke")
+        _svg_param(stroke, "SvgParameter", "stroke", MARKER_OUTLINE)
+        _svg_param(stroke, "SvgParameter", "stroke-width", "1")
+        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "9" if value != "autre" else "6"
+        text = ET.SubElement(rule, f"{{{_SE}}}TextSymbolizer")
+        label = ET.SubElement(text, f"{{{_SE}}}Label")
+        ET.SubElement(label, f"{{{_OGC}}}PropertyName").text = "etiquette"
+        font = ET.SubElement(text, f"{{{_SE}}}Font")
+        _svg_param(font, "SvgParameter", "font-family", LABEL_FONT)
+        _svg_param(font, "SvgParameter", "font-size", "10")
+        halo = ET.SubElement(text, f"{{{_SE}}}Halo")
+        ET.SubElement(halo, f"{{{_SE}}}Radius").text = "2"
+        halo_fill = ET.SubElement(halo, f"{{{_SE}}}Fill")
+        _svg_param(halo_fill, "SvgParameter", "fill", "#FFFFFF")
+        text_fill = ET.SubElement(text, f"{{{_SE}}}Fill")
+        _svg_param(text_fill, "SvgParameter", "fill", "#1E1E1E")
+        rules.append(rule)
+    return _sld_document("ecoles", rules)

@@ -92,11 +92,89 @@ def ingest(registry: Path, output: Path) -> None:
     echo_err(f"{len(sites)} sites validated → {output}")
 
 
-# [geocode command]
+@main.command()
+@click.argument("input_csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("output_csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--geocoder", type=click.Choice(["embedded"]), default="embedded",
+              show_default=True,
+              help="embedded: offline gazetteer of INSEE COG 2025 communes shipped with the "
+                   "package.")
+@click.option("--commune-column", default="commune", show_default=True,
+              help="Column holding the commune names.")
+@click.option("--departement-column", default="departement", show_default=True,
+              help="Column holding the département codes (optional in the file).")
+@handle_errors
+def geocode(input_csv: Path, output_csv: Path, geocoder: str, commune_column: str,
+            departement_column: str) -> None:
+    """Add INSEE code and point of each row's commune to INPUT_CSV, write OUTPUT_CSV.
 
-# [boundaries command]
+    INPUT_CSV is any CSV with a commune column (and optionally a département column); every
+    row and column is kept, and code_insee, nom_commune, longitude, latitude, methode and
+    statut_geocodage are added. Exit status 1 when a row is ambiguous or not found (the
+    output is still written; those rows are listed with their line).
+    """
+    from pipeline.geocode import (
+        count_statuses,
+        geocode_sites,
+        geocoding_problems,
+        read_gazetteer,
+    )
+    from pipeline.io import read_csv_records, write_csv
 
-# [join command]
+    records, lines = read_csv_records(input_csv)
+    geocoded = geocode_sites(records, read_gazetteer(), commune_column=commune_column,
+                             departement_column=departement_column)
+    write_csv(geocoded, output_csv)
+    counts = count_statuses(geocoded)
+    echo_err(f"{len(geocoded)} rows geocoded ({geocoder}) → {output_csv}: "
+             + ", ".join(f"{status} {n}" for status, n in counts.items()))
+    problems = geocoding_problems(geocoded, path=str(input_csv), lines=lines,
+                                  commune_column=commune_column)
+    for problem in problems:
+        click.echo(f"  - {problem}", err=True)
+    if problems:
+        raise click.exceptions.Exit(1)
+
+@main.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=str(PROCESSED_DIR / "departements.gpkg"), show_default=True,
+              help="GeoPackage to write (layer 'departements').")
+@click.option("--boundaries", "source", type=click.Choice(["embedded"]), default="embedded",
+              show_default=True,
+              help="embedded: IGN ADMIN EXPRESS COG 2024 départements shipped with the "
+                   "package.")
+@handle_errors
+def boundaries(output: Path, source: str) -> None:
+    """Export the départements the pipeline uses (code, nom, EPSG:4326) to a GeoPackage."""
+    from pipeline.boundaries import read_departements, write_departements
+
+    departements = read_departements(source)
+    write_departements(departements, output)
+    echo_err(f"{len(departements)} départements ({departements.attrs.get('source', source)})"
+             f" → {output}")
+
+@main.command()
+@registry_arg
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              default=str(PROCESSED_DIR / "couverture.gpkg"), show_default=True,
+              help="GeoPackage to write; ecoles.csv, ecoles.md and rapprochement.md go "
+                   "next to it.")
+@handle_errors
+def join(registry: Path, output: Path) -> None:
+    """Place the sites of REGISTRY in their départements and write the coverage data.
+
+    Writes the analysts' GeoPackage (layers ecoles and departements, QGIS styles inside),
+    the table behind the map (CSV and Markdown) and the reconciliation with the press
+    release. Nothing is written when a commune is not found or a site falls outside its
+    declared département.
+    """
+    from pipeline.workflow import prepare_coverage, write_coverage_outputs
+
+    coverage, reconciliation, metadata = prepare_coverage(registry)
+    written = write_coverage_outputs(coverage, reconciliation, output, metadata=metadata)
+    echo_err(reconciliation.text())
+    for path in written:
+        echo_err(f"→ {path}")
 
 # [render command]
 

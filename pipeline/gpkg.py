@@ -30,9 +30,9 @@ from pipeline.styles import departements_qml, departements_sld, ecoles_qml, ecol
 #: Column order of the ``ecoles`` layer (then any other column, then ``geom``).
 ECOLES_COLUMNS = (
     "id", "nom", "categorie", "etiquette", "commune", "departement", "departement_spatial",
-    "existante_2021", "ami_2021", "libelle_annexe", "metier", "ouverture", "confiance",
-    "sources", "note", "code_insee", "nom_commune", "longitude", "latitude", "methode",
-    "statut_geocodage",
+    "distance_departement_m", "existante_2021", "ami_2021", "libelle_annexe", "metier",
+    "ouverture", "confiance", "sources", "note", "code_insee", "nom_commune", "longitude",
+    "latitude", "methode", "statut_geocodage",
 )
 #: Columns of the ``departements`` layer (then ``geom``).
 DEPARTEMENTS_COLUMNS = (

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 CATEGORIES = ("investissement", "ingenierie", "existante", "autre")
 #: Decimals kept on longitude and latitude (1e-6 degree is about 0.1 m): stable bytes.
 COORDINATE_DECIMALS = 6
+#: How far outside every département polygon a site may lie and still be given the nearest
+#: one: the embedded boundaries are generalised by about 500 m (0.005°) along coasts.
+NEAREST_TOLERANCE_M = 1000.0
 #: Columns of the mismatch report, one row per site whose declared département differs from
 #: the one its point falls in.
 MISMATCH_COLUMNS = ("id", "nom", "commune", "code_insee", "departement", "departement_spatial")
@@ -138,13 +141,30 @@ def _check_geocoded(sites: pd.DataFrame) -> None:
             "commune's INSEE code in the note, then run again.")
 
 
+def _nearest(point: object, departements: gpd.GeoDataFrame) -> tuple[str | None, float]:
+    """Return the nearest département to ``point`` and its distance in metres.
+
+    Distances are measured in an azimuthal equidistant projection centred on the point, so
+    they are true for metropolitan France and overseas alike.
+    """
+    lon, lat = point.x, point.y  # type: ignore[attr-defined]
+    local = f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m"
+    projected = departements.to_crs(local)
+    distances = projected.distance(gpd.points_from_xy([0.0], [0.0], crs=local)[0])
+    order = pd.DataFrame({"code": departements["code"], "d": distances.round(3)})
+    best = order.sort_values(["d", "code"]).iloc[0]
+    return str(best["code"]), float(best["d"])
+
+
 def _spatial_departement(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
-                         declared: pd.Series) -> pd.Series:
-    """Return the département code each point lies in, resolving shared borders.
+                         declared: pd.Series, tolerance_m: float,
+                         ) -> tuple[pd.Series, pd.Series]:
+    """Return the département each point lies in, and its distance to it (0 inside).
 
     A point on a border between two départements intersects both: the declared département
     wins when it is one of them, else the smallest code, so the answer never depends on
-    row order. Points in no département get ``<NA>``.
+    row order. A point in no polygon (a coastal town hall just outside a simplified
+    coastline) takes the nearest département within ``tolerance_m`` metres; beyond, ``<NA>``.
     """
     hits = gpd.sjoin(points[["geometry"]], departements[["code", "geometry"]],
                      how="left", predicate="intersects")
@@ -152,11 +172,20 @@ def _spatial_departement(points: gpd.GeoDataFrame, departements: gpd.GeoDataFram
     hits["_rank"] = (~hits["code"].eq(hits["_declared"]).fillna(False)).astype(int)
     hits = hits.reset_index(names="_row").sort_values(["_row", "_rank", "code"],
                                                       na_position="last")
-    first = hits.drop_duplicates("_row").set_index("_row")["code"]
-    return first.reindex(points.index).astype("string")
+    codes = hits.drop_duplicates("_row").set_index("_row")["code"].reindex(points.index)
+    codes = codes.astype(object)
+    distance = pd.Series(0.0, index=points.index)
+    for row in codes.index[codes.isna()]:
+        code, metres = _nearest(points.geometry.loc[row], departements)
+        distance.loc[row] = metres
+        codes.loc[row] = code if metres <= tolerance_m else None
+        log.info("site %s lies %.0f m outside the nearest département %s",
+                 points.loc[row, "id"], metres, code)
+    return codes.astype("string"), distance
 
 
-def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame) -> Coverage:
+def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
+                  tolerance_m: float = NEAREST_TOLERANCE_M) -> Coverage:
     """Place each geocoded site in its département and mark every département's coverage.
 
     Parameters
@@ -167,11 +196,16 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame) -> Covera
     departements
         Départements (:func:`pipeline.boundaries.read_departements`): ``code``, ``nom``,
         geometry, in any CRS (reprojected to EPSG:4326).
+    tolerance_m
+        A site in no département polygon is given the nearest one if it is at most this far
+        (generalised coastlines miss some seaside town halls); its distance is kept in
+        ``distance_departement_m``.
 
     Returns
     -------
     Coverage
-        Sites as points with ``departement_spatial``, ``categorie``, ``etiquette``;
+        Sites as points with ``departement_spatial``, ``distance_departement_m`` (0 when
+        inside), ``categorie``, ``etiquette``;
         départements with ``statut`` ("deja_couvert": at least one school existing on
         23 November 2021; "nouvellement_couvert": none, but at least one AMI laureate;
         "non_couvert") and integer counts; the sites whose declared département disagrees
@@ -197,7 +231,8 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame) -> Covera
     points = gpd.GeoDataFrame(
         frame, geometry=gpd.points_from_xy(frame["longitude"], frame["latitude"]),
         crs=STORAGE_CRS)
-    points["departement_spatial"] = _spatial_departement(points, deps, frame["departement"])
+    points["departement_spatial"], points["distance_departement_m"] = _spatial_departement(
+        points, deps, frame["departement"], tolerance_m)
     points["categorie"] = [categorize(bool(e), a) for e, a in
                            zip(frame["existante_2021"], frame["ami_2021"], strict=True)]
     points["etiquette"] = [

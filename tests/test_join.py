@@ -173,3 +173,16 @@ def test_real_registry_gives_13_newly_covered() -> None:
     assert cov.mismatches.empty, cov.mismatches.to_string()
     assert len(cov.departements) == 101
     assert cov.departements["statut"].eq("nouvellement_couvert").sum() == 13
+
+
+def test_point_just_outside_takes_nearest_within_tolerance() -> None:
+    # 0.00001° south of 01 is about 1.1 m outside: a seaside town hall off a simplified coast
+    sites = sites_frame(site("quay", "01", 0.5, -0.00001, ami="ingenierie"),
+                        site("far", "01", 0.5, -0.1, ami="ingenierie"))
+    cov = mark_coverage(sites, squares())
+    assert cov.sites["departement_spatial"].tolist()[0] == "01"
+    assert 1.0 < cov.sites["distance_departement_m"].iloc[0] < 1.3
+    assert pd.isna(cov.sites["departement_spatial"].iloc[1])  # 11 km away: not guessed
+    assert cov.mismatches["id"].tolist() == ["far"]
+    strict = mark_coverage(sites, squares(), tolerance_m=0.5)
+    assert strict.mismatches["id"].tolist() == ["quay", "far"]

@@ -24,17 +24,18 @@ import os
 import tempfile
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
-from pipeline import __version__
+from pipeline import __version__, ingest
+from pipeline.config import sources
 from pipeline.errors import BoundaryError, GeocodingError, NetworkError
+from pipeline.geocode import AMBIGUOUS, NOT_FOUND, OK, fold_name
 from pipeline.io import write_text
 
 if TYPE_CHECKING:
@@ -68,44 +69,53 @@ OFFLINE_HINT: Final = (
     "`--boundaries embedded` / `--geocoder embedded`."
 )
 
-GEOPF_URL: Final = "https://data.geopf.fr"
-IGN_RESOURCE: Final = "ADMIN-EXPRESS-COG-CARTO"
-IGN_DOWNLOAD_PATH: Final = "/telechargement/download/{resource}/{edition}/{edition}.7z"
-IGN_WFS_PATH: Final = "/wfs/ows"
-IGN_WFS_TYPENAME: Final = "ADMINEXPRESS-COG-CARTO.LATEST:departement"
-IGN_LICENCE: Final = "Licence Ouverte 2.0"
-#: ADMIN EXPRESS COG CARTO 3.x editions, France entière, WGS84 (GEODATA.md §2).
-IGN_EDITIONS: Final[dict[str, str]] = {
-    "2021": "ADMIN-EXPRESS-COG-CARTO_3-0__SHP_WGS84G_FRA_2021-05-19",
-    "2022": "ADMIN-EXPRESS-COG-CARTO_3-1__SHP_WGS84G_FRA_2022-04-15",
-    "2023": "ADMIN-EXPRESS-COG-CARTO_3-2__SHP_WGS84G_FRA_2023-05-03",
-    "2024": "ADMIN-EXPRESS-COG-CARTO_3-2__SHP_WGS84G_FRA_2024-02-22",
-    "2025": "ADMIN-EXPRESS-COG-CARTO_3-2__SHP_WGS84G_FRA_2025-04-02",
-}
+#: Keys of pipeline/data/sources.json used here (URLs, editions, attributions live there).
+IGN_ARCHIVES_KEY: Final = "ign_admin_express_cog_carto"
+IGN_WFS_KEY: Final = "ign_wfs_departements"
+GEO_API_KEY: Final = "geo_api_gouv_communes"
+GEOCODER_KEY: Final = "geoplateforme_geocodage"
 LATEST: Final = "latest"
 #: Refuse to unpack more than this from an archive (the real DEPARTEMENT layer is ~50 MB).
 MAX_EXTRACT_BYTES: Final = 2 * 1024**3
 SHAPEFILE_PARTS: Final = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+#: Layer of the départements in ADMIN EXPRESS 4.0 GeoPackages.
+GPKG_LAYER: Final = "departement"
+#: Layer of the cached, normalised GeoPackage.
+GPKG_CACHE_LAYER: Final = "departements"
 
 #: The 101 départements: 01-95 with 2A/2B instead of 20, and five overseas.
-DEPARTEMENT_CODES: Final = tuple(
-    sorted(
-        [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B"]
-        + ["971", "972", "973", "974", "976"]
-    )
-)
-#: One rename map for both IGN schemas: 3.x shapefile and 4.0 GeoPackage/WFS.
-IGN_RENAME: Final[dict[str, str]] = {
-    "INSEE_DEP": "code", "NOM": "nom", "code_insee": "code", "nom_officiel": "nom",
-}
+DEPARTEMENT_CODES: Final = tuple(sorted(ingest.DEPARTEMENT_CODES))
 
-GEO_API_URL: Final = "https://geo.api.gouv.fr"
 GEO_API_METHOD: Final = "geo.api.gouv.fr"
 GEO_API_FIELDS: Final = "code,nom,codeDepartement,centre,population"
-GEOCODER_PATH: Final = "/geocodage/search"
-GEOCODED_COLUMNS: Final = (
-    "code_insee", "nom_commune", "longitude", "latitude", "methode", "statut_geocodage",
-)
+
+
+def _source(key: str) -> dict[str, Any]:
+    """Return one entry of ``sources.json``."""
+    entry: dict[str, Any] = sources()["sources"][key]
+    return entry
+
+
+def _rebase(url: str, base_url: str | None) -> str:
+    """Replace the scheme and host of ``url`` by ``base_url`` (tests use a local server)."""
+    if base_url is None:
+        return url
+    parts = urlsplit(url)
+    base = urlsplit(base_url)
+    return urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path,
+                       parts.query, ""))
+
+
+def ign_editions() -> dict[str, str]:
+    """Return the IGN ADMIN EXPRESS COG CARTO editions: short name → delivery name.
+
+    Returns
+    -------
+    dict
+        E.g. ``{"2021": "ADMIN-EXPRESS-COG-CARTO_3-0__SHP_WGS84G_FRA_2021-05-19", ...}``,
+        read from ``pipeline/data/sources.json``; ``"latest"`` (the WFS) is not listed.
+    """
+    return dict(_source(IGN_ARCHIVES_KEY)["editions"])
 
 
 # --- Cache folder -------------------------------------------------------------------------------
@@ -188,17 +198,22 @@ def _retry_after(response: requests.Response, *, now: Callable[[], float] = time
     return max(0.0, when.timestamp() - now())
 
 
-def _is_connect_failure(exc: requests.RequestException) -> bool:
-    """Tell a refused connection or DNS failure (offline: do not retry) from a cut one."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return False
-    if not isinstance(exc, requests.ConnectionError):
-        return False
+def _connect_failure(exc: requests.RequestException) -> str | None:
+    """Describe a DNS failure or refused connection (offline: no retry), else None."""
+    if isinstance(exc, requests.ConnectTimeout) or not isinstance(
+            exc, requests.ConnectionError):
+        return None
     import urllib3.exceptions
 
     reason: Any = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)
-    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        return "the host name cannot be resolved (no network or no DNS)"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        cause = reason.__cause__ or reason.__context__
+        detail = getattr(cause, "strerror", None) or "connection failed"
+        return f"cannot connect ({detail})"
+    return None
 
 
 class HttpClient:
@@ -228,7 +243,7 @@ class HttpClient:
         if not 0 < rate <= MAX_RATE:
             raise ValueError(f"rate must be in (0, {MAX_RATE:g}] requests/s, got {rate!r}")
         self.session = session if session is not None else make_session()
-        if self.session.headers.get("User-Agent", "").startswith("python-requests"):
+        if str(self.session.headers.get("User-Agent", "")).startswith("python-requests"):
             self.session.headers["User-Agent"] = USER_AGENT
         self.retries = retries
         self.backoff = backoff
@@ -274,10 +289,10 @@ class HttpClient:
                 response = self.session.get(url, params=params, headers=headers,
                                             stream=stream, timeout=self.timeout)
             except requests.RequestException as exc:
-                if _is_connect_failure(exc):
-                    raise NetworkError(
-                        f"cannot reach {what}: {_short(exc)}. {OFFLINE_HINT}"
-                    ) from exc
+                failure = _connect_failure(exc)
+                if failure is not None:
+                    raise NetworkError(f"cannot reach {what}: {failure}. {OFFLINE_HINT}"
+                                       ) from exc
                 last = _short(exc)
                 log.warning("GET %s failed (%s), attempt %d of %d", what, last, attempt + 1,
                             self.retries + 1)
@@ -397,13 +412,17 @@ def download(url: str, dest: str | os.PathLike[str], *, expected_size: int | Non
     headers = {"Range": f"bytes={start}-"} if start else None
     response = http.get(url, headers=headers, stream=True, ok_statuses=(200, 206, 416))
     with response:
-        if response.status_code == 416:  # our .part is not a prefix of this resource
+        resumes = response.headers.get("Content-Range", "").startswith(f"bytes {start}-")
+        if response.status_code == 416 or (response.status_code == 206 and not resumes):
+            # Our .part is not a prefix of this resource, or the server sent another range.
             log.warning("server refused to resume %s; restarting the download", url)
             part.unlink(missing_ok=True)
+            if not start:
+                raise NetworkError(f"{url} answered HTTP {response.status_code} to a plain "
+                                   "download; try again later.")
             return download(url, dest, expected_size=expected_size, sha256=sha256,
                             progress=progress, client=http)
-        if response.status_code == 206 and response.headers.get(
-                "Content-Range", "").startswith(f"bytes {start}-"):
+        if response.status_code == 206:
             mode = "ab"
             log.info("resuming %s at byte %d", url, start)
         else:  # 200: the server ignores Range, start again from zero
@@ -448,7 +467,7 @@ def ign_provenance(edition: str, url: str) -> dict[str, str]:
     Parameters
     ----------
     edition
-        ``"2021"``... or ``"latest"``.
+        A key of :func:`ign_editions`, or ``"latest"``.
     url
         Where the data came from.
 
@@ -457,42 +476,13 @@ def ign_provenance(edition: str, url: str) -> dict[str, str]:
     dict
         ``source`` (the attribution line), ``edition``, ``licence``, ``url``.
     """
-    full = IGN_EDITIONS.get(edition, "LATEST (WFS)")
-    return {
-        "source": f"IGN – ADMIN EXPRESS COG CARTO {edition}",
-        "edition": full,
-        "licence": IGN_LICENCE,
-        "url": url,
-    }
-
-
-def _normalize_departements(raw: gpd.GeoDataFrame, *, origin: str) -> gpd.GeoDataFrame:
-    """Rename either IGN schema to ``code``/``nom``/geometry, MultiPolygon EPSG:4326, sorted.
-
-    Private on purpose: ``pipeline.boundaries.normalize_departements`` is the public one.
-    """
-    import geopandas as gpd
-    import shapely
-
-    frame = raw.rename(columns=IGN_RENAME)
-    missing = [c for c in ("code", "nom") if c not in frame.columns]
-    if missing:
-        raise BoundaryError(
-            f"{origin}: no column {' or '.join(missing)} (expected INSEE_DEP/NOM or "
-            f"code_insee/nom_officiel; found {', '.join(map(str, raw.columns))}). The IGN "
-            "schema may have changed; use `--boundaries embedded`."
-        )
-    if frame.crs is None:
-        raise BoundaryError(f"{origin}: the layer has no coordinate reference system")
-    frame = frame.to_crs("EPSG:4326")
-    geometry = [shapely.MultiPolygon([g]) if isinstance(g, shapely.Polygon) else g
-                for g in frame.geometry]
-    out = gpd.GeoDataFrame(
-        {"code": frame["code"].astype(str).str.strip().str.upper(),
-         "nom": frame["nom"].astype(str)},
-        geometry=gpd.GeoSeries(geometry, crs="EPSG:4326", index=frame.index),
-    )
-    return out.sort_values("code", kind="stable").reset_index(drop=True)
+    if edition == LATEST:
+        entry = _source(IGN_WFS_KEY)
+        return {"source": entry["attribution"], "edition": LATEST,
+                "licence": entry["licence"], "url": url}
+    entry = _source(IGN_ARCHIVES_KEY)
+    return {"source": entry["attribution"].format(edition=edition.removesuffix("_gpkg")),
+            "edition": entry["editions"][edition], "licence": entry["licence"], "url": url}
 
 
 def _validate_departements(departements: gpd.GeoDataFrame, *, origin: str) -> None:
@@ -525,21 +515,35 @@ def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
     import pyogrio
 
     try:
-        cached = pyogrio.read_dataframe(path)
+        cached = pyogrio.read_dataframe(path, layer=GPKG_CACHE_LAYER)
+        if list(cached.columns) != ["code", "nom", "geometry"]:
+            raise ValueError(f"columns {list(cached.columns)}")
         _validate_departements(cached, origin=str(path))
     except Exception as exc:  # any damage means: fetch again
         log.warning("cached départements %s are unreadable or incomplete (%s); "
                     "downloading them again", path, exc)
         path.unlink(missing_ok=True)
         return None
-    cached = cached.sort_values("code", kind="stable").reset_index(drop=True)
+    cached = cached.sort_values("code", kind="stable", ignore_index=True)
     cached.attrs.update(ign_provenance(edition, url))
     return cached
 
 
-def _extract_departement_layer(archive: Path, workdir: Path) -> Path:
-    """Unpack the DEPARTEMENT shapefile from an IGN 7z archive; return its .shp path."""
+def _write_cache(departements: gpd.GeoDataFrame, target: Path) -> None:
+    """Write the cache GeoPackage next to ``target``, then rename (GDAL wants .gpkg)."""
+    import pyogrio
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".write-") as work_dir:
+        work = Path(work_dir) / target.name
+        pyogrio.write_dataframe(departements, work, driver="GPKG", layer=GPKG_CACHE_LAYER)
+        os.replace(work, target)
+
+
+def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
+    """Unpack and read the départements of an IGN 7z archive (3.x shapefile or 4.0 gpkg)."""
     import py7zr
+    import pyogrio
 
     try:
         with py7zr.SevenZipFile(archive, max_extract_size=MAX_EXTRACT_BYTES) as z:
@@ -549,6 +553,8 @@ def _extract_departement_layer(archive: Path, workdir: Path) -> Path:
             targets = [n for n in names
                        if str(PurePosixPath(n).with_suffix("")) in stems
                        and PurePosixPath(n).suffix.lower() in SHAPEFILE_PARTS]
+            if not targets:  # ADMIN EXPRESS 4.0: one GeoPackage with every layer
+                targets = [n for n in names if n.lower().endswith(".gpkg")]
             if targets:
                 z.extract(path=workdir, targets=targets)
     except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile,
@@ -558,13 +564,21 @@ def _extract_departement_layer(archive: Path, workdir: Path) -> Path:
             "run the command again to download it anew."
         ) from exc
     found = sorted(workdir.glob("**/DEPARTEMENT.shp"))
+    layer = None
+    if not found:
+        found = sorted(workdir.glob("**/*.gpkg"))
+        layer = GPKG_LAYER
     if len(found) != 1:
         raise BoundaryError(
-            f"{archive}: expected one DEPARTEMENT.shp in the archive, found {len(found)} "
+            f"{archive}: expected one DEPARTEMENT.shp (or one GeoPackage) in the archive, "
+            f"found {len(found)} "
             f"({', '.join(str(p.relative_to(workdir)) for p in found) or 'none'}). The "
             "delivery format may have changed; use `--boundaries embedded`."
         )
-    return found[0]
+    try:
+        return pyogrio.read_dataframe(found[0], layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise BoundaryError(f"{archive}: cannot read {found[0].name} ({exc})") from exc
 
 
 def _swap_if_latlon(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -580,40 +594,26 @@ def _swap_if_latlon(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return departements
 
 
-def _write_gpkg_atomically(frame: gpd.GeoDataFrame, target: Path) -> None:
-    """Write a GeoPackage next to ``target`` then rename it (GDAL wants a .gpkg suffix)."""
-    import pyogrio
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".gpkg", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        tmp.unlink()
-        pyogrio.write_dataframe(frame, tmp, driver="GPKG", layer="departements")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def fetch_ign_departements(*, edition: str = "2021",
                            cache_dir: str | os.PathLike[str] | None = None,
                            session: requests.Session | None = None,
                            progress: Progress | None = None,
-                           client: HttpClient | None = None, base_url: str = GEOPF_URL,
+                           client: HttpClient | None = None, base_url: str | None = None,
                            refresh: bool = False) -> gpd.GeoDataFrame:
     """Return IGN ADMIN EXPRESS COG CARTO départements, from the cache or the Géoplateforme.
 
     Editions ``"2021"``...``"2025"`` download the 3.x 7z archive (hundreds of MB, resumable),
-    read ``**/DEPARTEMENT.shp`` from it and delete it; ``"latest"`` asks the WFS for the 101
-    départements of the current edition. The normalised result is cached as a small
+    read ``**/DEPARTEMENT.shp`` from it and delete it; ``"2025_gpkg"`` and ``"2026_gpkg"``
+    read layer ``departement`` of the 4.0 GeoPackage; ``"latest"`` asks the WFS for the
+    101 départements of the current edition. The normalised result is cached as a small
     GeoPackage per edition, so later calls make no request. A damaged cache is detected,
     logged and fetched again.
 
     Parameters
     ----------
     edition
-        ``"2021"`` (the vintage of the 2021 annex), ``"2022"``...``"2025"`` or ``"latest"``.
+        ``"2021"`` (the vintage of the 2021 annex), another key of :func:`ign_editions`, or
+        ``"latest"``.
     cache_dir
         Cache folder (see :func:`resolve_cache_dir`).
     session, client
@@ -621,7 +621,7 @@ def fetch_ign_departements(*, edition: str = "2021",
     progress
         Download progress callback ``(bytes_done, bytes_total)``.
     base_url
-        Root of the Géoplateforme (tests point it at a local server).
+        Replaces scheme and host of the URLs of ``sources.json`` (tests: a local server).
     refresh
         Ignore the cached layer and fetch again.
 
@@ -640,19 +640,21 @@ def fetch_ign_departements(*, edition: str = "2021",
     """
     import pyogrio
 
-    if edition != LATEST and edition not in IGN_EDITIONS:
+    from pipeline.boundaries import normalize_departements
+
+    editions = ign_editions()
+    if edition != LATEST and edition not in editions:
         raise BoundaryError(
-            f"unknown IGN edition {edition!r}; choose one of "
-            f"{', '.join([*IGN_EDITIONS, LATEST])}."
+            f"unknown IGN edition {edition!r}; choose one of {', '.join([*editions, LATEST])}."
         )
     folder = resolve_cache_dir(cache_dir) / "ign"
     cached_path = folder / f"departements-{edition}.gpkg"
-    base = base_url.rstrip("/")
     if edition == LATEST:
-        url = base + IGN_WFS_PATH
+        url = _rebase(_source(IGN_WFS_KEY)["url"], base_url)
     else:
-        name = IGN_EDITIONS[edition]
-        url = base + IGN_DOWNLOAD_PATH.format(resource=IGN_RESOURCE, edition=name)
+        entry = _source(IGN_ARCHIVES_KEY)
+        url = _rebase(entry["url"].format(resource=entry["resource"],
+                                          edition=editions[edition]), base_url)
     if not refresh:
         cached = _read_cached(cached_path, edition, url)
         if cached is not None:
@@ -660,10 +662,7 @@ def fetch_ign_departements(*, edition: str = "2021",
             return cached
     http = _client(client, session)
     if edition == LATEST:
-        params = {"SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
-                  "TYPENAMES": IGN_WFS_TYPENAME, "OUTPUTFORMAT": "application/json",
-                  "SRSNAME": "EPSG:4326"}
-        response = http.get(url, params=params)
+        response = http.get(url)
         try:
             raw = pyogrio.read_dataframe(response.content)
         except Exception as exc:
@@ -671,60 +670,25 @@ def fetch_ign_departements(*, edition: str = "2021",
                 f"{url}: the WFS answer is not readable GeoJSON ({exc}); try again later or "
                 "use `--boundaries embedded`."
             ) from exc
-        departements = _swap_if_latlon(_normalize_departements(raw, origin=url))
+        departements = _swap_if_latlon(normalize_departements(raw, origin=url))
     else:
-        archive = folder / f"{IGN_EDITIONS[edition]}.7z"
+        archive = folder / f"{editions[edition]}.7z"
         download(url, archive, progress=progress, client=http)
-        folder.mkdir(parents=True, exist_ok=True)
         try:
             with tempfile.TemporaryDirectory(dir=folder, prefix=".extract-") as tmp:
-                shp = _extract_departement_layer(archive, Path(tmp))
-                raw = pyogrio.read_dataframe(shp)
-                departements = _normalize_departements(raw, origin=f"{url} ({shp.name})")
+                raw = _read_departement_layer(archive, Path(tmp))
+            departements = normalize_departements(raw, origin=f"{url} (DEPARTEMENT)")
         except BoundaryError:
             archive.unlink(missing_ok=True)
             raise
         archive.unlink(missing_ok=True)
     _validate_departements(departements, origin=url)
-    _write_gpkg_atomically(departements, cached_path)
-    departements.attrs.update(ign_provenance(edition, url))
+    departements.attrs = ign_provenance(edition, url)
+    _write_cache(departements, cached_path)
     return departements
 
 
 # --- Communes: geo.api.gouv.fr ------------------------------------------------------------------
-def normalize_name(name: str) -> str:
-    """Return a commune name folded for comparison: no case, accents, hyphens or apostrophes.
-
-    Parameters
-    ----------
-    name
-        A commune name as typed (``"St-Étienne"``, ``"OEUILLY"``...).
-
-    Returns
-    -------
-    str
-        E.g. ``"saint etienne"``.
-    """
-    text = name.casefold().replace("œ", "oe").replace("æ", "ae")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text)
-                   if not unicodedata.combining(c))
-    for sep in "-'’‘`.":
-        text = text.replace(sep, " ")
-    words = text.split()
-    words = ["saint" if w == "st" else "sainte" if w == "ste" else w for w in words]
-    return " ".join(words)
-
-
-def canonical_departement(code: object) -> str | None:
-    """Return a département code as ``"01"``, ``"2A"``, ``"971"``; None if blank."""
-    if code is None:
-        return None
-    text = str(code).strip().upper()
-    if not text or text in {"NAN", "<NA>", "NONE"}:
-        return None
-    return text.zfill(2) if text.isdigit() and len(text) < 2 else text
-
-
 @dataclass(frozen=True)
 class CommuneCandidate:
     """One commune proposed by geo.api.gouv.fr."""
@@ -736,6 +700,16 @@ class CommuneCandidate:
     latitude: float | None
     population: int | None
 
+    def __str__(self) -> str:
+        return f"{self.nom} ({self.departement})"
+
+
+def _departement(value: object) -> str | None:
+    """Canonical département code ("1" → "01", "2a" → "2A"), None when blank or unknown."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return ingest.normalize_departement(value)
+
 
 class GeoApiGeocoder:
     """Commune geocoder on geo.api.gouv.fr, with a JSON disk cache and rate limiting.
@@ -746,16 +720,18 @@ class GeoApiGeocoder:
         Cache folder (see :func:`resolve_cache_dir`); answers go to
         ``geo.api.gouv.fr.json`` in it.
     session, client
-        HTTP session or client; a new one by default.
+        HTTP session or client; a new one by default (10 requests/s at most).
     base_url
-        Root of the API (tests point it at a local server).
+        Replaces scheme and host of the API (tests: a local server).
     """
 
     def __init__(self, *, cache_dir: str | os.PathLike[str] | None = None,
                  session: requests.Session | None = None, client: HttpClient | None = None,
-                 base_url: str = GEO_API_URL) -> None:
+                 base_url: str | None = None) -> None:
         self.http = _client(client, session)
-        self.base_url = base_url.rstrip("/")
+        template = urlsplit(_source(GEO_API_KEY)["url"])
+        self.url = _rebase(urlunsplit((template.scheme, template.netloc, template.path, "",
+                                       "")), base_url)
         self.cache_path = resolve_cache_dir(cache_dir) / "geo.api.gouv.fr.json"
         self._cache: dict[str, list[dict[str, Any]]] | None = None
 
@@ -782,7 +758,7 @@ class GeoApiGeocoder:
         name
             Commune name as typed.
         departement
-            Département code to restrict the search to, if known.
+            Canonical code of the département to search in, if known.
 
         Returns
         -------
@@ -796,20 +772,20 @@ class GeoApiGeocoder:
         GeocodingError
             If the API answers something that is not a list of communes.
         """
-        dep = canonical_departement(departement)
-        key = f"{normalize_name(name)}|{dep or ''}"
+        key = f"{fold_name(name)}|{departement or ''}"
         cache = self._load()
         if key not in cache:
             params = {"nom": name.strip(), "fields": GEO_API_FIELDS, "boost": "population",
                       "limit": "5"}
-            if dep:
-                params["codeDepartement"] = dep
-            response = self.http.get(f"{self.base_url}/communes", params=params)
+            if departement:
+                params["codeDepartement"] = departement
+            response = self.http.get(self.url, params=params)
             try:
                 answer = response.json()
                 if not isinstance(answer, list):
                     raise ValueError("not a JSON list")
-            except ValueError as exc:
+                candidates = [_candidate(item) for item in answer]
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
                 raise GeocodingError(
                     f"{response.url}: unexpected answer from geo.api.gouv.fr ({exc}); try "
                     "again later or use `--geocoder embedded`."
@@ -817,6 +793,7 @@ class GeoApiGeocoder:
             cache[key] = answer
             write_text(json.dumps(cache, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
                        self.cache_path)
+            return candidates
         return [_candidate(item) for item in cache[key]]
 
 
@@ -834,35 +811,40 @@ def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
 
 def choose_commune(name: str, departement: str | None,
                    candidates: Iterable[CommuneCandidate]
-                   ) -> tuple[str, CommuneCandidate | None]:
-    """Pick the commune that matches ``name`` exactly, never guessing.
+                   ) -> tuple[str, CommuneCandidate | None, str]:
+    """Pick the commune whose name matches ``name`` exactly once folded, never guessing.
 
     Parameters
     ----------
     name
         Commune name as typed.
     departement
-        Département code, or None.
+        Canonical département code, or None.
     candidates
         What the API proposed.
 
     Returns
     -------
     status : str
-        ``"ok"``, ``"ambigu"`` (several exact matches in different départements) or
-        ``"introuvable"`` (no exact match: fuzzy suggestions are not accepted).
+        ``"ok"``, ``"ambigu"`` (several exact matches, in different départements) or
+        ``"introuvable"`` (no exact match: the API's fuzzy suggestions are not accepted).
     commune : CommuneCandidate or None
         The match when the status is ``"ok"``.
+    methode : str
+        ``"geo.api.gouv.fr"``, followed for a failure by why and what was proposed.
     """
-    dep = canonical_departement(departement)
-    wanted = normalize_name(name)
-    exact = [c for c in candidates if normalize_name(c.nom) == wanted
-             and (dep is None or c.departement == dep)]
-    if not exact:
-        return "introuvable", None
+    proposed = list(candidates)
+    wanted = fold_name(name)
+    exact = [c for c in proposed if fold_name(c.nom) == wanted
+             and (departement is None or c.departement == departement)]
     if len({c.code_insee for c in exact}) > 1:
-        return "ambigu", None
-    return "ok", exact[0]
+        listed = ", ".join(map(str, exact))
+        return AMBIGUOUS, None, f"{GEO_API_METHOD} : plusieurs communes ({listed})"
+    if not exact:
+        listed = ", ".join(map(str, proposed))
+        why = f"aucun nom identique (proposé : {listed})" if listed else "aucune commune"
+        return NOT_FOUND, None, f"{GEO_API_METHOD} : {why}"
+    return OK, exact[0], GEO_API_METHOD
 
 
 def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | None = None,
@@ -870,10 +852,14 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
                    geocoder: GeoApiGeocoder | None = None) -> pd.DataFrame:
     """Geocode the ``commune`` (and ``departement``) of each site with geo.api.gouv.fr.
 
+    The online twin of :func:`pipeline.geocode.geocode_sites`: same output columns, same
+    rule (a name that matches nothing, or communes in several départements, is reported,
+    never guessed).
+
     Parameters
     ----------
     sites
-        Registry rows; needs ``commune``, uses ``departement`` when present.
+        Registry rows; needs ``commune``, uses ``departement`` when present. Not modified.
     cache_dir, session
         Passed to a new :class:`GeoApiGeocoder` unless ``geocoder`` is given.
     geocoder
@@ -883,8 +869,9 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
     -------
     pandas.DataFrame
         A copy of ``sites`` plus ``code_insee``, ``nom_commune``, ``longitude``,
-        ``latitude`` (WGS84), ``methode`` (``"geo.api.gouv.fr"``) and ``statut_geocodage``
-        (``"ok"``, ``"ambigu"``, ``"introuvable"``), as the embedded geocoder produces.
+        ``latitude`` (WGS84, the API's commune centre), ``methode`` (``"geo.api.gouv.fr"``,
+        with the reason when unresolved) and ``statut_geocodage`` (``"ok"``, ``"ambigu"``,
+        ``"introuvable"``). Unresolved rows have empty code, name and coordinates.
 
     Raises
     ------
@@ -893,43 +880,40 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
     NetworkError
         If the API cannot be reached.
     """
-    import pandas as pd
+    import numpy as np
 
     if "commune" not in sites.columns:
         raise GeocodingError(
-            "the sites have no 'commune' column; geocode the validated registry "
-            "(output of `ecoles-map ingest`)."
+            f"no column 'commune' among {', '.join(map(str, sites.columns))}; geocode the "
+            "validated registry (output of `ecoles-map ingest`)."
         )
     coder = geocoder or GeoApiGeocoder(cache_dir=cache_dir, session=session)
-    deps = sites["departement"] if "departement" in sites.columns else [None] * len(sites)
-    rows = []
-    for name, dep in zip(sites["commune"], deps, strict=True):
-        found = coder.candidates(str(name), canonical_departement(dep))
-        status, commune = choose_commune(str(name), dep, found)
-        if status != "ok":
-            log.warning("commune %r (département %s): %s; candidates: %s", name,
-                        canonical_departement(dep) or "?",
-                        status, ", ".join(f"{c.nom} ({c.departement})" for c in found) or
-                        "none")
-        rows.append((
-            commune.code_insee if commune else None,
-            commune.nom if commune else None,
-            commune.longitude if commune else None,
-            commune.latitude if commune else None,
-            GEO_API_METHOD, status,
-        ))
+    deps = sites["departement"].tolist() if "departement" in sites.columns else [None] * len(
+        sites)
+    results = []
+    for raw_name, raw_dep in zip(sites["commune"].tolist(), deps, strict=True):
+        name = raw_name if isinstance(raw_name, str) else ""
+        dep = _departement(raw_dep)
+        found = coder.candidates(name, dep) if name.strip() else []
+        status, commune, methode = choose_commune(name, dep, found)
+        if status != OK:
+            log.warning("commune %r (département %s): %s", name, dep or "?", methode)
+        results.append((commune, methode, status))
     out = sites.copy()
-    added = pd.DataFrame(rows, columns=list(GEOCODED_COLUMNS), index=sites.index)
-    for column in ("longitude", "latitude"):
-        added[column] = added[column].astype("float64")
-    for column in GEOCODED_COLUMNS:
-        out[column] = added[column]
+    out["code_insee"] = [c.code_insee if c else None for c, _, _ in results]
+    out["nom_commune"] = [c.nom if c else None for c, _, _ in results]
+    out["longitude"] = np.array([c.longitude if c and c.longitude is not None else np.nan
+                                 for c, _, _ in results], dtype=float)
+    out["latitude"] = np.array([c.latitude if c and c.latitude is not None else np.nan
+                                for c, _, _ in results], dtype=float)
+    out["methode"] = [m for _, m, _ in results]
+    out["statut_geocodage"] = [s for _, _, s in results]
     return out
 
 
 # --- Addresses: IGN Géoplateforme geocoder ------------------------------------------------------
 def geocode_address(query: str, *, limit: int = 5, client: HttpClient | None = None,
-                    session: requests.Session | None = None, base_url: str = GEOPF_URL
+                    session: requests.Session | None = None, base_url: str | None = None
                     ) -> list[dict[str, Any]]:
     """Geocode an address with the IGN Géoplateforme, keeping the score.
 
@@ -942,7 +926,7 @@ def geocode_address(query: str, *, limit: int = 5, client: HttpClient | None = N
     client, session
         HTTP client or session; a new one by default (10 requests/s at most).
     base_url
-        Root of the Géoplateforme.
+        Replaces scheme and host of the service (tests: a local server).
 
     Returns
     -------
@@ -958,7 +942,7 @@ def geocode_address(query: str, *, limit: int = 5, client: HttpClient | None = N
         If it answers something that is not GeoJSON.
     """
     http = _client(client, session)
-    url = base_url.rstrip("/") + GEOCODER_PATH
+    url = _rebase(_source(GEOCODER_KEY)["url"], base_url)
     response = http.get(url, params={"q": query, "limit": str(limit)})
     try:
         features = response.json()["features"]

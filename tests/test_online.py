@@ -25,9 +25,9 @@ from geopandas.testing import assert_geodataframe_equal
 
 from pipeline import online
 from pipeline.errors import BoundaryError, NetworkError
+from pipeline.geocode import fold_name
 from pipeline.online import (
     DEPARTEMENT_CODES,
-    IGN_EDITIONS,
     GeoApiGeocoder,
     HttpClient,
     RateLimiter,
@@ -35,11 +35,18 @@ from pipeline.online import (
     fetch_ign_departements,
     geocode_address,
     geocode_online,
+    ign_editions,
     resolve_cache_dir,
 )
 
-EDITION_2021 = IGN_EDITIONS["2021"]
-ARCHIVE_PATH = f"/telechargement/download/ADMIN-EXPRESS-COG-CARTO/{EDITION_2021}/{EDITION_2021}.7z"
+
+def archive_path(edition: str) -> str:
+    name = ign_editions()[edition]
+    return f"/telechargement/download/ADMIN-EXPRESS-COG-CARTO/{name}/{name}.7z"
+
+
+EDITION_2021 = ign_editions()["2021"]
+ARCHIVE_PATH = archive_path("2021")
 
 
 # --- A scriptable HTTP server ---------------------------------------------------------------
@@ -334,7 +341,8 @@ def test_damaged_cache_is_fetched_again(served: Served, client: HttpClient, tmp_
         cached.write_bytes(cached.read_bytes()[:5000])
     else:
         squares(DEPARTEMENT_CODES[:-1]).rename(
-            columns={"INSEE_DEP": "code", "NOM": "nom"}).to_file(cached, engine="pyogrio")
+            columns={"INSEE_DEP": "code", "NOM": "nom"}).to_file(cached, layer="departements",
+                                                                engine="pyogrio")
     with caplog.at_level(logging.WARNING, logger="pipeline.online"):
         again = fetch_ign_departements(cache_dir=tmp_path, client=client,
                                        base_url=served.url)
@@ -362,6 +370,22 @@ def test_damaged_archive_is_deleted_with_a_clear_error(served: Served, client: H
     assert not any((tmp_path / "ign").glob("*.7z"))
 
 
+def test_4_0_geopackage_edition(served: Served, client: HttpClient, tmp_path: Path) -> None:
+    build = tmp_path / "build" / ign_editions()["2026_gpkg"]
+    build.mkdir(parents=True)
+    four = squares().rename(columns={"INSEE_DEP": "code_insee", "NOM": "nom_officiel"})
+    four.rename_geometry("geometrie").to_file(build / "ADE-COG-CARTO_4-0.gpkg",
+                                              layer="departement", engine="pyogrio")
+    with py7zr.SevenZipFile(tmp_path / "a.7z", "w") as z:
+        z.writeall(build, arcname=build.name)
+    served.routes[archive_path("2026_gpkg")] = (tmp_path / "a.7z").read_bytes()
+    got = fetch_ign_departements(edition="2026_gpkg", cache_dir=tmp_path / "cache",
+                                 client=client, base_url=served.url)
+    assert list(got.columns) == ["code", "nom", "geometry"]
+    assert list(got["code"]) == list(DEPARTEMENT_CODES)
+    assert got.attrs["source"] == "IGN – ADMIN EXPRESS COG CARTO 2026"
+
+
 def test_unknown_edition() -> None:
     with pytest.raises(BoundaryError, match=r"unknown IGN edition '2019'.*latest"):
         fetch_ign_departements(edition="2019")
@@ -374,7 +398,10 @@ def test_latest_edition_reads_the_wfs_4_0_schema(served: Served, client: HttpCli
     latest = fetch_ign_departements(edition="latest", cache_dir=tmp_path, client=client,
                                     base_url=served.url)
     assert list(latest["code"]) == list(DEPARTEMENT_CODES)
-    assert "TYPENAMES=ADMINEXPRESS-COG-CARTO.LATEST%3Adepartement" in served.log[0][0]
+    query = parse_qs(urlsplit(served.log[0][0]).query)
+    assert query["TYPENAMES"] == ["ADMINEXPRESS-COG-CARTO.LATEST:departement"]
+    assert query["SRSNAME"] == ["EPSG:4326"]
+    assert latest.attrs["edition"] == "latest"
     assert (tmp_path / "ign" / "departements-latest.gpkg").exists()
 
 
@@ -395,8 +422,8 @@ GEO_API = {
 
 def geo_api(query: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Like the real API: case- and accent-insensitive on the name."""
-    wanted = online.normalize_name(query["nom"][0])
-    found = next((v for k, v in GEO_API.items() if online.normalize_name(k) == wanted), [])
+    wanted = fold_name(query["nom"][0])
+    found = next((v for k, v in GEO_API.items() if fold_name(k) == wanted), [])
     if "codeDepartement" in query:
         found = [c for c in found if c["codeDepartement"] == query["codeDepartement"][0]]
     return found
@@ -417,7 +444,12 @@ def test_geocode_online(served: Served, client: HttpClient, tmp_path: Path) -> N
     assert (out.loc[0, "longitude"], out.loc[0, "latitude"]) == (2.8, 49.4)
     assert out.loc[2, "code_insee"] == "61169"
     assert out.loc[1:, "longitude"].isna().tolist() == [True, False, True, True]
-    assert set(out["methode"]) == {"geo.api.gouv.fr"}
+    assert out.loc[0, "methode"] == "geo.api.gouv.fr"
+    assert out.loc[1, "methode"] == ("geo.api.gouv.fr : plusieurs communes "
+                                     "(Flers (61), Flers (62), Flers (80))")
+    assert out.loc[3, "methode"] == ("geo.api.gouv.fr : aucun nom identique "
+                                     "(proposé : Vire Normandie (14))")
+    assert out.loc[4, "methode"] == "geo.api.gouv.fr : aucune commune"
     assert "codeDepartement=60" in served.log[0][0] and "boost=population" in served.log[0][0]
     assert "codeDepartement=" not in served.log[1][0]
     assert "statut_geocodage" not in sites.columns  # input untouched

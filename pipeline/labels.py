@@ -1,0 +1,269 @@
+"""Point labels that overlap neither each other nor the markers: a greedy, deterministic placer.
+
+Each label is tried at a few positions around its point (right, upper right, lower right,
+left, ... as cartographers prefer), in display coordinates, and takes the first one that is
+free; failing that, it moves further away in 16 directions and gets a leader line. Boxes
+already taken are kept in a uniform grid, so each test costs a few comparisons and the whole
+placement is O(n·k) for n labels and k candidate positions.
+
+Manual nudges for the last stubborn labels live in ``data/raw/etiquettes.csv``::
+
+    id,dx,dy
+    dunkerque,-40,12
+
+``id`` is the site id of the registry; ``dx`` and ``dy`` are the offset, in points (1/72
+inch, so the same on every preset and resolution), of the lower-left corner of the label
+from its site, positive to the right and upwards. A leader line is drawn when the label
+lands more than a marker away from its site. A label placed by hand is not moved by the
+placer, and the automatic labels avoid it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.errors import Problem, SourceDataError
+from pipeline.io import read_csv_records
+
+#: Box as (x0, y0, x1, y1) in display coordinates (pixels, origin bottom left).
+Rect = tuple[float, float, float, float]
+
+#: Preferred positions around a point, as (horizontal, vertical) side: 1 right/up, -1
+#: left/down, 0 centred. Right first, then upper right, lower right, left... (Imhof).
+_AROUND: tuple[tuple[int, int], ...] = (
+    (1, 0), (1, 1), (1, -1), (-1, 0), (-1, 1), (-1, -1), (0, 1), (0, -1),
+)
+#: Distances (in label heights beyond the marker) and number of directions of the displaced
+#: positions, which get a leader line.
+_DISPLACED_STEPS: tuple[float, ...] = (1.5, 2.5, 4.0, 6.0, 9.0)
+_DIRECTIONS = 16
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one label goes.
+
+    Parameters
+    ----------
+    box
+        The label's box (x0, y0, x1, y1) in display coordinates.
+    leader
+        Whether the label is far enough from its point to need a leader line.
+    """
+
+    box: Rect
+    leader: bool
+
+
+class _Grid:
+    """Uniform grid of boxes answering "does this box touch any stored box?" quickly."""
+
+    def __init__(self, cell: float) -> None:
+        self.cell = cell
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        self.boxes: list[Rect] = []
+
+    def _keys(self, box: Rect) -> list[tuple[int, int]]:
+        c = self.cell
+        i0, i1 = math.floor(box[0] / c), math.floor(box[2] / c)
+        j0, j1 = math.floor(box[1] / c), math.floor(box[3] / c)
+        return [(i, j) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1)]
+
+    def add(self, box: Rect) -> None:
+        index = len(self.boxes)
+        self.boxes.append(box)
+        for key in self._keys(box):
+            self.cells.setdefault(key, []).append(index)
+
+    def hits(self, box: Rect, ignore: int = -1) -> bool:
+        seen: set[int] = set()
+        for key in self._keys(box):
+            for index in self.cells.get(key, ()):
+                if index == ignore or index in seen:
+                    continue
+                seen.add(index)
+                other = self.boxes[index]
+                if (box[0] < other[2] and other[0] < box[2]
+                        and box[1] < other[3] and other[1] < box[3]):
+                    return True
+        return False
+
+
+def _inside(box: Rect, frame: Rect) -> bool:
+    return (box[0] >= frame[0] and box[1] >= frame[1]
+            and box[2] <= frame[2] and box[3] <= frame[3])
+
+
+def _candidates(x: float, y: float, w: float, h: float, gap: float) -> list[tuple[Rect, bool]]:
+    """Boxes to try for a label of size (w, h) at (x, y), best first, with their leader flag."""
+    out: list[tuple[Rect, bool]] = []
+    diag = gap * 0.7
+    for sx, sy in _AROUND:
+        if sx == 0:
+            x0 = x - w / 2
+        else:
+            x0 = x + (diag if sy else gap) if sx > 0 else x - (diag if sy else gap) - w
+        if sy == 0:
+            y0 = y - h / 2
+        else:
+            y0 = y + (diag if sx else gap) if sy > 0 else y - (diag if sx else gap) - h
+        out.append(((x0, y0, x0 + w, y0 + h), False))
+    for step in _DISPLACED_STEPS:
+        d = gap + step * h
+        for k in range(_DIRECTIONS):
+            # Start towards the right and turn both ways alternately, so that nearby
+            # right-hand positions (the reading direction) are tried first.
+            turn = (k + 1) // 2 * (1 if k % 2 else -1)
+            angle = 2 * math.pi * turn / _DIRECTIONS
+            ux, uy = math.cos(angle), math.sin(angle)
+            cx = x + ux * (d + w / 2)
+            cy = y + uy * (d + h / 2)
+            out.append(((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), True))
+    return out
+
+
+def place_labels(
+    points: np.ndarray,
+    sizes: np.ndarray,
+    frames: Sequence[Rect],
+    *,
+    marker_radius: float,
+    gap: float,
+    obstacles: Sequence[Rect] = (),
+    fixed: Mapping[int, Rect] | None = None,
+) -> list[Placement | None]:
+    """Place one label per point, greedily, so that no two labels and no label and marker meet.
+
+    Parameters
+    ----------
+    points
+        Array (n, 2) of the labelled points in display coordinates.
+    sizes
+        Array (n, 2) of the label widths and heights in display units (measured once).
+    frames
+        For each point, the box (x0, y0, x1, y1) its label must stay inside (its map frame).
+    marker_radius
+        Half the marker width in display units; markers are obstacles for every label.
+    gap
+        Distance between a marker's centre and its label when placed next to it.
+    obstacles
+        Further boxes no label may cover (markers of unlabelled points, scale bar...).
+    fixed
+        Labels placed by hand: index → box. They are kept as given and avoided by the others.
+
+    Returns
+    -------
+    list of Placement or None
+        One entry per point, in the input order; None where no free position exists (the
+        caller warns and suggests a manual offset).
+    """
+    n = len(points)
+    fixed = dict(fixed or {})
+    cell = float(max(np.median(sizes[:, 0]) if n else 1.0, 4 * marker_radius, 1.0))
+    grid = _Grid(cell)
+    r = marker_radius
+    for x, y in points:
+        grid.add((x - r, y - r, x + r, y + r))
+    for box in obstacles:
+        grid.add(box)
+    placements: list[Placement | None] = [None] * n
+    for index, box in sorted(fixed.items()):
+        x, y = points[index]
+        far = math.dist((x, y), _nearest(box, x, y)) > 2 * r
+        placements[index] = Placement(box, far)
+        grid.add(box)
+
+    # Most crowded points first: they have the fewest free positions.
+    if n:
+        reach = 4 * float(np.median(sizes[:, 0]))
+        dx = points[:, None, 0] - points[None, :, 0]
+        dy = points[:, None, 1] - points[None, :, 1]
+        crowd = ((dx * dx + dy * dy) < reach * reach).sum(axis=1)
+        order = sorted(range(n), key=lambda i: (-int(crowd[i]), i))
+    else:
+        order = []
+    for i in order:
+        if i in fixed:
+            continue
+        x, y = points[i]
+        w, h = sizes[i]
+        for box, leader in _candidates(float(x), float(y), float(w), float(h),
+                                       gap):
+            if _inside(box, frames[i]) and not grid.hits(box):
+                placements[i] = Placement(box, leader)
+                grid.add(box)
+                break
+    return placements
+
+
+def _nearest(box: Rect, x: float, y: float) -> tuple[float, float]:
+    """Point of ``box`` nearest to (x, y)."""
+    return min(max(x, box[0]), box[2]), min(max(y, box[1]), box[3])
+
+
+def leader_anchor(box: Rect, x: float, y: float) -> tuple[float, float]:
+    """Relative position (0–1 on each axis) on ``box`` where a leader line to (x, y) starts."""
+    nx, ny = _nearest(box, x, y)
+    w = box[2] - box[0] or 1.0
+    h = box[3] - box[1] or 1.0
+    return (nx - box[0]) / w, (ny - box[1]) / h
+
+
+def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
+    """Read the manual label offsets file (``id,dx,dy``, offsets in points).
+
+    Parameters
+    ----------
+    path
+        CSV file; see the module docstring for its columns.
+
+    Returns
+    -------
+    dict
+        Site id → (dx, dy) in points.
+
+    Raises
+    ------
+    SourceDataError
+        If a column is missing, an offset is not a number, or an id appears twice.
+    """
+    name = str(path)
+    frame, lines = read_csv_records(path)
+    missing = [c for c in ("id", "dx", "dy") if c not in frame.columns]
+    if missing:
+        raise SourceDataError(
+            [Problem(name, 1, None, ",".join(frame.columns),
+                     f"missing column(s) {', '.join(missing)}; the header must be 'id,dx,dy'")],
+            summary=f"{name}: invalid label offsets file",
+        )
+    problems: list[Problem] = []
+    offsets: dict[str, tuple[float, float]] = {}
+    seen: set[str] = set()
+    for (_, row), line in zip(frame.iterrows(), lines, strict=True):
+        site = str(row["id"])
+        if site in seen:
+            problems.append(Problem(name, line, "id", site,
+                                    "this id already has an offset; keep one line per site"))
+            continue
+        seen.add(site)
+        values = []
+        for column in ("dx", "dy"):
+            try:
+                value = float(str(row[column]).replace(",", "."))
+                if not math.isfinite(value):
+                    raise ValueError(value)
+                values.append(value)
+            except ValueError:
+                problems.append(Problem(name, line, column, str(row[column]),
+                                        "not a number; give the offset in points, e.g. 12 "
+                                        "or -8.5"))
+        if len(values) == 2:
+            offsets[site] = (values[0], values[1])
+    if problems:
+        raise SourceDataError(problems, summary=f"{name}: {len(problems)} invalid offset(s)")
+    return offsets

@@ -1,0 +1,863 @@
+"""The annex map as a matplotlib ``Figure`` (print, slides, social cards); saving is separate.
+
+:func:`plot_coverage` draws metropolitan France and Corsica in Lambert-93, the five overseas
+départements as boxed, named insets each in its own projection, an Île-de-France zoom, the
+sites (colour and shape by category), their labels (placed by :mod:`pipeline.labels`), the
+legend with counts computed from the data, the title, the scale bar and the source line.
+:func:`save_map` writes PNG and SVG atomically with deterministic bytes; :func:`alt_text`
+describes the map in French for screen readers.
+
+The figure is built without pyplot (no global state) on an Agg canvas, laid out by hand
+(:mod:`pipeline.layout`), and draws each fill class of départements as one compound path,
+so a render costs a fraction of a second and the SVG stays small. In the SVG, text stays
+text and the parts are named groups (``<g id="...">``) a designer can select: ``titre``,
+``departements``, ``departements-nouvellement-couverts``, ``ecoles-existantes``,
+``laureats-ingenierie``, ``laureats-investissement``, ``etiquettes``, ``legende``,
+``echelle``, ``zoom-ile-de-france``, ``encarts-outre-mer`` (one ``encart-<code>`` each) and
+``sources``.
+
+Labels: ``labels="auto"`` draws them when the preset has room for them (not on the social
+cards) and there are at most :data:`MAX_AUTO_LABELS` sites; ``True`` forces them, ``False``
+removes them. Sites of the category ``autre`` (neither existing in 2021 nor laureate) are
+not on the 2021 annex and are not drawn.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import re
+import textwrap
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import geopandas as gpd
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.font_manager import FontProperties, findfont
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.path import Path as MplPath
+from matplotlib.text import Annotation, Text
+from matplotlib.transforms import Transform
+from pyproj import Transformer
+
+from pipeline import config
+from pipeline.errors import RenderError
+from pipeline.io import atomic_path
+from pipeline.labels import Placement, leader_anchor, place_labels
+from pipeline.layout import IDF_CORE, IDF_NEIGHBOURS, OVERSEAS_NAMES, Box, Preset, get_preset
+
+log = logging.getLogger(__name__)
+
+#: Above this many sites, ``labels="auto"`` leaves the labels out (they could not all fit).
+MAX_AUTO_LABELS: Final = 300
+DEFAULT_FONT: Final = "DejaVu Sans"
+#: SVG ids (``<g id>``) of the drawn categories, in drawing order (laureates on top).
+CATEGORY_GID: Final[dict[str, str]] = {
+    "existante": "ecoles-existantes",
+    "ingenierie": "laureats-ingenierie",
+    "investissement": "laureats-investissement",
+}
+#: Marker area factors, so that circle, triangle and square look the same size.
+_MARKER_AREA: Final[dict[str, float]] = {"o": 1.0, "^": 1.25, "s": 0.8}
+_SHAPE_NAMES: Final[dict[str, str]] = {"o": "cercles", "^": "triangles", "s": "carrés"}
+BASEMAP_CREDIT: Final = "© IGN – Plan IGN"
+EDGE_COLOUR: Final = "#7F8790"
+TEXT_COLOUR: Final = "#1E1E1E"
+#: Simplification tolerance, in output pixels of the main frame: below what the eye sees.
+_SIMPLIFY_PX: Final = 0.6
+_SVG_SALT: Final = "ecoles-map"
+#: Tolerance the embedded départements were simplified with (sources.json), and metres per
+#: degree of latitude, to tell whether a frame needs coarser outlines than the data has.
+_EMBEDDED_TOLERANCE_DEG: Final = 0.005
+_METRES_PER_DEGREE: Final = 111_000.0
+#: Coarsest outline detail kept on the main frame whatever the resolution: 750 m is under
+#: 2 px on A4 at 300 dpi and keeps the SVG under 1 MB (about 25 bytes per vertex).
+_MIN_TOLERANCE_M: Final = 750.0
+
+
+class _Group(Artist):
+    """Artist drawing its children inside one named group (``<g id=...>`` in SVG)."""
+
+    def __init__(self, gid: str, children: Sequence[Artist], zorder: float = 3) -> None:
+        super().__init__()
+        self.set_gid(gid)
+        self.set_zorder(zorder)
+        self.children = list(children)
+
+    def get_children(self) -> list[Artist]:
+        return list(self.children)
+
+    def draw(self, renderer: Any) -> None:
+        if not self.get_visible():
+            return
+        renderer.open_group("g", gid=self.get_gid())
+        for child in sorted(self.children, key=lambda a: a.get_zorder()):
+            child.draw(renderer)
+        renderer.close_group("g")
+        self.stale = False
+
+
+# --- Geometry ---------------------------------------------------------------------------------
+def _compound_path(geoms: np.ndarray) -> MplPath:
+    """One matplotlib path for many (multi)polygons: holes kept with the non-zero rule."""
+    polys = shapely.get_parts(shapely.orient_polygons(geoms))
+    rings = shapely.get_rings(polys)
+    if len(rings) == 0:
+        return MplPath(np.zeros((0, 2)))
+    coords = shapely.get_coordinates(rings)
+    counts = shapely.get_num_coordinates(rings)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    ends = np.cumsum(counts)
+    codes[ends - counts] = MplPath.MOVETO
+    codes[ends - 1] = MplPath.CLOSEPOLY
+    return MplPath(coords, codes)
+
+
+@functools.cache
+def _transformer(crs: str) -> Transformer:
+    return Transformer.from_crs(config.STORAGE_CRS, crs, always_xy=True)
+
+
+def _project(geoms: np.ndarray, crs: str) -> np.ndarray:
+    """Project EPSG:4326 geometries (lon/lat order) to ``crs``."""
+    transformer = _transformer(crs)
+    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(
+        xy[:, 0], xy[:, 1])))
+
+
+def _fit(bounds: Sequence[float], box: Box, figsize: tuple[float, float],
+         pad: float = 0.03, top: float = 0.0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Axis limits showing ``bounds`` at equal scale in ``box``, centred, with margins.
+
+    ``top`` reserves that fraction of the box height at the top (for an inset's name).
+    """
+    x0, y0, x1, y1 = bounds
+    w, h = (x1 - x0) * (1 + 2 * pad), (y1 - y0) * (1 + 2 * pad)
+    box_w, box_h = box[2] * figsize[0], box[3] * figsize[1] * (1 - top)
+    scale = max(w / box_w, h / box_h)  # data units per inch
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half_w, half_h = box_w * scale / 2, box_h * scale / 2
+    extra = box[3] * figsize[1] * top * scale
+    return (cx - half_w, cx + half_w), (cy - half_h, cy + half_h + extra)
+
+
+# --- Data helpers -----------------------------------------------------------------------------
+def _site_departement(sites: pd.DataFrame) -> pd.Series:
+    """Département of each site: the spatial one when the join computed it."""
+    if "departement_spatial" in sites.columns:
+        spatial = sites["departement_spatial"].astype("string")
+        return spatial.fillna(sites["departement"].astype("string")).astype(str)
+    return sites["departement"].astype(str)
+
+
+def _counts(sites: pd.DataFrame, departements: pd.DataFrame) -> dict[str, int]:
+    """Figures of the legend, computed from the data."""
+    categorie = sites["categorie"].astype(str)
+    if "existante_2021" in sites.columns:
+        existing = int(sites["existante_2021"].fillna(False).astype(bool).sum())
+    else:
+        existing = int((categorie == "existante").sum())
+    return {
+        "existante": existing,
+        "ingenierie": int((categorie == "ingenierie").sum()),
+        "investissement": int((categorie == "investissement").sum()),
+        "nouvellement_couverts": int((departements["statut"] == config.STATUS_NEW).sum()),
+    }
+
+
+def _edition(departements: pd.DataFrame) -> str:
+    """Edition of the boundaries, from the frame's provenance or the sources registry."""
+    attrs = getattr(departements, "attrs", {}) or {}
+    edition = attrs.get("edition")
+    if not edition:
+        try:
+            edition = config.sources()["products"]["departements_gpkg"]["edition"]
+        except (OSError, ValueError, KeyError, TypeError):
+            edition = "édition inconnue"
+    # "COG 2024" reads "ADMIN EXPRESS COG (2024)" on the map.
+    return re.sub(r"^COG\s+", "", str(edition))
+
+
+def default_title(sites: pd.DataFrame) -> str:
+    """Title of the annex, with the number of supported projects taken from the data."""
+    categorie = sites["categorie"].astype(str)
+    n = int(categorie.isin(["ingenierie", "investissement"]).sum())
+    return (f"{n} projets soutenus par l'AMI Écoles de production pour accélérer le "
+            "déploiement des écoles sur tout le territoire")
+
+
+def default_source_line(departements: pd.DataFrame) -> str:
+    """Source line of the map, with the boundaries' edition."""
+    return ("Sources : dossier de presse du 23 novembre 2021 ; FNEP ; IGN – ADMIN EXPRESS COG "
+            f"({_edition(departements)}) ; INSEE COG. Réalisation : ecoles-map.")
+
+
+def legend_entries(sites: pd.DataFrame, departements: pd.DataFrame) -> list[str]:
+    """Return the four legend texts of the annex, with their counts (unwrapped)."""
+    n = _counts(sites, departements)
+    return [
+        f"Écoles de production existantes ({n['existante']})",
+        f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie",
+        f"{n['investissement']} écoles de production soutenues par l'État en subvention aux "
+        "investissements (fonds d'accélération des investissements industriels dans les "
+        "territoires) et par la Banque des Territoires",
+        "Département nouvellement couvert par une école de production suite à l'AMI "
+        f"({n['nouvellement_couverts']})",
+    ]
+
+
+def alt_text(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
+    """Short French description of the map for screen readers, built from the data.
+
+    Parameters
+    ----------
+    sites
+        Sites with ``categorie`` (see :func:`plot_coverage`).
+    departements
+        Départements with ``nom`` and ``statut``.
+
+    Returns
+    -------
+    str
+        A paragraph ending with a newline.
+    """
+    n = _counts(sites, departements)
+    shape = {k: _SHAPE_NAMES.get(v["marker"], "symboles")
+             for k, v in config.CATEGORY_STYLE.items()}
+    new = departements.loc[departements["statut"] == config.STATUS_NEW]
+    names = sorted(new["nom"].astype(str), key=str.casefold)
+    listed = (", ".join(names[:-1]) + " et " + names[-1]) if len(names) > 1 else "".join(names)
+    text = (
+        f"Carte de France des écoles de production en novembre 2021. "
+        f"{n['existante']} écoles de production existantes ({shape['existante']}), "
+        f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie ({shape['ingenierie']}) "
+        f"et {n['investissement']} écoles soutenues en subvention aux investissements "
+        f"({shape['investissement']}). "
+    )
+    if names:
+        text += (f"{n['nouvellement_couverts']} départements sont nouvellement couverts par "
+                 f"une école de production grâce à l'AMI : {listed}. ")
+    else:
+        text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
+    text += ("Encarts : Guadeloupe, Martinique, Guyane, La Réunion, Mayotte, et zoom sur "
+             "l'Île-de-France.")
+    return text + "\n"
+
+
+# --- Drawing ----------------------------------------------------------------------------------
+class _Frame:
+    """One map frame (main, zoom or inset): its axes, projection and the sites it shows."""
+
+    def __init__(self, ax: Any, crs: str, name: str | None) -> None:
+        self.ax = ax
+        self.crs = crs
+        self.name = name
+        self.site_index: np.ndarray = np.zeros(0, dtype=int)
+        self.xy: np.ndarray = np.zeros((0, 2))
+        self.labelled: np.ndarray = np.zeros(0, dtype=bool)
+        #: Data bounds of what the frame draws, which labels of other frames must avoid.
+        self.content: tuple[float, float, float, float] | None = None
+
+
+def _draw_departements(ax: Any, geoms: np.ndarray, statut: np.ndarray, *, gid_suffix: str,
+                       alpha: float, linewidth: float) -> None:
+    """Draw départements as two collections: the light ones, then the newly covered ones."""
+    style = config.STATUS_STYLE
+    light = [s for s in (config.STATUS_COVERED, config.STATUS_NONE)]
+    paths = [_compound_path(geoms[statut == s]) for s in light]
+    common: dict[str, Any] = {"edgecolors": EDGE_COLOUR, "linewidths": linewidth,
+                              "alpha": alpha, "zorder": 1}
+    base = PathCollection(paths, facecolors=[style[s]["colour"] for s in light], **common)
+    base.set_gid("departements" + gid_suffix)
+    new = PathCollection([_compound_path(geoms[statut == config.STATUS_NEW])],
+                         facecolors=[style[config.STATUS_NEW]["colour"]], **common)
+    new.set_gid("departements-nouvellement-couverts" + gid_suffix)
+    ax.add_collection(base, autolim=False)
+    ax.add_collection(new, autolim=False)
+
+
+def _draw_sites(ax: Any, xy: np.ndarray, categorie: np.ndarray, *, marker: float,
+                gid_suffix: str) -> None:
+    """One scatter per category, in the configured drawing order."""
+    for rank, (cat, style) in enumerate(config.CATEGORY_STYLE.items()):
+        mask = categorie == cat
+        if not mask.any():
+            continue
+        area = marker * marker * _MARKER_AREA.get(style["marker"], 1.0)
+        ax.scatter(xy[mask, 0], xy[mask, 1], s=area, marker=style["marker"],
+                   c=style["colour"], edgecolors="white", linewidths=0.5, zorder=3 + rank,
+                   gid=CATEGORY_GID.get(cat, cat) + gid_suffix)
+
+
+def _frame_box(ax: Any, name: str | None, fontsize: float, gid: str) -> None:
+    """Box around an inset and its name in the upper-left corner."""
+    children: list[Artist] = [Rectangle((0, 0), 1, 1, transform=ax.transAxes, fill=False,
+                                        edgecolor=TEXT_COLOUR, linewidth=0.6, clip_on=False,
+                                        zorder=6)]
+    if name:
+        children.append(Text(0.04, 0.96, name, transform=ax.transAxes, ha="left", va="top",
+                             fontsize=fontsize, fontweight="bold", color=TEXT_COLOUR,
+                             zorder=6))
+    for child in children:
+        child.set_figure(ax.get_figure(root=False))
+    group = _Group(gid, children, zorder=6)
+    ax.add_artist(group)
+
+
+def _scale_bar(ax: Any, fontsize: float) -> None:
+    """Draw a 100 km bar in the lower-left corner of the main frame (Lambert-93 metres)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    length = 100_000.0
+    left, bottom = x0 + 0.04 * (x1 - x0), y0 + 0.05 * (y1 - y0)
+    height = 0.006 * (y1 - y0)
+    bar = Rectangle((left, bottom), length, height, facecolor=TEXT_COLOUR,
+                    edgecolor="none", transform=ax.transData)
+    label = Text(left + length / 2, bottom + 2.2 * height, "100 km", ha="center",
+                 va="bottom", fontsize=fontsize, color=TEXT_COLOUR, transform=ax.transData)
+    for child in (bar, label):
+        child.set_figure(ax.get_figure(root=False))
+    ax.add_artist(_Group("echelle", [bar, label], zorder=6))
+
+
+def _add_basemap(ax: Any, basemap: str, crs: str) -> str:
+    """Draw a basemap under the main frame; return its credit for the source line."""
+    import contextily  # slow to import: only when a basemap is asked
+
+    if basemap == "plan-ign":
+        import platformdirs
+        import requests
+        import xyzservices.providers as xyz
+
+        cache = Path(platformdirs.user_cache_dir("ecoles-map")) / "tiles"
+        cache.mkdir(parents=True, exist_ok=True)
+        contextily.set_cache_dir(str(cache))
+        try:
+            contextily.add_basemap(ax, source=xyz.GeoportailFrance.plan, crs=crs,
+                                   attribution=False, timeout=20, zorder=0)
+        except (requests.RequestException, OSError) as exc:
+            raise RenderError(
+                f"cannot download the Plan IGN basemap tiles ({exc.__class__.__name__}: "
+                f"{exc}). Check the network connection, render without --basemap, or pass "
+                "a local GeoTIFF with --basemap FILE.tif. No map was written."
+            ) from exc
+        return BASEMAP_CREDIT
+    path = Path(basemap)
+    if not path.is_file():
+        raise RenderError(
+            f"basemap {basemap!r} is neither 'plan-ign' nor an existing GeoTIFF file; "
+            "give the path of a .tif or use --basemap plan-ign. No map was written."
+        )
+    try:
+        with warnings.catch_warnings():
+            # rasterio's warping multiplies affine matrices with the deprecated `*`.
+            warnings.filterwarnings("ignore", message="Use `@` matmul",
+                                    category=PendingDeprecationWarning)
+            contextily.add_basemap(ax, source=str(path), crs=crs, attribution=False,
+                                   zorder=0)
+    except Exception as exc:  # rasterio raises many types for unreadable rasters
+        raise RenderError(
+            f"{path}: cannot read this basemap raster ({exc}); give a GeoTIFF with a CRS "
+            "covering metropolitan France. No map was written."
+        ) from exc
+    return f"Fond de carte : {path.name}"
+
+
+def _check_font(font: str) -> None:
+    try:
+        findfont(FontProperties(family=font), fallback_to_default=False)
+    except ValueError as exc:
+        raise RenderError(
+            f"font {font!r} is not installed or not known to matplotlib; install it or "
+            f"choose another (default {DEFAULT_FONT!r}). Matplotlib lists the fonts it knows "
+            "with: python -c \"import matplotlib.font_manager as f; "
+            "print(sorted({x.name for x in f.fontManager.ttflist}))\""
+        ) from exc
+
+
+def plot_coverage(
+    sites: gpd.GeoDataFrame,
+    departements: gpd.GeoDataFrame,
+    *,
+    preset: str = "a4",
+    title: str | None = None,
+    source_line: str | None = None,
+    basemap: str | None = None,
+    label_overrides: Mapping[str, tuple[float, float]] | None = None,
+    font: str | None = None,
+    labels: bool | Literal["auto"] = "auto",
+) -> Figure:
+    """Draw the coverage map of the 2021 annex.
+
+    Parameters
+    ----------
+    sites
+        Point GeoDataFrame in EPSG:4326 with ``id``, ``categorie``, ``etiquette``,
+        ``departement`` (and ``departement_spatial``, ``existante_2021`` when known).
+    departements
+        GeoDataFrame in EPSG:4326 with ``code``, ``nom`` and ``statut``.
+    preset
+        Frame: ``a4`` (2481 × 3508 px), ``slide`` (1920 × 1080), ``social`` (1200 × 630)
+        or ``square`` (1080 × 1080).
+    title
+        Title; default :func:`default_title`.
+    source_line
+        Source line; default :func:`default_source_line`. A basemap credit is appended.
+    basemap
+        None (default, no basemap), ``"plan-ign"`` (IGN tiles, cached, needs the network)
+        or the path of a local GeoTIFF.
+    label_overrides
+        Manual label offsets, site id → (dx, dy) in points (see :mod:`pipeline.labels`).
+    font
+        Font family name; default DejaVu Sans (ships with matplotlib).
+    labels
+        ``"auto"`` (labels when the preset has room and there are at most
+        :data:`MAX_AUTO_LABELS` sites), True or False.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The map, on an Agg canvas, ready for :func:`save_map`.
+
+    Raises
+    ------
+    RenderError
+        If the preset, font or basemap is unknown or unavailable, or a column is missing.
+    """
+    try:
+        layout = get_preset(preset)
+    except KeyError as exc:
+        raise RenderError(str(exc.args[0])) from None
+    for frame, columns, what in ((sites, ("categorie", "etiquette", "departement", "id"),
+                                  "sites"),
+                                 (departements, ("code", "nom", "statut"), "départements")):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise RenderError(
+                f"the {what} table lacks column(s) {', '.join(missing)}; run the join step "
+                "(ecoles-map join) to produce them"
+            )
+    family = font or DEFAULT_FONT
+    if font:
+        _check_font(font)
+    with mpl.rc_context({"font.family": [family, DEFAULT_FONT], "text.color": TEXT_COLOUR,
+                         "path.simplify": True}):
+        return _plot(sites, departements, layout, title=title, source_line=source_line,
+                     basemap=basemap, label_overrides=label_overrides or {}, labels=labels)
+
+
+def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Preset, *,
+          title: str | None, source_line: str | None, basemap: str | None,
+          label_overrides: Mapping[str, tuple[float, float]],
+          labels: bool | Literal["auto"]) -> Figure:
+    fig = Figure(figsize=layout.figsize, dpi=layout.dpi, facecolor="white")
+    FigureCanvasAgg(fig)
+    figsize = layout.figsize
+    overseas_codes = list(OVERSEAS_NAMES)
+
+    deps = departements.sort_values("code", kind="stable")
+    codes = deps["code"].astype(str).to_numpy()
+    statut = deps["statut"].astype(str).to_numpy()
+    geoms = np.asarray(deps.geometry.values, dtype=object)
+    is_overseas = np.isin(codes, overseas_codes)
+
+    drawn = sites.loc[sites["categorie"].astype(str).isin(list(config.CATEGORY_STYLE))]
+    skipped = len(sites) - len(drawn)
+    if skipped:
+        log.info("%d site(s) of category 'autre' are not on the annex map", skipped)
+    drawn = drawn.sort_values("id", kind="stable")
+    site_dep = _site_departement(drawn).to_numpy()
+    site_cat = drawn["categorie"].astype(str).to_numpy()
+    lonlat = shapely.get_coordinates(np.asarray(drawn.geometry.values, dtype=object))
+    if len(lonlat) != len(drawn):
+        raise RenderError("every site needs a point geometry; geocode the registry first")
+
+    frames: list[_Frame] = []
+    lw = 0.3
+
+    # Main frame: metropolitan France and Corsica in Lambert-93.
+    main = fig.add_axes(layout.main)
+    main.set_axis_off()
+    main.set_gid("carte-metropole")
+    metro = _project(geoms[~is_overseas], config.METRO_CRS)
+    bounds = shapely.total_bounds(metro)
+    xlim, ylim = _fit(bounds, layout.main, figsize, pad=0.01)
+    main.set_xlim(*xlim)
+    main.set_ylim(*ylim)
+    metres_per_px = (xlim[1] - xlim[0]) / (layout.main[2] * figsize[0] * layout.dpi)
+    metro_simple = metro
+    tolerance_deg = max(_SIMPLIFY_PX * metres_per_px, _MIN_TOLERANCE_M) / _METRES_PER_DEGREE
+    if tolerance_deg > _EMBEDDED_TOLERANCE_DEG:
+        # Simplify as a coverage (no gaps between neighbours) in lon/lat, as the embedded
+        # data was; only when the frame is coarser than that data already is.
+        metro_simple = _project(shapely.coverage_simplify(geoms[~is_overseas], tolerance_deg),
+                                config.METRO_CRS)
+    alpha = 0.75 if basemap else 1.0
+    _draw_departements(main, metro_simple, statut[~is_overseas], gid_suffix="", alpha=alpha,
+                       linewidth=lw)
+    credit = _add_basemap(main, basemap, config.METRO_CRS) if basemap else None
+    metro_sites = ~np.isin(site_dep, overseas_codes)
+    frame = _Frame(main, config.METRO_CRS, None)
+    frame.site_index = np.flatnonzero(metro_sites)
+    frame.xy = shapely.get_coordinates(_project(
+        shapely.points(lonlat[metro_sites]), config.METRO_CRS))
+    _draw_sites(main, frame.xy, site_cat[metro_sites], marker=layout.marker, gid_suffix="")
+    _scale_bar(main, layout.source)
+    frames.append(frame)
+
+    # Île-de-France zoom, at its own scale (the main frame shows where it is).
+    idf_ax = fig.add_axes(layout.idf)
+    idf_ax.set_axis_off()
+    idf_ax.set_gid("zoom-ile-de-france")
+    core = np.isin(codes[~is_overseas], IDF_CORE)
+    zoom_bounds = shapely.total_bounds(metro[core])
+    zx, zy = _fit(zoom_bounds, layout.idf, figsize, pad=0.25, top=0.08)
+    idf_ax.set_xlim(*zx)
+    idf_ax.set_ylim(*zy)
+    window = shapely.box(zx[0], zy[0], zx[1], zy[1])
+    near = shapely.intersects(metro, window)
+    # Clip to the window: what lies outside would only weigh on the SVG.
+    clipped = shapely.clip_by_rect(metro[near], *shapely.bounds(window.buffer(2_000)))
+    _draw_departements(idf_ax, clipped, statut[~is_overseas][near],
+                       gid_suffix="-zoom-ile-de-france", alpha=alpha, linewidth=lw * 1.5)
+    in_zoom = (shapely.contains_xy(window, frame.xy[:, 0], frame.xy[:, 1])
+               & np.isin(site_dep[metro_sites], IDF_CORE + IDF_NEIGHBOURS))
+    zoom = _Frame(idf_ax, config.METRO_CRS, "Île-de-France")
+    zoom.site_index = frame.site_index[in_zoom]
+    zoom.xy = frame.xy[in_zoom]
+    _draw_sites(idf_ax, zoom.xy, site_cat[zoom.site_index], marker=layout.marker,
+                gid_suffix="-zoom-ile-de-france")
+    _frame_box(idf_ax, "Île-de-France", layout.inset, "cadre-zoom-ile-de-france")
+    frame.labelled = ~in_zoom  # sites of the zoom are labelled there, not on the main frame
+    zoom.labelled = np.ones(len(zoom.xy), dtype=bool)
+    main.add_patch(Rectangle((zx[0], zy[0]), zx[1] - zx[0], zy[1] - zy[0], fill=False,
+                             edgecolor=TEXT_COLOUR, linewidth=0.5, linestyle=(0, (2, 1.5)),
+                             zorder=2, gid="emprise-zoom-ile-de-france"))
+    frames.append(zoom)
+
+    # Overseas insets, one projection each, grouped in one subfigure.
+    union = _union(layout.overseas)
+    # Subfigures fill their grid cell and ignore the grid's margins: carve the cell with
+    # width and height ratios instead.
+    right, top = 1 - union[0] - union[2], 1 - union[1] - union[3]
+    grid = fig.add_gridspec(3, 3, width_ratios=[union[0] or 1e-9, union[2], right or 1e-9],
+                            height_ratios=[top or 1e-9, union[3], union[1] or 1e-9],
+                            wspace=0, hspace=0, left=0, right=1, bottom=0, top=1)
+    sub: SubFigure = fig.add_subfigure(grid[1, 1], facecolor="none")
+    sub.set_gid("encarts-outre-mer")
+    for code, box in zip(overseas_codes, layout.overseas, strict=True):
+        rel = ((box[0] - union[0]) / union[2], (box[1] - union[1]) / union[3],
+               box[2] / union[2], box[3] / union[3])
+        ax = sub.add_axes(rel)
+        ax.set_axis_off()
+        ax.set_gid(f"encart-{code}")
+        crs = config.OVERSEAS_CRS[code]
+        here = codes == code
+        projected = _project(geoms[here], crs)
+        if len(projected):
+            inset_content = tuple(float(v) for v in shapely.total_bounds(projected))
+            ox, oy = _fit(shapely.total_bounds(projected), box, figsize, pad=0.06, top=0.2)
+            ax.set_xlim(*ox)
+            ax.set_ylim(*oy)
+            _draw_departements(ax, projected, statut[here], gid_suffix=f"-{code}",
+                               alpha=1.0, linewidth=lw)
+        inset = _Frame(ax, crs, OVERSEAS_NAMES[code])
+        if len(projected):
+            inset.content = inset_content  # type: ignore[assignment]
+        inset_sites = site_dep == code
+        inset.site_index = np.flatnonzero(inset_sites)
+        inset.xy = shapely.get_coordinates(_project(shapely.points(lonlat[inset_sites]), crs))
+        inset.labelled = np.ones(len(inset.xy), dtype=bool)
+        _draw_sites(ax, inset.xy, site_cat[inset_sites], marker=layout.marker,
+                    gid_suffix=f"-{code}")
+        _frame_box(ax, OVERSEAS_NAMES[code], layout.inset, f"cadre-encart-{code}")
+        frames.append(inset)
+
+    # Title, legend, source line.
+    wrap = textwrap.fill
+    title_text = fig.text(*layout.title_anchor, wrap(title or default_title(drawn),
+                                                        layout.title_wrap),
+                          ha="left", va="top", fontsize=layout.title, fontweight="bold",
+                          linespacing=1.25)
+    title_text.set_gid("titre")
+    _legend(fig, drawn, departements, layout)
+    source = source_line or default_source_line(departements)
+    if credit:
+        source = f"{source} {credit}."
+    source_text = fig.text(*layout.source_anchor, wrap(source, layout.source_wrap), ha="left",
+                           va="bottom", fontsize=layout.source, color="#444444")
+    source_text.set_gid("sources")
+
+    show_labels = (layout.labels and len(drawn) <= MAX_AUTO_LABELS) if labels == "auto" \
+        else bool(labels)
+    if show_labels:
+        _labels(fig, frames, drawn, layout, label_overrides)
+    return fig
+
+
+def _union(boxes: Sequence[Box]) -> Box:
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _legend(fig: Figure, sites: pd.DataFrame, departements: pd.DataFrame,
+            layout: Preset) -> None:
+    """Draw the four legend entries with counts, as a matplotlib Legend (text stays text)."""
+    texts = legend_entries(sites, departements)
+    handles: list[Artist] = []
+    for cat, style in config.CATEGORY_STYLE.items():
+        size = layout.marker * 1.3 * math.sqrt(_MARKER_AREA.get(style["marker"], 1.0))
+        handles.append(Line2D([], [], linestyle="none", marker=style["marker"],
+                              markersize=size, markerfacecolor=style["colour"],
+                              markeredgecolor="white", markeredgewidth=0.5, label=cat))
+    handles.append(Patch(facecolor=config.STATUS_STYLE[config.STATUS_NEW]["colour"],
+                         edgecolor=EDGE_COLOUR, linewidth=0.4))
+    wrapped = [textwrap.fill(t, layout.legend_wrap) for t in texts]
+    legend = fig.legend(handles, wrapped, loc="upper left", bbox_to_anchor=layout.legend_anchor,
+                        frameon=False, fontsize=layout.legend, handlelength=1.4,
+                        handleheight=1.2, handletextpad=0.7, labelspacing=0.8,
+                        borderaxespad=0.0, borderpad=0.0, alignment="left")
+    legend.set_gid("legende")
+
+
+def _labels(fig: Figure, frames: list[_Frame], sites: pd.DataFrame, layout: Preset,
+            overrides: Mapping[str, tuple[float, float]]) -> None:
+    """Place the point labels of every frame at once, in display space, and draw them."""
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    etiquettes = sites["etiquette"].fillna("").astype(str).to_numpy()
+    ids = sites["id"].astype(str).to_numpy()
+    pts_per_px = 72.0 / layout.dpi
+    px_per_pt = layout.dpi / 72.0
+    points: list[np.ndarray] = []
+    frames_px: list[tuple[float, float, float, float]] = []
+    owners: list[tuple[_Frame, int]] = []
+    obstacles: list[tuple[float, float, float, float]] = []
+    insets = [f for f in frames if f.ax.get_gid().startswith("encart-")]
+    # Labels of an overseas site may spill over the row of insets (they are narrow), but
+    # must avoid the other territories and the names of the insets.
+    row = [f.ax.get_window_extent(renderer) for f in insets]
+    row_box = (min(b.x0 for b in row) + 2, min(b.y0 for b in row) + 2,
+               max(b.x1 for b in row) - 2, max(b.y1 for b in row) - 2) if row else None
+    for inset in insets:
+        if inset.content is not None:
+            x0, y0, x1, y1 = inset.content
+            (a, b), (c, d) = inset.ax.transData.transform([(x0, y0), (x1, y1)])
+            obstacles.append((a, b, c, d))
+    for frame in frames:
+        if not len(frame.xy):
+            continue
+        display = frame.ax.transData.transform(frame.xy)
+        bbox = frame.ax.get_window_extent(renderer)
+        inner = (bbox.x0 + 2, bbox.y0 + 2, bbox.x1 - 2, bbox.y1 - 2)
+        if frame in insets and row_box is not None:
+            inner = row_box
+        for k in range(len(frame.xy)):
+            if frame.labelled[k] and etiquettes[frame.site_index[k]]:
+                points.append(display[k])
+                frames_px.append(inner)
+                owners.append((frame, k))
+        # Unlabelled markers (IDF sites on the main frame) still repel labels.
+        r = layout.marker * px_per_pt / 2
+        for x, y in display[~frame.labelled]:
+            obstacles.append((x - r, y - r, x + r, y + r))
+    if not points:
+        return
+    # Keep labels off the titles of the insets and the scale bar.
+    names = ["cadre-zoom-ile-de-france", "echelle", *(f"cadre-{f.ax.get_gid()}" for f in insets)]
+    for artist in _named_artists(fig, names):
+        for child in artist.get_children():
+            if isinstance(child, Text):
+                e = child.get_window_extent(renderer)
+                obstacles.append((e.x0, e.y0, e.x1, e.y1))
+    prop = FontProperties(size=layout.label)
+    sizes = np.zeros((len(points), 2))
+    for i, (frame, k) in enumerate(owners):
+        w, h, _ = renderer.get_text_width_height_descent(
+            etiquettes[frame.site_index[k]], prop, ismath=False)
+        sizes[i] = (w, h)
+    # Text boxes drawn with va="baseline" sit on the baseline: use the full line height.
+    _, line_h, line_d = renderer.get_text_width_height_descent("lpÉ", prop, ismath=False)
+    sizes[:, 1] = np.maximum(sizes[:, 1], line_h)
+    pts = np.asarray(points)
+    fixed = {}
+    for i, (frame, k) in enumerate(owners):
+        site = ids[frame.site_index[k]]
+        if site in overrides:
+            dx, dy = overrides[site]
+            x0, y0 = pts[i, 0] + dx * px_per_pt, pts[i, 1] + dy * px_per_pt
+            fixed[i] = (x0, y0, x0 + sizes[i, 0], y0 + sizes[i, 1])
+    radius = layout.marker * px_per_pt * 0.6
+    placements = place_labels(pts, sizes, frames_px, marker_radius=radius,
+                              gap=radius + 1.5 * px_per_pt, obstacles=obstacles, fixed=fixed)
+    artists: list[Artist] = []
+    for i, placement in enumerate(placements):
+        frame, k = owners[i]
+        site_i = frame.site_index[k]
+        if placement is None:
+            log.warning("no free place for the label of site %r (%s); add an offset for it "
+                        "in %s", ids[site_i], etiquettes[site_i], config.DEFAULT_LABEL_OVERRIDES)
+            continue
+        artists.append(_label_artist(fig, frame.ax.transData, frame.xy[k], pts[i], placement,
+                                     etiquettes[site_i], layout, pts_per_px, line_d))
+    fig.add_artist(_Group("etiquettes", artists, zorder=5))
+
+
+def _named_artists(fig: Figure, gids: Sequence[str]) -> list[Artist]:
+    found: list[Artist] = []
+    for ax in fig.get_axes():
+        found.extend(a for a in ax.get_children() if a.get_gid() in gids)
+    return found
+
+
+def _label_artist(fig: Figure, transform: Transform, xy: np.ndarray, point_px: np.ndarray,
+                  placement: Placement, text: str, layout: Preset, pts_per_px: float,
+                  descent: float) -> Annotation:
+    """Build a label at its placed box, offset in points from its site, leader if moved."""
+    x0, y0 = placement.box[0], placement.box[1]
+    offset = ((x0 - point_px[0]) * pts_per_px, (y0 + descent - point_px[1]) * pts_per_px)
+    arrowprops = None
+    if placement.leader:
+        relpos = leader_anchor(placement.box, float(point_px[0]), float(point_px[1]))
+        arrowprops = {"arrowstyle": "-", "color": "#555555", "linewidth": 0.4,
+                      "shrinkA": 0.5, "shrinkB": layout.marker * 0.45, "relpos": relpos}
+    label = Annotation(text, xy=(float(xy[0]), float(xy[1])), xycoords=transform,
+                       xytext=offset, textcoords="offset points", ha="left", va="baseline",
+                       fontsize=layout.label, color=TEXT_COLOUR, arrowprops=arrowprops,
+                       annotation_clip=False)
+    label.set_figure(fig)
+    return label
+
+
+# --- Saving -----------------------------------------------------------------------------------
+def save_map(fig: Figure, png_path: str | os.PathLike[str] | None,
+             svg_path: str | os.PathLike[str] | None, *, dpi: float | None = None) -> None:
+    """Write the map as PNG and SVG, atomically, with deterministic bytes.
+
+    Parameters
+    ----------
+    fig
+        A figure from :func:`plot_coverage`.
+    png_path, svg_path
+        Destinations; None skips that format.
+    dpi
+        PNG resolution; default the figure's (the preset's exact pixel size).
+
+    Raises
+    ------
+    RenderError
+        If a file cannot be written.
+    """
+    try:
+        with mpl.rc_context({"svg.hashsalt": _SVG_SALT, "svg.fonttype": "none",
+                             "svg.id": "carte"}):
+            if png_path is not None:
+                with atomic_path(png_path) as tmp:
+                    fig.savefig(tmp, format="png", dpi=dpi or fig.dpi,
+                                metadata={"Software": None})
+            if svg_path is not None:
+                with atomic_path(svg_path) as tmp:
+                    fig.savefig(tmp, format="svg", metadata={"Date": None})
+    except OSError as exc:
+        raise RenderError(f"cannot write the map: {exc}") from exc
+
+
+# --- Files ------------------------------------------------------------------------------------
+def map_stem(preset: str) -> str:
+    """File name (without extension) of the map of ``preset``: A4 is the main one."""
+    return "ecoles-de-production-2021" + ("" if preset == "a4" else f"-{preset}")
+
+
+def read_coverage(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Read the layers ``ecoles`` and ``departements`` of the coverage GeoPackage.
+
+    Parameters
+    ----------
+    path
+        ``data/processed/couverture.gpkg`` as written by the join step.
+
+    Returns
+    -------
+    sites, departements : GeoDataFrame
+        Both in EPSG:4326.
+
+    Raises
+    ------
+    RenderError
+        If the file or a layer is missing or unreadable.
+    """
+    import pyogrio
+
+    path = Path(path)
+    if not path.is_file():
+        raise RenderError(f"{path}: file not found; run 'ecoles-map join' (or 'make map') "
+                          "first to produce the coverage GeoPackage")
+    layers = []
+    for layer in ("ecoles", "departements"):
+        try:
+            frame = pyogrio.read_dataframe(path, layer=layer)
+        except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError...
+            raise RenderError(f"{path}: cannot read layer {layer!r} ({exc}); rebuild it with "
+                              "'ecoles-map join'") from exc
+        layers.append(frame.to_crs(config.STORAGE_CRS) if frame.crs else frame)
+    sites, departements = layers
+    departements["code"] = departements["code"].astype(str)
+    return sites, departements
+
+
+def render_maps(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
+                outdir: str | os.PathLike[str], *, presets: Sequence[str] = ("a4",),
+                basemap: str | None = None, font: str | None = None,
+                labels: bool | Literal["auto"] = "auto",
+                overrides_path: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Render and write PNG, SVG and alternative text for each preset.
+
+    Every map is drawn before anything is written for it, so a failure (a basemap that
+    cannot be downloaded, an unknown font) leaves the previous files untouched.
+
+    Parameters
+    ----------
+    sites, departements
+        As for :func:`plot_coverage`.
+    outdir
+        Folder of the maps.
+    presets
+        Presets to render.
+    basemap, font, labels
+        As for :func:`plot_coverage`.
+    overrides_path
+        Manual label offsets file (see :mod:`pipeline.labels`), or None.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from pipeline.io import write_text
+    from pipeline.labels import read_label_overrides
+
+    overrides = read_label_overrides(overrides_path) if overrides_path else None
+    description = alt_text(sites, departements)
+    written: list[Path] = []
+    for preset in presets:
+        fig = plot_coverage(sites, departements, preset=preset, basemap=basemap,
+                            label_overrides=overrides, font=font, labels=labels)
+        stem = Path(outdir) / map_stem(preset)
+        png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".txt"))
+        save_map(fig, png, svg)
+        write_text(description, txt)
+        written += [png, svg, txt]
+    return written

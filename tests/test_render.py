@@ -1,0 +1,468 @@
+"""The annex map: Figure contents, SVG structure, label overlaps, baselines, determinism."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from matplotlib.image import AxesImage
+from matplotlib.path import Path as MplPath
+from matplotlib.testing.compare import compare_images
+from matplotlib.text import Annotation, Text
+
+from pipeline import config
+from pipeline.errors import RenderError, SourceDataError
+from pipeline.labels import place_labels, read_label_overrides
+from pipeline.layout import PRESETS
+from pipeline.render import (
+    CATEGORY_GID,
+    alt_text,
+    map_stem,
+    plot_coverage,
+    read_coverage,
+    render_maps,
+    save_map,
+)
+
+BASELINE = Path(__file__).parent / "baseline"
+UPDATE_BASELINE = os.environ.get("ECOLES_MAP_UPDATE_BASELINE") == "1"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+# --- Tiny data built in code -------------------------------------------------------------------
+def _box(code: str, nom: str, x: float, y: float, w: float, h: float) -> dict[str, object]:
+    return {"code": code, "nom": nom, "geometry": shapely.box(x, y, x + w, y + h)}
+
+
+def make_departements() -> gpd.GeoDataFrame:
+    rows = [
+        _box("29", "Finistère", -4.8, 47.8, 1.2, 0.9),
+        _box("59", "Nord", 2.5, 50.0, 1.5, 1.0),
+        _box("69", "Rhône", 4.3, 45.4, 0.8, 0.9),
+        _box("13", "Bouches-du-Rhône", 4.2, 43.2, 1.2, 0.7),
+        _box("31", "Haute-Garonne", 0.5, 42.7, 1.2, 1.1),
+        _box("67", "Bas-Rhin", 7.0, 48.1, 1.0, 1.0),
+        _box("2A", "Corse-du-Sud", 8.6, 41.4, 0.8, 0.9),
+        _box("75", "Paris", 2.25, 48.82, 0.17, 0.08),
+        _box("92", "Hauts-de-Seine", 2.15, 48.75, 0.10, 0.2),
+        _box("93", "Seine-Saint-Denis", 2.42, 48.85, 0.15, 0.12),
+        _box("94", "Val-de-Marne", 2.35, 48.7, 0.2, 0.12),
+        _box("77", "Seine-et-Marne", 2.6, 48.1, 0.9, 1.0),
+        _box("78", "Yvelines", 1.5, 48.5, 0.6, 0.5),
+        _box("91", "Essonne", 2.0, 48.3, 0.6, 0.4),
+        _box("95", "Val-d'Oise", 1.7, 49.0, 0.8, 0.3),
+        _box("971", "Guadeloupe", -61.8, 15.9, 0.7, 0.6),
+        _box("972", "Martinique", -61.2, 14.4, 0.4, 0.5),
+        _box("973", "Guyane", -54.5, 2.1, 2.8, 3.6),
+        _box("974", "La Réunion", 55.2, -21.4, 0.6, 0.5),
+        _box("976", "Mayotte", 45.0, -13.0, 0.3, 0.35),
+    ]
+    deps = gpd.GeoDataFrame(rows, crs=config.STORAGE_CRS)
+    new = {"29", "67", "973"}
+    covered = {"59", "69", "13", "93", "77"}
+    deps["statut"] = [config.STATUS_NEW if c in new else
+                      config.STATUS_COVERED if c in covered else config.STATUS_NONE
+                      for c in deps["code"]]
+    deps.attrs["edition"] = "COG 2024"
+    return deps
+
+
+SITES = [  # id, departement, categorie, existing in 2021, lon, lat, etiquette
+    ("quimper", "29", "ingenierie", False, -4.1, 48.0, "Quimper Usinage"),
+    ("lille", "59", "existante", True, 3.06, 50.63, "Lille Industrie"),
+    ("roubaix", "59", "investissement", True, 3.17, 50.69, "EPICC Textile"),
+    ("lens", "59", "existante", True, 2.83, 50.43, "Lens Automobile"),
+    ("lyon", "69", "existante", True, 4.83, 45.76, "Lyon Usinage"),
+    ("vaulx", "69", "existante", True, 4.92, 45.78, "Vaulx-en-Velin Métallerie"),
+    ("villeurbanne", "69", "investissement", True, 4.88, 45.77, "Villeurbanne Numérique"),
+    ("marseille", "13", "investissement", True, 5.37, 43.35, "Fask Academy Textile"),
+    ("toulouse", "31", "existante", True, 1.44, 43.6, "Toulouse Usinage"),
+    ("strasbourg", "67", "ingenierie", False, 7.75, 48.58, "Strasbourg Chaudronnerie"),
+    ("stains", "93", "investissement", True, 2.45, 48.95, "Iron Academy Métallerie"),
+    ("lieusaint", "77", "existante", True, 2.55, 48.63, "Lieusaint Usinage"),
+    ("kourou", "973", "ingenierie", False, -52.65, 5.16, "Kourou Maintenance"),
+    ("ajaccio", "2A", "autre", False, 8.74, 41.92, "Ajaccio Bois"),
+]
+
+
+def make_sites() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(SITES, columns=["id", "departement", "categorie", "existante_2021",
+                                         "longitude", "latitude", "etiquette"])
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame.longitude, frame.latitude),
+                            crs=config.STORAGE_CRS)
+
+
+@pytest.fixture(scope="module")
+def sites() -> gpd.GeoDataFrame:
+    return make_sites()
+
+
+@pytest.fixture(scope="module")
+def departements() -> gpd.GeoDataFrame:
+    return make_departements()
+
+
+@pytest.fixture(scope="module")
+def figure(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame):
+    fig = plot_coverage(sites, departements, preset="a4", labels=True)
+    fig.canvas.draw()
+    return fig
+
+
+@pytest.fixture(scope="module")
+def real_coverage():
+    """Sites and départements of the real registry, when the join and the data are there."""
+    workflow = pytest.importorskip("pipeline.workflow")
+    if not hasattr(workflow, "prepare_coverage") or not config.EMBEDDED_DEPARTEMENTS.exists():
+        pytest.skip("the join step or the embedded départements are not available")
+    coverage, _, _ = workflow.prepare_coverage(config.DEFAULT_REGISTRY)
+    return coverage.sites, coverage.departements
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+def by_gid(fig, gid: str) -> list:
+    found = []
+    for ax in fig.get_axes():
+        found += [a for a in ax.get_children() if a.get_gid() == gid]
+    found += [a for a in fig.get_children() if a.get_gid() == gid]
+    for sub in fig.subfigs:
+        found += [a for a in sub.get_children() if a.get_gid() == gid]
+    return found
+
+
+def axes_by_gid(fig, gid: str):
+    matches = [ax for ax in fig.get_axes() if ax.get_gid() == gid]
+    assert len(matches) == 1, gid
+    return matches[0]
+
+
+def marker_counts(fig) -> dict[str, int]:
+    counts = dict.fromkeys(CATEGORY_GID, 0)
+    main = axes_by_gid(fig, "carte-metropole")
+    for cat, gid in CATEGORY_GID.items():
+        for ax in fig.get_axes():
+            for artist in ax.collections:
+                name = artist.get_gid() or ""
+                if name == gid or (name.startswith(gid + "-") and ax is not main
+                                   and ax.get_gid() != "zoom-ile-de-france"):
+                    counts[cat] += len(artist.get_offsets())
+    return counts
+
+
+def label_artists(fig) -> list[Annotation]:
+    (group,) = by_gid(fig, "etiquettes")
+    return [a for a in group.get_children() if isinstance(a, Annotation)]
+
+
+def assert_no_overlaps(fig) -> None:
+    renderer = fig.canvas.get_renderer()
+    # Text.get_window_extent: the text alone, without the leader line of an Annotation.
+    boxes = [Text.get_window_extent(a, renderer) for a in label_artists(fig)]
+    for (i, a), (j, b) in itertools.combinations(enumerate(boxes), 2):
+        assert not a.overlaps(b), f"labels {i} and {j} overlap"
+    for ax in fig.get_axes():
+        for coll in ax.collections:
+            if not (coll.get_gid() or "").startswith(tuple(CATEGORY_GID.values())):
+                continue
+            if ax.get_gid() == "carte-metropole":
+                pass
+            radius = np.sqrt(coll.get_sizes()[0]) / 2 * fig.dpi / 72
+            for x, y in ax.transData.transform(coll.get_offsets()):
+                for box in boxes:
+                    inner = box.padded(-0.5)
+                    assert not (inner.x0 < x + radius * 0.9 and x - radius * 0.9 < inner.x1
+                                and inner.y0 < y + radius * 0.9 and y - radius * 0.9 < inner.y1
+                                ), f"a label covers a marker of {coll.get_gid()} at {x, y}"
+
+
+# --- The Figure -------------------------------------------------------------------------------
+def test_one_marker_per_site_by_category(figure, sites):
+    expected = sites["categorie"].value_counts().to_dict()
+    counts = marker_counts(figure)
+    for cat in CATEGORY_GID:
+        assert counts[cat] == expected.get(cat, 0), cat
+    # Marker shape and colour come from the shared style.
+    (existing,) = by_gid(figure, "ecoles-existantes")
+    assert existing.get_facecolor()[0][:3] == pytest.approx(
+        tuple(int(config.CATEGORY_STYLE["existante"]["colour"][i:i + 2], 16) / 255
+              for i in (1, 3, 5)))
+
+
+def test_newly_covered_departements_are_filled(figure, departements):
+    (new,) = by_gid(figure, "departements-nouvellement-couverts")
+    path: MplPath = new.get_paths()[0]
+    rings = int((path.codes == MplPath.MOVETO).sum())
+    metro_new = departements[(departements.statut == config.STATUS_NEW)
+                             & ~departements.code.isin(config.OVERSEAS_CRS)]
+    assert rings == len(metro_new) == 2
+    colour = config.STATUS_STYLE[config.STATUS_NEW]["colour"]
+    assert new.get_facecolor()[0][:3] == pytest.approx(
+        tuple(int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)))
+    # Guyane is newly covered: its inset has a filled newly-covered path too.
+    (guyane,) = by_gid(figure, "departements-nouvellement-couverts-973")
+    assert len(guyane.get_paths()[0].vertices) >= 4
+
+
+def test_real_data_has_13_newly_covered_and_all_markers(real_coverage):
+    sites, departements = real_coverage
+    fig = plot_coverage(sites, departements, preset="a4")
+    fig.canvas.draw()
+    (new,) = by_gid(fig, "departements-nouvellement-couverts")
+    path = new.get_paths()[0]
+    polygons = shapely.get_parts(departements.loc[
+        departements.statut == config.STATUS_NEW].geometry.values)
+    assert (departements.statut == config.STATUS_NEW).sum() == 13
+    assert int((path.codes == MplPath.MOVETO).sum()) >= len(polygons) > 0
+    counts = marker_counts(fig)
+    for cat in CATEGORY_GID:
+        assert counts[cat] == int((sites.categorie == cat).sum())
+    labelled = sites[sites.categorie.isin(list(CATEGORY_GID))]
+    # Every site has its label (on the main frame or in the zoom), none overlapping.
+    assert len(label_artists(fig)) == len(labelled)
+    assert_no_overlaps(fig)
+
+
+def test_legend_texts_count_from_data(figure):
+    (legend,) = by_gid(figure, "legende")
+    texts = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
+    assert texts[0] == "Écoles de production existantes (10)"
+    assert texts[1] == "3 nouveaux lauréats de l'AMI en ingénierie"
+    assert texts[2].startswith("4 écoles de production soutenues par l'État en subvention")
+    assert texts[2].endswith("et par la Banque des Territoires")
+    assert "\n" in legend.get_texts()[2].get_text()  # the long entry is wrapped
+    assert texts[3] == ("Département nouvellement couvert par une école de production suite "
+                        "à l'AMI (3)")
+
+
+def test_title_and_source_line(figure):
+    (title,) = by_gid(figure, "titre")
+    assert title.get_text().replace("\n", " ") == (
+        "7 projets soutenus par l'AMI Écoles de production pour accélérer le déploiement "
+        "des écoles sur tout le territoire")
+    (source,) = by_gid(figure, "sources")
+    text = source.get_text().replace("\n", " ")
+    assert "IGN – ADMIN EXPRESS COG (2024)" in text and "INSEE COG" in text
+    assert "Plan IGN" not in text  # no basemap, no basemap credit
+
+
+def test_insets_are_boxed_and_named_and_scale_bar_on_main_only(figure):
+    names = {"971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion",
+             "976": "Mayotte"}
+    (sub,) = figure.subfigs
+    assert sub.get_gid() == "encarts-outre-mer"
+    for code, name in names.items():
+        ax = axes_by_gid(figure, f"encart-{code}")
+        assert ax in sub.get_children() or ax.get_figure(root=False) is sub
+        (frame,) = [a for a in ax.get_children() if a.get_gid() == f"cadre-encart-{code}"]
+        assert [t.get_text() for t in frame.get_children() if isinstance(t, Text)] == [name]
+    zoom = axes_by_gid(figure, "zoom-ile-de-france")
+    assert zoom.collections
+    scale_owners = [ax.get_gid() for ax in figure.get_axes()
+                    for a in ax.get_children() if a.get_gid() == "echelle"]
+    assert scale_owners == ["carte-metropole"]
+    (bar,) = by_gid(figure, "echelle")
+    assert [t.get_text() for t in bar.get_children() if isinstance(t, Text)] == ["100 km"]
+
+
+def test_labels_do_not_overlap(figure, sites):
+    drawn = sites[sites.categorie.isin(list(CATEGORY_GID))]
+    assert sorted(a.get_text() for a in label_artists(figure)) == sorted(drawn.etiquette)
+    assert_no_overlaps(figure)
+
+
+def test_auto_labels_off_on_social_cards(sites, departements):
+    fig = plot_coverage(sites, departements, preset="social")
+    assert by_gid(fig, "etiquettes") == []
+    fig = plot_coverage(sites, departements, preset="a4", labels=False)
+    assert by_gid(fig, "etiquettes") == []
+
+
+def test_manual_label_offset_is_kept(sites, departements):
+    fig = plot_coverage(sites, departements, preset="a4", labels=True,
+                        label_overrides={"toulouse": (-60.0, 20.0)})
+    (label,) = [a for a in label_artists(fig) if a.get_text() == "Toulouse Usinage"]
+    assert label.xyann[0] == pytest.approx(-60.0)
+    assert label.arrow_patch is not None  # moved away: it gets a leader line
+
+
+def test_alt_text_names_the_newly_covered(sites, departements):
+    text = alt_text(sites, departements)
+    assert "10 écoles de production existantes (cercles)" in text
+    assert "3 départements sont nouvellement couverts" in text
+    assert "Bas-Rhin, Finistère et Guyane" in text
+
+
+# --- Saved files --------------------------------------------------------------------------------
+def test_svg_keeps_text_and_named_groups(figure, tmp_path):
+    svg = tmp_path / "map.svg"
+    save_map(figure, None, svg)
+    root = ET.parse(svg).getroot()
+    ids = {g.get("id") for g in root.iter(f"{SVG}g")}
+    for gid in ("titre", "departements", "departements-nouvellement-couverts",
+                "ecoles-existantes", "laureats-ingenierie", "laureats-investissement",
+                "etiquettes", "legende", "encarts-outre-mer", "sources", "echelle",
+                "zoom-ile-de-france"):
+        assert gid in ids, gid
+    texts = " ".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
+    assert "projets soutenus par l'AMI" in texts
+    assert "Écoles de production existantes (10)" in texts
+    assert "Villeurbanne Numérique" in texts
+    assert svg.stat().st_size < 1_000_000
+
+
+def test_output_is_byte_identical(sites, departements, tmp_path):
+    outputs = []
+    for run in ("a", "b"):
+        fig = plot_coverage(sites, departements, preset="square", labels=True)
+        png, svg = tmp_path / f"{run}.png", tmp_path / f"{run}.svg"
+        save_map(fig, png, svg, dpi=40)
+        outputs.append((png.read_bytes(), svg.read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert b"Software" not in outputs[0][0]
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_baseline_image(preset, sites, departements, tmp_path):
+    dpi = 30 if preset == "a4" else 50
+    fig = plot_coverage(sites, departements, preset=preset)
+    actual = tmp_path / f"{preset}.png"
+    save_map(fig, actual, None, dpi=dpi)
+    expected = BASELINE / f"{preset}.png"
+    if UPDATE_BASELINE:
+        expected.parent.mkdir(exist_ok=True)
+        expected.write_bytes(actual.read_bytes())
+    assert expected.exists(), "run with ECOLES_MAP_UPDATE_BASELINE=1 to create the baseline"
+    assert compare_images(str(expected), str(actual), tol=3) is None
+
+
+def test_preset_pixel_sizes_are_exact():
+    assert {n: (p.width_px, p.height_px) for n, p in PRESETS.items()} == {
+        "a4": (2481, 3508), "slide": (1920, 1080), "social": (1200, 630),
+        "square": (1080, 1080)}
+    for p in PRESETS.values():
+        w, h = p.figsize
+        assert round(w * p.dpi) == p.width_px and round(h * p.dpi) == p.height_px
+
+
+def test_png_has_the_preset_size(sites, departements, tmp_path):
+    from PIL import Image
+
+    fig = plot_coverage(sites, departements, preset="social")
+    save_map(fig, tmp_path / "s.png", None)
+    with Image.open(tmp_path / "s.png") as im:
+        assert im.size == (1200, 630)
+
+
+# --- Basemap ----------------------------------------------------------------------------------
+def test_local_geotiff_basemap(sites, departements, tmp_path):
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import Affine
+
+    tif = tmp_path / "fond.tif"
+    data = np.full((3, 8, 8), 200, dtype="uint8")
+    # 8 × 8 pixels of 162.5 km over metropolitan France, in Lambert-93.
+    transform = Affine(162_500.0, 0.0, 0.0, 0.0, -150_000.0, 7_200_000.0)
+    with rasterio.open(tif, "w", driver="GTiff", width=8, height=8, count=3, dtype="uint8",
+                       crs="EPSG:2154", transform=transform) as dst:
+        dst.write(data)
+    fig = plot_coverage(sites, departements, preset="social", basemap=str(tif))
+    main = axes_by_gid(fig, "carte-metropole")
+    assert any(isinstance(a, AxesImage) for a in main.get_children())
+    (source,) = by_gid(fig, "sources")
+    assert "Fond de carte : fond.tif" in source.get_text().replace("\n", " ")
+
+
+def test_offline_tiles_raise_and_write_nothing(sites, departements, tmp_path, monkeypatch):
+    contextily = pytest.importorskip("contextily")
+    import requests
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("no network in tests")
+
+    monkeypatch.setattr(contextily, "add_basemap", offline)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    previous = tmp_path / "maps" / f"{map_stem('a4')}.png"
+    previous.parent.mkdir()
+    previous.write_bytes(b"previous map")
+    with pytest.raises(RenderError, match="Plan IGN"):
+        render_maps(sites, departements, tmp_path / "maps", basemap="plan-ign")
+    assert previous.read_bytes() == b"previous map"
+    assert sorted(p.name for p in previous.parent.iterdir()) == [previous.name]
+
+
+def test_missing_basemap_file_and_unknown_font(sites, departements):
+    with pytest.raises(RenderError, match="neither 'plan-ign' nor an existing GeoTIFF"):
+        plot_coverage(sites, departements, basemap="nowhere.tif")
+    with pytest.raises(RenderError, match="font 'No Such Font'"):
+        plot_coverage(sites, departements, font="No Such Font")
+    with pytest.raises(RenderError, match="unknown map preset"):
+        plot_coverage(sites, departements, preset="poster")
+
+
+# --- Label placer and overrides file -----------------------------------------------------------
+def test_placer_avoids_overlaps_in_a_crowd():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(100, 300, size=(40, 2))
+    sizes = np.tile([60.0, 10.0], (40, 1))
+    frames = [(0.0, 0.0, 1000.0, 1000.0)] * 40
+    placed = place_labels(points, sizes, frames, marker_radius=3, gap=5)
+    boxes = [p.box for p in placed if p is not None]
+    assert len(boxes) == 40
+    for a, b in itertools.combinations(boxes, 2):
+        assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    for box in boxes:
+        for x, y in points:
+            assert not (box[0] < x + 3 and x - 3 < box[2] and box[1] < y + 3 and y - 3 < box[3])
+    assert place_labels(points, sizes, frames, marker_radius=3, gap=5) == placed
+
+
+def test_placer_gives_up_when_there_is_no_room():
+    points = np.array([[5.0, 5.0]])
+    placed = place_labels(points, np.array([[100.0, 10.0]]), [(0, 0, 10, 10)],
+                          marker_radius=2, gap=3)
+    assert placed == [None]
+
+
+def test_read_label_overrides(tmp_path):
+    good = tmp_path / "etiquettes.csv"
+    good.write_text("id,dx,dy\ndunkerque,-40,12\nvire,\"3,5\",-8\n", encoding="utf-8")
+    assert read_label_overrides(good) == {"dunkerque": (-40.0, 12.0), "vire": (3.5, -8.0)}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,dx,dy\ndunkerque,left,12\ndunkerque,1,2\n", encoding="utf-8")
+    with pytest.raises(SourceDataError) as info:
+        read_label_overrides(bad)
+    message = str(info.value)
+    assert "bad.csv:2" in message and "'left'" in message and "bad.csv:3" in message
+
+
+def test_shipped_overrides_file_is_valid():
+    path = Path(__file__).parents[1] / config.DEFAULT_LABEL_OVERRIDES
+    assert isinstance(read_label_overrides(path), dict)
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+def test_cli_render_reads_the_geopackage(sites, departements, tmp_path):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    gpkg = tmp_path / "couverture.gpkg"
+    sites.to_file(gpkg, layer="ecoles", driver="GPKG")
+    departements.to_file(gpkg, layer="departements", driver="GPKG")
+    read_sites, read_deps = read_coverage(gpkg)
+    assert len(read_sites) == len(sites) and len(read_deps) == len(departements)
+    result = CliRunner().invoke(main, ["render", str(gpkg), "--preset", "social",
+                                       "-o", str(tmp_path / "maps")])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    stem = map_stem("social")
+    assert names == [f"{stem}.png", f"{stem}.svg", f"{stem}.txt"]
+    result = CliRunner().invoke(main, ["render", str(tmp_path / "absent.gpkg")])
+    assert result.exit_code == 1 and "ecoles-map join" in result.output

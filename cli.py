@@ -176,6 +176,40 @@ def join(registry: Path, output: Path) -> None:
     for path in written:
         echo_err(f"→ {path}")
 
-# [render command]
+@main.command()
+@click.argument("couverture", required=False,
+                default=str(PROCESSED_DIR / "couverture.gpkg"),
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--preset", "presets", default="a4", show_default=True,
+              type=click.Choice(["a4", "slide", "social", "square", "all"]),
+              help="Frame: A4 print (300 dpi), 16:9 slide, social card 1200×630, square "
+                   "1080×1080, or all of them.")
+@click.option("--basemap", default=None, metavar="plan-ign|FILE.tif",
+              help="Draw a basemap: IGN Plan tiles (network, cached) or a local GeoTIFF.")
+@click.option("--font", default=None, help="Font family (default DejaVu Sans).")
+@click.option("--labels/--no-labels", "labels", default=None,
+              help="Force point labels on or off (default: when the frame has room).")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+              default="maps", show_default=True, help="Folder of the maps.")
+@handle_errors
+def render(couverture: Path, presets: str, basemap: str | None, font: str | None,
+           labels: bool | None, outdir: Path) -> None:
+    """Draw the annex map from the coverage GeoPackage COUVERTURE (PNG, SVG, alt text).
+
+    Writes ecoles-de-production-2021.{png,svg,txt} for A4 and
+    ecoles-de-production-2021-<preset>.{png,svg,txt} for the other presets. Manual label
+    offsets are read from data/raw/etiquettes.csv when it exists.
+    """
+    from pipeline.config import DEFAULT_LABEL_OVERRIDES
+    from pipeline.render import read_coverage, render_maps
+
+    sites, departements = read_coverage(couverture)
+    overrides_path = DEFAULT_LABEL_OVERRIDES if DEFAULT_LABEL_OVERRIDES.exists() else None
+    chosen = ["a4", "slide", "social", "square"] if presets == "all" else [presets]
+    written = render_maps(sites, departements, outdir, presets=chosen, basemap=basemap,
+                          font=font, labels="auto" if labels is None else labels,
+                          overrides_path=overrides_path)
+    for path in written:
+        echo_err(f"wrote {path}")
 
 # [build command]

@@ -46,6 +46,8 @@ GEOCODED_COLUMNS: Final = ("code_insee", "nom_commune", "longitude", "latitude",
                            "statut_geocodage")
 GAZETTEER_COLUMNS: Final = ("code", "type", "nom", "departement", "code_parent", "population",
                             "longitude", "latitude")
+#: Optional column of a gazetteer: ``fold_name(nom)``, precomputed by the build script.
+KEY_COLUMN: Final = "cle"
 OK: Final = "ok"
 AMBIGUOUS: Final = "ambigu"
 NOT_FOUND: Final = "introuvable"
@@ -128,7 +130,8 @@ def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED) -> pd.DataFrame:
     """
     try:
         gazetteer = pd.read_csv(
-            path, dtype={c: str for c in GAZETTEER_COLUMNS[:5]} | {"population": "Int64"},
+            path, dtype={c: str for c in (*GAZETTEER_COLUMNS[:5], KEY_COLUMN)}
+            | {"population": "Int64"},
             keep_default_na=False, na_values={"longitude": [""], "latitude": [""]},
         )
     except FileNotFoundError as exc:
@@ -165,8 +168,9 @@ class _Index:
                    if k == "COM"}
         self.parent_name = [current.get(p, p) for p in self.parent]
         self.by_name: list[dict[str, list[int]]] = [{}, {}, {}]
-        for i, nom in enumerate(self.nom):
-            key = fold_name(nom)
+        keys = (gazetteer[KEY_COLUMN].astype(str).tolist() if KEY_COLUMN in gazetteer.columns
+                else [fold_name(nom) for nom in self.nom])
+        for i, (nom, key) in enumerate(zip(self.nom, keys, strict=True)):
             for table, k in zip(self.by_name, (nom, key, _bare(key)), strict=True):
                 table.setdefault(k, []).append(i)
 

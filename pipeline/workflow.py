@@ -26,17 +26,14 @@ def load_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The validated registry (see :func:`pipeline.ingest.validate_registry`).
+        The validated registry (see :func:`pipeline.ingest.validate_registry`); its
+        ``attrs["lines"]`` maps each id to its line in ``path``, for error messages.
     """
     records, lines = read_csv_records(path)
-    return validate_registry(records, lines=lines, source=str(path))
-
-
-def _registry_lines(path: str | os.PathLike[str]) -> dict[str, int]:
-    """Map each registry id to the line it is on, to point error messages at it."""
-    records, lines = read_csv_records(path)
-    ids = records["id"] if "id" in records.columns else pd.Series([], dtype=object)
-    return {str(i).strip(): line for i, line in zip(ids, lines, strict=True)}
+    sites = validate_registry(records, lines=lines, source=str(path))
+    # validate_registry keeps every row in order, so lines align with the ids.
+    sites.attrs["lines"] = dict(zip(sites["id"], lines, strict=True))
+    return sites
 
 
 def _or_none(value: object) -> str:
@@ -85,9 +82,9 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
 
     sites = load_registry(registry_path)
     geocoded = geocode_sites(sites, read_gazetteer())
+    line_of: dict[str, int] = sites.attrs["lines"]
     unresolved = geocoding_problems(geocoded, path=str(registry_path),
-                                    lines=[_registry_lines(registry_path).get(str(i))
-                                           or 0 for i in geocoded["id"]])
+                                    lines=[line_of.get(str(i)) or 0 for i in geocoded["id"]])
     if unresolved:
         raise GeocodingError(
             f"{registry_path}: {len(unresolved)} commune(s) not placed; nothing was written\n"
@@ -96,7 +93,6 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
                     else read_departements(departements_source))
     coverage = mark_coverage(geocoded, departements)
     if not coverage.mismatches.empty:
-        line_of = _registry_lines(registry_path)
         problems = [
             Problem(str(registry_path), line_of.get(str(row.id)), "departement",
                     str(row.departement),

@@ -288,3 +288,14 @@ def test_cli_geocode_reports_missing_column_and_file(tmp_path: Path) -> None:
                                        str(tmp_path / "o.csv")])
     assert result.exit_code == 1
     assert "file not found" in result.stderr
+
+
+def test_embedded_keys_match_fold_name():
+    """The gazetteer's precomputed keys must follow fold_name; rebuild the data if not."""
+    from pipeline.geocode import KEY_COLUMN
+
+    gazetteer = read_gazetteer()
+    assert KEY_COLUMN in gazetteer.columns
+    stale = [(n, k) for n, k in zip(gazetteer["nom"], gazetteer[KEY_COLUMN], strict=True)
+             if fold_name(n) != k]
+    assert stale == [], f"run scripts/build_embedded.py: {stale[:5]}"

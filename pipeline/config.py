@@ -71,11 +71,13 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
         "colour": BLUE_FRANCE,
         "marker": "o",
         "label": "Écoles de production existantes",
+        "gid": "ecoles-existantes",
     },
     "ingenierie": {
         "colour": RED_MARIANNE,
         "marker": "^",
         "label": "Nouveaux lauréats de l'AMI en ingénierie",
+        "gid": "laureats-ingenierie",
     },
     "investissement": {
         "colour": "#00A0A0",
@@ -83,6 +85,7 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
         "label": "Écoles de production soutenues par l'État en subvention aux investissements "
                  "(fonds d'accélération des investissements industriels dans les territoires) "
                  "et par la Banque des Territoires",
+        "gid": "laureats-investissement",
     },
 }
 
@@ -91,14 +94,17 @@ STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
     STATUS_NEW: {
         "colour": "#F7B6B9",
         "label": "Département nouvellement couvert par une école de production suite à l'AMI",
+        "gid": "departements-nouvellement-couverts",
     },
     STATUS_COVERED: {
         "colour": "#DDE3EC",
         "label": "Département déjà couvert par une école de production",
+        "gid": "departements-deja-couverts",
     },
     STATUS_NONE: {
         "colour": "#F6F6F6",
         "label": "Département non couvert",
+        "gid": "departements-non-couverts",
     },
 }
 

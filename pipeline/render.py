@@ -63,12 +63,6 @@ log = logging.getLogger(__name__)
 #: Above this many sites, ``labels="auto"`` leaves the labels out (they could not all fit).
 MAX_AUTO_LABELS: Final = 300
 DEFAULT_FONT: Final = "DejaVu Sans"
-#: SVG ids (``<g id>``) of the drawn categories, in drawing order (laureates on top).
-CATEGORY_GID: Final[dict[str, str]] = {
-    "existante": "ecoles-existantes",
-    "ingenierie": "laureats-ingenierie",
-    "investissement": "laureats-investissement",
-}
 #: Marker area factors, so that circle, triangle and square look the same size.
 _MARKER_AREA: Final[dict[str, float]] = {"o": 1.0, "^": 1.25, "s": 0.8}
 _SHAPE_NAMES: Final[dict[str, str]] = {"o": "cercles", "^": "triangles", "s": "carrés"}
@@ -204,17 +198,25 @@ def default_source_line(departements: pd.DataFrame) -> str:
             f"({_edition(departements)}) ; INSEE COG. Réalisation : ecoles-map.")
 
 
-def legend_entries(sites: pd.DataFrame, departements: pd.DataFrame) -> list[str]:
-    """Return the four legend texts of the annex, with their counts (unwrapped)."""
+def legend_entries(sites: pd.DataFrame,
+                   departements: pd.DataFrame) -> list[tuple[str, str]]:
+    """Return the legend of the annex: ``(key, text)`` pairs with counts (texts unwrapped).
+
+    Keys are those of :data:`pipeline.config.CATEGORY_STYLE` (drawn as that marker) and
+    :data:`pipeline.config.STATUS_STYLE` (drawn as that fill), as ``legend=`` of
+    :func:`plot_coverage` takes them.
+    """
     n = _counts(sites, departements)
     return [
-        f"Écoles de production existantes ({n['existante']})",
-        f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie",
-        f"{n['investissement']} écoles de production soutenues par l'État en subvention aux "
-        "investissements (fonds d'accélération des investissements industriels dans les "
-        "territoires) et par la Banque des Territoires",
-        "Département nouvellement couvert par une école de production suite à l'AMI "
-        f"({n['nouvellement_couverts']})",
+        ("existante", f"Écoles de production existantes ({n['existante']})"),
+        ("ingenierie", f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie"),
+        ("investissement",
+         f"{n['investissement']} écoles de production soutenues par l'État en subvention aux "
+         "investissements (fonds d'accélération des investissements industriels dans les "
+         "territoires) et par la Banque des Territoires"),
+        (config.STATUS_NEW,
+         "Département nouvellement couvert par une école de production suite à l'AMI "
+         f"({n['nouvellement_couverts']})"),
     ]
 
 
@@ -271,26 +273,40 @@ class _Frame:
         self.content: tuple[float, float, float, float] | None = None
 
 
+def _gid(key: str, style: Mapping[str, str]) -> str:
+    """SVG id of a category or status: its style's ``gid``, else the key itself."""
+    return style.get("gid", key)
+
+
 def _draw_departements(ax: Any, geoms: np.ndarray, statut: np.ndarray, *, gid_suffix: str,
                        alpha: float, linewidth: float) -> None:
-    """Draw départements as two collections: the light ones, then the newly covered ones."""
-    style = config.STATUS_STYLE
-    light = [s for s in (config.STATUS_COVERED, config.STATUS_NONE)]
-    paths = [_compound_path(geoms[statut == s]) for s in light]
-    common: dict[str, Any] = {"edgecolors": EDGE_COLOUR, "linewidths": linewidth,
-                              "alpha": alpha, "zorder": 1}
-    base = PathCollection(paths, facecolors=[style[s]["colour"] for s in light], **common)
-    base.set_gid("departements" + gid_suffix)
-    new = PathCollection([_compound_path(geoms[statut == config.STATUS_NEW])],
-                         facecolors=[style[config.STATUS_NEW]["colour"]], **common)
-    new.set_gid("departements-nouvellement-couverts" + gid_suffix)
-    ax.add_collection(base, autolim=False)
-    ax.add_collection(new, autolim=False)
+    """Draw départements in a group ``departements``: one compound path per status.
+
+    Statuses are drawn in the reverse order of :data:`pipeline.config.STATUS_STYLE`, so the
+    first one (the key message) is drawn last, its outlines on top; each is named by its
+    style's ``gid`` (e.g. ``departements-nouvellement-couverts``); absent ones are left out.
+    """
+    children: list[Artist] = []
+    for status, style in reversed(config.STATUS_STYLE.items()):
+        here = statut == status
+        if not here.any():
+            continue
+        collection = PathCollection([_compound_path(geoms[here])],
+                                    facecolors=[style["colour"]], edgecolors=EDGE_COLOUR,
+                                    linewidths=linewidth, alpha=alpha, zorder=1)
+        collection.set_gid(_gid(status, style) + gid_suffix)
+        # What Axes.add_collection would do, but drawn by the group, not by the axes.
+        collection.axes = ax
+        collection.set_figure(ax.get_figure(root=False))
+        collection.set_transform(ax.transData)
+        collection.set_clip_path(ax.patch)
+        children.append(collection)
+    ax.add_artist(_Group("departements" + gid_suffix, children, zorder=1))
 
 
 def _draw_sites(ax: Any, xy: np.ndarray, categorie: np.ndarray, *, marker: float,
                 gid_suffix: str) -> None:
-    """One scatter per category, in the configured drawing order."""
+    """One scatter per category, in the order of :data:`pipeline.config.CATEGORY_STYLE`."""
     for rank, (cat, style) in enumerate(config.CATEGORY_STYLE.items()):
         mask = categorie == cat
         if not mask.any():
@@ -298,7 +314,7 @@ def _draw_sites(ax: Any, xy: np.ndarray, categorie: np.ndarray, *, marker: float
         area = marker * marker * _MARKER_AREA.get(style["marker"], 1.0)
         ax.scatter(xy[mask, 0], xy[mask, 1], s=area, marker=style["marker"],
                    c=style["colour"], edgecolors="white", linewidths=0.5, zorder=3 + rank,
-                   gid=CATEGORY_GID.get(cat, cat) + gid_suffix)
+                   gid=_gid(cat, style) + gid_suffix)
 
 
 def _frame_box(ax: Any, name: str | None, fontsize: float, gid: str) -> None:
@@ -393,6 +409,7 @@ def plot_coverage(
     preset: str = "a4",
     title: str | None = None,
     source_line: str | None = None,
+    legend: Sequence[tuple[str, str]] | None = None,
     basemap: str | None = None,
     label_overrides: Mapping[str, tuple[float, float]] | None = None,
     font: str | None = None,
@@ -404,9 +421,12 @@ def plot_coverage(
     ----------
     sites
         Point GeoDataFrame in EPSG:4326 with ``id``, ``categorie``, ``etiquette``,
-        ``departement`` (and ``departement_spatial``, ``existante_2021`` when known).
+        ``departement`` (and ``departement_spatial``, ``existante_2021`` when known). Every
+        ``categorie`` with an entry in :data:`pipeline.config.CATEGORY_STYLE` is drawn, in
+        that mapping's order; other sites (``autre``) are not.
     departements
-        GeoDataFrame in EPSG:4326 with ``code``, ``nom`` and ``statut``.
+        GeoDataFrame in EPSG:4326 with ``code``, ``nom`` and ``statut``; every ``statut``
+        needs an entry in :data:`pipeline.config.STATUS_STYLE` (its fill).
     preset
         Frame: ``a4`` (2481 × 3508 px), ``slide`` (1920 × 1080), ``social`` (1200 × 630)
         or ``square`` (1080 × 1080).
@@ -414,6 +434,10 @@ def plot_coverage(
         Title; default :func:`default_title`.
     source_line
         Source line; default :func:`default_source_line`. A basemap credit is appended.
+    legend
+        None (the annex legend, :func:`legend_entries`) or ``(key, text)`` pairs, where
+        ``key`` is a key of :data:`pipeline.config.CATEGORY_STYLE` (drawn as that marker)
+        or of :data:`pipeline.config.STATUS_STYLE` (drawn as that fill).
     basemap
         None (default, no basemap), ``"plan-ign"`` (IGN tiles, cached, needs the network)
         or the path of a local GeoTIFF.
@@ -433,7 +457,8 @@ def plot_coverage(
     Raises
     ------
     RenderError
-        If the preset, font or basemap is unknown or unavailable, or a column is missing.
+        If the preset, font or basemap is unknown or unavailable, a column is missing, a
+        ``statut`` has no style or a legend key is unknown.
     """
     try:
         layout = get_preset(preset)
@@ -448,17 +473,30 @@ def plot_coverage(
                 f"the {what} table lacks column(s) {', '.join(missing)}; run the join step "
                 "(ecoles-map join) to produce them"
             )
+    statuses = departements["statut"].astype(str)
+    unstyled = statuses[~statuses.isin(list(config.STATUS_STYLE))]
+    if len(unstyled):
+        examples = ", ".join(f"{c} ({v!r})" for c, v in zip(
+            departements.loc[unstyled.index, "code"].astype(str), unstyled, strict=True))
+        raise RenderError(
+            f"départements with a 'statut' that has no fill in pipeline.config.STATUS_STYLE: "
+            f"{examples}; use one of {', '.join(config.STATUS_STYLE)} or add a style for it"
+        )
+    if legend is not None:
+        _check_legend(legend)
     family = font or DEFAULT_FONT
     if font:
         _check_font(font)
     with mpl.rc_context({"font.family": [family, DEFAULT_FONT], "text.color": TEXT_COLOUR,
                          "path.simplify": True}):
         return _plot(sites, departements, layout, title=title, source_line=source_line,
-                     basemap=basemap, label_overrides=label_overrides or {}, labels=labels)
+                     legend=legend, basemap=basemap, label_overrides=label_overrides or {},
+                     labels=labels)
 
 
 def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Preset, *,
-          title: str | None, source_line: str | None, basemap: str | None,
+          title: str | None, source_line: str | None,
+          legend: Sequence[tuple[str, str]] | None, basemap: str | None,
           label_overrides: Mapping[str, tuple[float, float]],
           labels: bool | Literal["auto"]) -> Figure:
     fig = Figure(figsize=layout.figsize, dpi=layout.dpi, facecolor="white")
@@ -475,7 +513,7 @@ def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Prese
     drawn = sites.loc[sites["categorie"].astype(str).isin(list(config.CATEGORY_STYLE))]
     skipped = len(sites) - len(drawn)
     if skipped:
-        log.info("%d site(s) of category 'autre' are not on the annex map", skipped)
+        log.info("%d site(s) of a category without a style ('autre') are not drawn", skipped)
     drawn = drawn.sort_values("id", kind="stable")
     site_dep = _site_departement(drawn).to_numpy()
     site_cat = drawn["categorie"].astype(str).to_numpy()
@@ -591,7 +629,7 @@ def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Prese
                           ha="left", va="top", fontsize=layout.title, fontweight="bold",
                           linespacing=1.25)
     title_text.set_gid("titre")
-    _legend(fig, drawn, departements, layout)
+    _legend(fig, legend_entries(drawn, departements) if legend is None else legend, layout)
     source = source_line or default_source_line(departements)
     if credit:
         source = f"{source} {credit}."
@@ -614,19 +652,35 @@ def _union(boxes: Sequence[Box]) -> Box:
     return x0, y0, x1 - x0, y1 - y0
 
 
-def _legend(fig: Figure, sites: pd.DataFrame, departements: pd.DataFrame,
-            layout: Preset) -> None:
-    """Draw the four legend entries with counts, as a matplotlib Legend (text stays text)."""
-    texts = legend_entries(sites, departements)
+def _check_legend(legend: Sequence[tuple[str, str]]) -> None:
+    """Refuse legend keys that have no style to draw them with."""
+    known = [*config.CATEGORY_STYLE, *config.STATUS_STYLE]
+    for i, entry in enumerate(legend):
+        if len(entry) != 2 or entry[0] not in known:
+            raise RenderError(
+                f"legend entry {i} {entry!r} is not a (key, text) pair with a known key; "
+                f"keys are the categories and statuses of pipeline.config.CATEGORY_STYLE and "
+                f"STATUS_STYLE: {', '.join(known)}"
+            )
+
+
+def _legend(fig: Figure, entries: Sequence[tuple[str, str]], layout: Preset) -> None:
+    """Draw the legend entries as a matplotlib Legend (text stays text).
+
+    A category key is drawn as its marker, a status key as a patch of its fill.
+    """
     handles: list[Artist] = []
-    for cat, style in config.CATEGORY_STYLE.items():
-        size = layout.marker * 1.3 * math.sqrt(_MARKER_AREA.get(style["marker"], 1.0))
-        handles.append(Line2D([], [], linestyle="none", marker=style["marker"],
-                              markersize=size, markerfacecolor=style["colour"],
-                              markeredgecolor="white", markeredgewidth=0.5, label=cat))
-    handles.append(Patch(facecolor=config.STATUS_STYLE[config.STATUS_NEW]["colour"],
-                         edgecolor=EDGE_COLOUR, linewidth=0.4))
-    wrapped = [textwrap.fill(t, layout.legend_wrap) for t in texts]
+    for key, _ in entries:
+        if key in config.CATEGORY_STYLE:
+            style = config.CATEGORY_STYLE[key]
+            size = layout.marker * 1.3 * math.sqrt(_MARKER_AREA.get(style["marker"], 1.0))
+            handles.append(Line2D([], [], linestyle="none", marker=style["marker"],
+                                  markersize=size, markerfacecolor=style["colour"],
+                                  markeredgecolor="white", markeredgewidth=0.5))
+        else:
+            handles.append(Patch(facecolor=config.STATUS_STYLE[key]["colour"],
+                                 edgecolor=EDGE_COLOUR, linewidth=0.4))
+    wrapped = [textwrap.fill(text, layout.legend_wrap) for _, text in entries]
     legend = fig.legend(handles, wrapped, loc="upper left", bbox_to_anchor=layout.legend_anchor,
                         frameon=False, fontsize=layout.legend, handlelength=1.4,
                         handleheight=1.2, handletextpad=0.7, labelspacing=0.8,

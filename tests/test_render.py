@@ -22,7 +22,6 @@ from pipeline.errors import RenderError, SourceDataError
 from pipeline.labels import place_labels, read_label_overrides
 from pipeline.layout import PRESETS
 from pipeline.render import (
-    CATEGORY_GID,
     alt_text,
     map_stem,
     plot_coverage,
@@ -34,6 +33,10 @@ from pipeline.render import (
 BASELINE = Path(__file__).parent / "baseline"
 UPDATE_BASELINE = os.environ.get("ECOLES_MAP_UPDATE_BASELINE") == "1"
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+def category_gids() -> dict[str, str]:
+    return {k: v["gid"] for k, v in config.CATEGORY_STYLE.items()}
 
 
 # --- Tiny data built in code -------------------------------------------------------------------
@@ -127,14 +130,15 @@ def real_coverage():
 
 
 # --- Helpers ------------------------------------------------------------------------------------
+def walk(artist):
+    """Every artist under ``artist`` (axes, subfigures, named groups), depth first."""
+    for child in artist.get_children():
+        yield child
+        yield from walk(child)
+
+
 def by_gid(fig, gid: str) -> list:
-    found = []
-    for ax in fig.get_axes():
-        found += [a for a in ax.get_children() if a.get_gid() == gid]
-    found += [a for a in fig.get_children() if a.get_gid() == gid]
-    for sub in fig.subfigs:
-        found += [a for a in sub.get_children() if a.get_gid() == gid]
-    return found
+    return [a for a in walk(fig) if a.get_gid() == gid]
 
 
 def axes_by_gid(fig, gid: str):
@@ -144,9 +148,9 @@ def axes_by_gid(fig, gid: str):
 
 
 def marker_counts(fig) -> dict[str, int]:
-    counts = dict.fromkeys(CATEGORY_GID, 0)
+    counts = dict.fromkeys(config.CATEGORY_STYLE, 0)
     main = axes_by_gid(fig, "carte-metropole")
-    for cat, gid in CATEGORY_GID.items():
+    for cat, gid in category_gids().items():
         for ax in fig.get_axes():
             for artist in ax.collections:
                 name = artist.get_gid() or ""
@@ -169,7 +173,7 @@ def assert_no_overlaps(fig) -> None:
         assert not a.overlaps(b), f"labels {i} and {j} overlap"
     for ax in fig.get_axes():
         for coll in ax.collections:
-            if not (coll.get_gid() or "").startswith(tuple(CATEGORY_GID.values())):
+            if not (coll.get_gid() or "").startswith(tuple(category_gids().values())):
                 continue
             if ax.get_gid() == "carte-metropole":
                 pass
@@ -186,7 +190,7 @@ def assert_no_overlaps(fig) -> None:
 def test_one_marker_per_site_by_category(figure, sites):
     expected = sites["categorie"].value_counts().to_dict()
     counts = marker_counts(figure)
-    for cat in CATEGORY_GID:
+    for cat in config.CATEGORY_STYLE:
         assert counts[cat] == expected.get(cat, 0), cat
     # Marker shape and colour come from the shared style.
     (existing,) = by_gid(figure, "ecoles-existantes")
@@ -221,9 +225,9 @@ def test_real_data_has_13_newly_covered_and_all_markers(real_coverage):
     assert (departements.statut == config.STATUS_NEW).sum() == 13
     assert int((path.codes == MplPath.MOVETO).sum()) >= len(polygons) > 0
     counts = marker_counts(fig)
-    for cat in CATEGORY_GID:
+    for cat in config.CATEGORY_STYLE:
         assert counts[cat] == int((sites.categorie == cat).sum())
-    labelled = sites[sites.categorie.isin(list(CATEGORY_GID))]
+    labelled = sites[sites.categorie.isin(list(config.CATEGORY_STYLE))]
     # Every site has its label (on the main frame or in the zoom), none overlapping.
     assert len(label_artists(fig)) == len(labelled)
     assert_no_overlaps(fig)
@@ -272,7 +276,7 @@ def test_insets_are_boxed_and_named_and_scale_bar_on_main_only(figure):
 
 
 def test_labels_do_not_overlap(figure, sites):
-    drawn = sites[sites.categorie.isin(list(CATEGORY_GID))]
+    drawn = sites[sites.categorie.isin(list(config.CATEGORY_STYLE))]
     assert sorted(a.get_text() for a in label_artists(figure)) == sorted(drawn.etiquette)
     assert_no_overlaps(figure)
 
@@ -466,3 +470,47 @@ def test_cli_render_reads_the_geopackage(sites, departements, tmp_path):
     assert names == [f"{stem}.png", f"{stem}.svg", f"{stem}.txt"]
     result = CliRunner().invoke(main, ["render", str(tmp_path / "absent.gpkg")])
     assert result.exit_code == 1 and "ecoles-map join" in result.output
+
+
+# --- Styles and legend are generic --------------------------------------------------------------
+def test_custom_category_status_and_legend(sites, departements, monkeypatch, tmp_path):
+    monkeypatch.setitem(config.CATEGORY_STYLE, "ouverture_2023", {
+        "colour": "#6A3D9A", "marker": "D", "label": "Ouvertures 2023", "gid": "ouvertures-2023"})
+    monkeypatch.setitem(config.STATUS_STYLE, "couvert_2023", {
+        "colour": "#FFD92F", "label": "Couvert en 2023", "gid": "departements-couverts-2023"})
+    extra = make_sites().iloc[:2].copy()
+    extra["id"] = ["nouveau-a", "nouveau-b"]
+    extra["categorie"] = "ouverture_2023"
+    extra["etiquette"] = ["Nouveau A", "Nouveau B"]
+    more = pd.concat([sites, extra], ignore_index=True)
+    deps = departements.copy()
+    deps.loc[deps["code"] == "31", "statut"] = "couvert_2023"
+    legend = [("ouverture_2023", "Écoles ouvertes en 2023 (2)"),
+              ("couvert_2023", "Département couvert en 2023 (1)"),
+              ("existante", "Écoles existantes")]
+    fig = plot_coverage(more, deps, preset="a4", legend=legend, labels=True)
+    (new_sites,) = by_gid(fig, "ouvertures-2023")
+    assert len(new_sites.get_offsets()) == 2
+    assert new_sites.get_facecolor()[0][:3] == pytest.approx((0x6A / 255, 0x3D / 255, 0x9A / 255))
+    (filled,) = by_gid(fig, "departements-couverts-2023")
+    assert filled.get_facecolor()[0][:3] == pytest.approx((1.0, 0xD9 / 255, 0x2F / 255))
+    assert int((filled.get_paths()[0].codes == MplPath.MOVETO).sum()) == 1
+    (drawn_legend,) = by_gid(fig, "legende")
+    assert [t.get_text() for t in drawn_legend.get_texts()] == [t for _, t in legend]
+    handles = drawn_legend.legend_handles
+    assert handles[0].get_marker() == "D" and handles[2].get_marker() == "o"
+    assert handles[1].get_facecolor()[:3] == pytest.approx((1.0, 0xD9 / 255, 0x2F / 255))
+    svg = tmp_path / "custom.svg"
+    save_map(fig, None, svg)
+    ids = {g.get("id") for g in ET.parse(svg).getroot().iter(f"{SVG}g")}
+    assert {"ouvertures-2023", "departements-couverts-2023", "departements",
+            "departements-nouvellement-couverts"} <= ids
+
+
+def test_unknown_legend_key_or_status_is_refused(sites, departements):
+    with pytest.raises(RenderError, match=r"'fermee'.*keys are"):
+        plot_coverage(sites, departements, legend=[("fermee", "Écoles fermées")])
+    deps = departements.copy()
+    deps.loc[deps["code"] == "31", "statut"] = "inconnu"
+    with pytest.raises(RenderError, match=r"31 \('inconnu'\).*add a style"):
+        plot_coverage(sites, deps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -23,6 +24,11 @@ NEAREST_TOLERANCE_M = 1000.0
 #: Columns of the mismatch report, one row per site whose declared département differs from
 #: the one its point falls in.
 MISMATCH_COLUMNS = ("id", "nom", "commune", "code_insee", "departement", "departement_spatial")
+
+#: The arrondissement part of a commune name ("Lyon 9e Arrondissement", "Paris 1er
+#: arrondissement", "Marseille 15ème Arrondissement"), which the annex labels leave out.
+_ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(?:e|er|ère|ème|eme)\s+arrondissement\b",
+                             re.IGNORECASE)
 
 _REQUIRED_SITE_COLUMNS = (
     "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
@@ -78,6 +84,9 @@ def join_french(items: list[str]) -> str:
 def make_label(place: str, metier: object) -> str:
     """Build an annex label: "place + trade", e.g. "O'Tech Usinage et chaudronnerie".
 
+    The arrondissement part of a commune name is left out, as on the annex: "Lyon 9e
+    Arrondissement" with "usinage" reads "Lyon Usinage".
+
     Parameters
     ----------
     place
@@ -90,11 +99,12 @@ def make_label(place: str, metier: object) -> str:
     str
         The place, then the trades joined in French with the first letter capitalised.
     """
+    name = " ".join(_ARRONDISSEMENT.sub("", place).split())
     text = metier if isinstance(metier, str) else ""
     trade = join_french([t.strip() for t in text.split(";") if t.strip()])
     if not trade:
-        return place.strip()
-    return f"{place.strip()} {trade[0].upper()}{trade[1:]}"
+        return name
+    return f"{name} {trade[0].upper()}{trade[1:]}"
 
 
 def categorize(existing: bool, ami: object) -> str:

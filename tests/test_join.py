@@ -141,6 +141,13 @@ def test_other_crs_is_reprojected() -> None:
     ("Lyon", "a; b;c", "Lyon A, b et c"),
     ("Lyon", None, "Lyon"),
     ("Lyon", "  ", "Lyon"),
+    ("Lyon 9e Arrondissement", "usinage", "Lyon Usinage"),
+    ("Marseille 15e Arrondissement", "textile", "Marseille Textile"),
+    ("Paris 15e Arrondissement", None, "Paris"),
+    ("Paris 1er arrondissement", "bois", "Paris Bois"),
+    ("Marseille 3ème Arrondissement", "", "Marseille"),
+    ("  Lyon   Confluence ", "usinage", "Lyon Confluence Usinage"),
+    ("Arrondissement Factory", "bois", "Arrondissement Factory Bois"),
 ])
 def test_make_label(place: str, metier: str | None, expected: str) -> None:
     assert make_label(place, metier) == expected

@@ -212,4 +212,71 @@ def render(couverture: Path, presets: str, basemap: str | None, font: str | None
     for path in written:
         echo_err(f"wrote {path}")
 
-# [build command]
+@main.command()
+@registry_arg
+@click.option("--openings", type=click.Path(dir_okay=False, path_type=Path),
+              default="data/raw/ouvertures.csv", show_default=True,
+              help="Openings after the annex (see docs/history.md).")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last date of interest, YYYY-MM-DD (default: the latest opening or "
+                   "closing); maps run through its year.")
+@click.option("--preset", default="slide", show_default=True,
+              type=click.Choice(["a4", "slide", "social", "square"]),
+              help="Frame of every dated map (one frame, so they can be flipped through).")
+@click.option("--gpkg", type=click.Path(dir_okay=False, path_type=Path),
+              default=str(PROCESSED_DIR / "historique.gpkg"), show_default=True,
+              help="GeoPackage of every site ever drawn, with DATE columns and the table "
+                   "couverture_historique.")
+@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
+              default="maps/historique", show_default=True, help="Folder of the maps.")
+@handle_errors
+def history(registry: Path, openings: Path, until: Any, preset: str, gpkg: Path,
+            outdir: Path) -> None:
+    """Draw the coverage at the annex date and at each 31 December since, with a GIF and chart.
+
+    Writes ecoles-de-production-YYYY-MM-DD.{png,svg,txt} per date, an animated GIF, the chart
+    of schools and départements over time beside the published counts, the dated
+    reconciliation (Markdown, also printed) and the history GeoPackage.
+    """
+    from pipeline.history import history_dates
+    from pipeline.timeline import render_history
+    from pipeline.workflow import prepare_history, write_history_gpkg
+
+    inputs = prepare_history(registry, openings)
+    dates = history_dates(inputs.openings, until=until.date() if until else None)
+    written, text = render_history(inputs, outdir, dates=dates, preset=preset)
+    written.append(write_history_gpkg(inputs, gpkg, dates=dates))
+    echo_err(text)
+    for path in written:
+        echo_err(f"→ {path}")
+
+@main.command()
+@registry_arg
+@click.option("--processed-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=str(PROCESSED_DIR), show_default=True,
+              help="Folder of the GeoPackage and tables.")
+@click.option("--maps-dir", type=click.Path(file_okay=False, path_type=Path),
+              default="maps", show_default=True, help="Folder of the map.")
+@click.option("--preset", default="a4", show_default=True,
+              type=click.Choice(["a4", "slide", "social", "square"]),
+              help="Map frame (see `render`).")
+@click.option("--labels/--no-labels", "labels", default=None,
+              help="Force point labels on or off (default: when the frame has room and "
+                   "there are at most 300 sites).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Processes to use (2 writes the PNG alongside the other outputs).")
+@handle_errors
+def build(registry: Path, processed_dir: Path, maps_dir: Path, preset: str,
+          labels: bool | None, jobs: int) -> None:
+    """Run every step on REGISTRY: the GeoPackage, the tables and the map.
+
+    All outputs are written together at the end: a failed or interrupted build leaves the
+    previous ones untouched.
+    """
+    from pipeline.build import build_all
+
+    result = build_all(registry, processed_dir=processed_dir, maps_dir=maps_dir,
+                       preset=preset, labels="auto" if labels is None else labels, jobs=jobs)
+    echo_err(result.reconciliation)
+    for path in result.written:
+        echo_err(f"→ {path}")

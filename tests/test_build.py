@@ -1,0 +1,99 @@
+"""The build command: every output from one process, published together, deterministic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from pipeline.errors import PipelineError
+from pipeline.io import Staging, staged_outputs
+
+REGISTRY = Path("data/raw/ecoles.csv")
+OUTPUTS = ("p/couverture.gpkg", "p/ecoles.csv", "p/ecoles.md", "p/rapprochement.md",
+           "p/registre.csv", "m/ecoles-de-production-2021.png",
+           "m/ecoles-de-production-2021.svg", "m/ecoles-de-production-2021.txt")
+
+
+def build(tmp: Path, *extra: str, registry: Path = REGISTRY):
+    return CliRunner().invoke(main, ["build", str(registry), "--processed-dir", str(tmp / "p"),
+                                     "--maps-dir", str(tmp / "m"), *extra])
+
+
+def snapshot(tmp: Path) -> dict[str, bytes]:
+    return {name: (tmp / name).read_bytes() for name in OUTPUTS}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("build")
+    result = build(tmp)
+    assert result.exit_code == 0, result.output
+    return tmp
+
+
+def test_build_writes_every_output_and_reconciles(built):
+    for name in OUTPUTS:
+        assert (built / name).stat().st_size > 0, name
+    # Nothing else is left behind: no staging folder, no temporary file.
+    assert sorted(p.name for p in (built / "p").iterdir()) == sorted(
+        Path(n).name for n in OUTPUTS if n.startswith("p/"))
+    assert sorted(p.name for p in (built / "m").iterdir()) == sorted(
+        Path(n).name for n in OUTPUTS if n.startswith("m/"))
+
+
+def test_build_is_byte_identical_serial_or_forked(built, tmp_path):
+    result = build(tmp_path, "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert snapshot(tmp_path) == snapshot(built)
+
+
+def test_registre_equals_ingest_output(built, tmp_path):
+    out = tmp_path / "registre.csv"
+    result = CliRunner().invoke(main, ["ingest", str(REGISTRY), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == (built / "p/registre.csv").read_bytes()
+
+
+def test_failed_build_leaves_previous_outputs(built, tmp_path):
+    bad = tmp_path / "ecoles.csv"
+    text = REGISTRY.read_text(encoding="utf-8").replace(",Flers,61,", ",Flers,,", 1)
+    bad.write_text(text, encoding="utf-8")
+    result = build(built, registry=bad)
+    assert result.exit_code == 1
+    assert "departement" in result.output and str(bad) in result.output
+    # The outputs of the good build are still there, byte for byte, and nothing was staged.
+    test_build_writes_every_output_and_reconciles(built)
+
+
+def test_staging_publishes_all_or_nothing(tmp_path):
+    target = tmp_path / "out" / "a.txt"
+    target.parent.mkdir()
+    target.write_text("old")
+    with pytest.raises(RuntimeError), staged_outputs() as staging:
+        staging.path(target).write_text("new")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+    with staged_outputs() as staging:
+        staging.path(target).write_text("new")
+        staging.path(tmp_path / "out" / "b.txt").write_text("b")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_staging_refuses_to_publish_a_missing_output(tmp_path):
+    with pytest.raises(PipelineError, match="not produced"), staged_outputs() as staging:
+        staging.path(tmp_path / "never-written.txt")
+
+
+def test_stale_staging_of_a_dead_process_is_removed(tmp_path):
+    stale = tmp_path / ".staging-999999999"
+    stale.mkdir()
+    (stale / "half.png").write_bytes(b"half")
+    staging = Staging()
+    staging.path(tmp_path / "x.txt")
+    staging.discard()
+    assert not stale.exists()

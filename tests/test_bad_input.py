@@ -82,3 +82,33 @@ def test_unwritable_output_folder(write_registry, tmp_path):
     assert result.exit_code == 1
     assert "cannot write to" in result.output and str(blocker) in result.output
     assert blocker.read_text() == "a file where a folder is expected"
+
+
+@pytest.mark.parametrize("content", [
+    b"",
+    HEADER.encode() + b"\n",
+    b"x" * (10 * 1024 * 1024),
+    (HEADER + "\n" + GOOD_ROWS[0] + "\n" + GOOD_ROWS[0]).encode(),
+], ids=["empty", "header-only", "10MB-junk", "duplicate-id"])
+def test_bad_registry_leaves_every_build_output_intact(tmp_path, content):
+    if "build" not in main.commands:
+        pytest.skip("the build command is not in cli.py yet")
+    registry = tmp_path / "ecoles.csv"
+    registry.write_bytes(content)
+    earlier = {}
+    for folder, names in (("processed", ("couverture.gpkg", "ecoles.csv", "registre.csv")),
+                          ("maps", ("ecoles-de-production-2021.png",
+                                    "ecoles-de-production-2021.svg"))):
+        for name in names:
+            path = tmp_path / folder / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(f"earlier {name}\n".encode())
+            earlier[path] = path.read_bytes()
+    result = CliRunner().invoke(main, ["build", str(registry), "--processed-dir",
+                                       str(tmp_path / "processed"), "--maps-dir",
+                                       str(tmp_path / "maps")])
+    assert result.exit_code == 1
+    assert str(registry) in result.output and "Traceback" not in result.output
+    assert {p: p.read_bytes() for p in earlier} == earlier
+    for folder in ("processed", "maps"):
+        assert all(not p.name.startswith(".") for p in (tmp_path / folder).iterdir())

@@ -159,8 +159,14 @@ def boundaries(output: Path, source: str) -> None:
               default=str(PROCESSED_DIR / "couverture.gpkg"), show_default=True,
               help="GeoPackage to write; ecoles.csv, ecoles.md and rapprochement.md go "
                    "next to it.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Coverage on this date, YYYY-MM-DD (default: the annex, 2021-11-23); "
+                   "another date reads --openings.")
+@click.option("--openings", type=click.Path(dir_okay=False, path_type=Path),
+              default="data/raw/ouvertures.csv", show_default=True,
+              help="Openings after the annex, read for a date other than the annex.")
 @handle_errors
-def join(registry: Path, output: Path) -> None:
+def join(registry: Path, output: Path, as_of: Any, openings: Path) -> None:
     """Place the sites of REGISTRY in their départements and write the coverage data.
 
     Writes the analysts' GeoPackage (layers ecoles and departements, QGIS styles inside),
@@ -168,11 +174,22 @@ def join(registry: Path, output: Path) -> None:
     release. Nothing is written when a commune is not found or a site falls outside its
     declared département.
     """
-    from pipeline.workflow import prepare_coverage, write_coverage_outputs
+    from pipeline.workflow import (
+        prepare_coverage_as_of,
+        write_coverage_outputs,
+        write_coverage_outputs_as_of,
+    )
 
-    coverage, reconciliation, metadata = prepare_coverage(registry)
-    written = write_coverage_outputs(coverage, reconciliation, output, metadata=metadata)
-    echo_err(reconciliation.text())
+    day = as_of.date() if as_of else None
+    coverage, reconciliation, metadata, inputs = prepare_coverage_as_of(
+        registry, as_of=day, openings_path=openings)
+    if inputs is None or day is None:
+        assert reconciliation is not None  # the annex date: the press release's figures
+        written = write_coverage_outputs(coverage, reconciliation, output, metadata=metadata)
+        echo_err(reconciliation.text())
+    else:
+        written = write_coverage_outputs_as_of(coverage, inputs, day, output,
+                                               metadata=metadata)
     for path in written:
         echo_err(f"→ {path}")
 
@@ -191,21 +208,40 @@ def join(registry: Path, output: Path) -> None:
               help="Force point labels on or off (default: when the frame has room).")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
               default="maps", show_default=True, help="Folder of the maps.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Map of this date, YYYY-MM-DD (default: the annex, 2021-11-23), drawn "
+                   "from --registry and --openings instead of COUVERTURE.")
+@click.option("--registry", "registry_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=str(DEFAULT_REGISTRY), show_default=True,
+              help="Registry, read for a date other than the annex.")
+@click.option("--openings", type=click.Path(dir_okay=False, path_type=Path),
+              default="data/raw/ouvertures.csv", show_default=True,
+              help="Openings after the annex, read for a date other than the annex.")
 @handle_errors
 def render(couverture: Path, presets: str, basemap: str | None, font: str | None,
-           labels: bool | None, outdir: Path) -> None:
+           labels: bool | None, outdir: Path, as_of: Any, registry_path: Path,
+           openings: Path) -> None:
     """Draw the annex map from the coverage GeoPackage COUVERTURE (PNG, SVG, alt text).
 
     Writes ecoles-de-production-2021.{png,svg,txt} for A4 and
     ecoles-de-production-2021-<preset>.{png,svg,txt} for the other presets. Manual label
     offsets are read from data/raw/etiquettes.csv when it exists.
     """
-    from pipeline.config import DEFAULT_LABEL_OVERRIDES
+    from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES
     from pipeline.render import read_coverage, render_maps
 
+    chosen = ["a4", "slide", "social", "square"] if presets == "all" else [presets]
+    if as_of is not None and as_of.date() != ANNEX_DATE:
+        from pipeline.timeline import render_dated_maps
+        from pipeline.workflow import prepare_history
+
+        inputs = prepare_history(registry_path, openings)
+        for path in render_dated_maps(inputs, as_of.date(), outdir, presets=chosen,
+                                      basemap=basemap, font=font):
+            echo_err(f"wrote {path}")
+        return
     sites, departements = read_coverage(couverture)
     overrides_path = DEFAULT_LABEL_OVERRIDES if DEFAULT_LABEL_OVERRIDES.exists() else None
-    chosen = ["a4", "slide", "social", "square"] if presets == "all" else [presets]
     written = render_maps(sites, departements, outdir, presets=chosen, basemap=basemap,
                           font=font, labels="auto" if labels is None else labels,
                           overrides_path=overrides_path)
@@ -245,7 +281,7 @@ def history(registry: Path, openings: Path, until: Any, preset: str, gpkg: Path,
     inputs = prepare_history(registry, openings)
     dates = history_dates(inputs.openings, until=until.date() if until else None)
     written, text = render_history(inputs, outdir, dates=dates, preset=preset)
-    written.append(write_history_gpkg(inputs, gpkg, dates=dates))
+    written.append(Path(write_history_gpkg(inputs, gpkg, dates=dates)))
     echo_err(text)
     for path in written:
         echo_err(f"→ {path}")

@@ -87,6 +87,26 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
                  "et par la Banque des Territoires",
         "gid": "laureats-investissement",
     },
+    # Dated maps (issue 7, pipeline.history.site_categories): the same three colours and
+    # shapes, so a reader of the annex reads them at once.
+    "ouverte": {
+        "colour": BLUE_FRANCE,
+        "marker": "o",
+        "label": "École de production ouverte au 23 novembre 2021",
+        "gid": "ecoles-ouvertes-annexe",
+    },
+    "ouverte_depuis_annexe": {
+        "colour": "#00A0A0",
+        "marker": "s",
+        "label": "École de production ouverte depuis le 23 novembre 2021",
+        "gid": "ecoles-ouvertes-depuis-annexe",
+    },
+    "annoncee": {
+        "colour": RED_MARIANNE,
+        "marker": "^",
+        "label": "Lauréat de l'AMI annoncé, pas encore ouvert",
+        "gid": "laureats-annonces",
+    },
 }
 
 #: How each département coverage status is filled (keys are ``statut`` values).
@@ -105,6 +125,25 @@ STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
         "colour": "#F6F6F6",
         "label": "Département non couvert",
         "gid": "departements-non-couverts",
+    },
+    # Dated maps (issue 7, pipeline.history.coverage_as_of); "non_couvert" is shared. The
+    # annex fills again: blue-grey covered before the AMI, amber covered since; a pale amber
+    # where a laureate is only announced keeps the blue–yellow contrast that deutans and
+    # protans see, lighter than the amber and more saturated than the grey.
+    "couvert_avant_annexe": {
+        "colour": "#D3DCEA",
+        "label": "Département couvert avant l'AMI (23 novembre 2021)",
+        "gid": "departements-couverts-avant-annexe",
+    },
+    "couvert_depuis_annexe": {
+        "colour": "#FFC266",
+        "label": "Département couvert depuis l'AMI",
+        "gid": "departements-couverts-depuis-annexe",
+    },
+    "annonce": {
+        "colour": "#FFE4B3",
+        "label": "Département avec un lauréat de l'AMI annoncé, rien d'ouvert",
+        "gid": "departements-annonces",
     },
 }
 

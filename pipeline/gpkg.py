@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from pipeline import __version__
 from pipeline.config import ANNEX_DATE, STORAGE_CRS
 from pipeline.errors import PipelineError
+from pipeline.history import HISTORY_TABLE
 from pipeline.io import atomic_path
 from pipeline.styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
 
@@ -63,6 +66,17 @@ STYLE_DESCRIPTIONS = {
               "(ingénierie), carré sarcelle (investissement), étiquettes lieu + métier.",
     "departements": "Départements colorés selon leur couverture par les écoles de production.",
 }
+#: Title and description of the table of coverage per département per date.
+HISTORY_TITLE = "Couverture des départements par date (annexe du 23 novembre 2021, puis chaque " \
+    "31 décembre)"
+HISTORY_DESCRIPTION = (
+    "Une ligne par département et par date : statut (couvert_avant_annexe, "
+    "couvert_depuis_annexe, annonce, non_couvert), nombre d'écoles ouvertes et de lauréats "
+    "annoncés, premiere_ouverture (plus ancienne date d'ouverture connue). « Quand l'Aisne "
+    "a-t-elle eu sa première école ? » : SELECT date, premiere_ouverture FROM "
+    "couverture_historique WHERE departement = '02' AND nb_ecoles_ouvertes > 0 ORDER BY date "
+    "LIMIT 1;"
+)
 #: Name of the geometry and primary key columns (MAP.md §5).
 GEOMETRY_COLUMN = "geom"
 FID_COLUMN = "fid"
@@ -177,10 +191,90 @@ def _styles_table(timestamp: dt.datetime) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _dated_titles(as_of: dt.date) -> tuple[dict[str, str], dict[str, str]]:
+    """Titles and descriptions of the layers of a GeoPackage dated ``as_of``."""
+    from pipeline.history import french_date
+
+    day = french_date(as_of)
+    titles = {"ecoles": f"Écoles de production et lauréats de l'AMI au {day}",
+              "departements": f"Couverture des départements par les écoles de production au "
+                              f"{day}"}
+    descriptions = {
+        "ecoles": (
+            f"Un point par site au {day} : categorie ouverte (école ouverte au 23 novembre "
+            "2021), ouverte_depuis_annexe, annoncee (lauréat de l'AMI pas encore ouvert) ou "
+            "fermee. date_ouverture et date_fermeture sont des dates (DATE) ; leur précision "
+            "(jour, mois, année) est dans docs/history.md. lieu_annonce nomme la commune "
+            "annoncée en 2021 quand le lauréat a ouvert ailleurs ; ami_2021_id relie le site "
+            "à sa ligne de 2021."),
+        "departements": (
+            f"Départements (COG) et leur couverture au {day} : couvert_avant_annexe, "
+            "couvert_depuis_annexe, annonce (lauréat annoncé, rien d'ouvert), non_couvert ; "
+            "premiere_ouverture est la plus ancienne date d'ouverture connue (DATE)."),
+    }
+    return titles, descriptions
+
+
+def _has_dates(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds a datetime column (written as GeoPackage DATE)."""
+    return any(pd.api.types.is_datetime64_any_dtype(frame[c]) for c in frame.columns
+               if c != getattr(frame, "_geometry_column_name", None))
+
+
+def _write_with_dates(frame: pd.DataFrame, path: Path, *, layer: str, promote_to_multi: bool,
+                      **options: Any) -> None:
+    """Write ``frame`` as pyogrio would, but its datetime columns as DATE (day precision).
+
+    ``pyogrio.write_dataframe`` writes pandas datetimes as DATETIME; the raw writer makes a
+    DATE field of a ``datetime64[D]`` array, stored as ``YYYY-MM-DD`` text, the
+    GeoPackage encoding that SQL compares and sorts correctly.
+    """
+    from pandas.api.extensions import ExtensionArray
+    from pandas.arrays import BooleanArray, FloatingArray, IntegerArray
+    from pyogrio.raw import write as raw_write
+
+    geometry = None
+    geometry_type = None
+    crs = None
+    fields = [str(c) for c in frame.columns]
+    if isinstance(frame, gpd.GeoDataFrame):
+        name = frame.geometry.name
+        fields = [str(c) for c in frame.columns if c != name]
+        geometry = shapely.to_wkb(frame.geometry.values)
+        kinds = sorted(set(frame.geometry.geom_type.dropna()))
+        geometry_type = kinds[0] if len(kinds) == 1 else "Unknown"
+        if promote_to_multi and not geometry_type.startswith("Multi"):
+            geometry_type = f"Multi{geometry_type}"
+        epsg = frame.crs.to_epsg() if frame.crs else None
+        crs = f"EPSG:{epsg}" if epsg else None
+    data: list[Any] = []
+    masks: list[Any] = []
+    for column in fields:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            data.append(values.to_numpy().astype("datetime64[D]"))
+            masks.append(None)
+        elif isinstance(values.array, IntegerArray | FloatingArray | BooleanArray):
+            masked: Any = values.array  # numpy values and NA mask, as pyogrio passes them
+            data.append(masked._data)
+            masks.append(masked._mask)
+        elif isinstance(values.array, ExtensionArray):
+            data.append(np.asarray(values.array))
+            masks.append(np.asarray(values.isna()))
+        else:
+            data.append(values.to_numpy())
+            masks.append(None)
+    raw_write(str(path), geometry, data, fields, field_mask=masks, layer=layer, driver="GPKG",
+              geometry_type=geometry_type, crs=crs, promote_to_multi=promote_to_multi,
+              **options)
+
+
 def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                         path: str | os.PathLike[str], *,
                         metadata: Mapping[str, str] | None = None,
-                        timestamp: dt.datetime | None = None) -> Path:
+                        timestamp: dt.datetime | None = None,
+                        as_of: dt.date | None = None,
+                        history: pd.DataFrame | None = None) -> Path:
     """Write the coverage GeoPackage (layers ``ecoles`` and ``departements``) atomically.
 
     Parameters
@@ -197,6 +291,14 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         Date written in ``gpkg_contents.last_change`` and ``layer_styles.update_time``
         (default: midnight UTC of the annex date), so that the same inputs give the same
         bytes.
+    as_of
+        Date the layers describe, named in their titles (default: the annex, the titles of
+        :data:`LAYER_TITLES`). Datetime columns of either layer (``date_ouverture``,
+        ``date_fermeture``, ``premiere_ouverture``) are written as GeoPackage DATE.
+    history
+        Coverage per département per date (:func:`pipeline.history.coverage_history`),
+        written as the attribute table ``couverture_historique`` (no geometry, data_type
+        ``attributes`` in ``gpkg_contents``), its ``date`` and ``premiere_ouverture`` as DATE.
 
     Returns
     -------
@@ -214,9 +316,13 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         "departements": _ordered(departements, DEPARTEMENTS_COLUMNS),
     }
     layers["departements"]["code"] = layers["departements"]["code"].astype(str)
-    for column in DEPARTEMENTS_COLUMNS[3:]:
-        layers["departements"][column] = layers["departements"][column].astype("int64")
+    for column in layers["departements"].columns:
+        if str(column).startswith("nb_"):
+            layers["departements"][column] = layers["departements"][column].astype("int64")
     layers["ecoles"]["existante_2021"] = layers["ecoles"]["existante_2021"].astype(bool)
+    titles, descriptions = LAYER_TITLES, LAYER_DESCRIPTIONS
+    if as_of is not None and as_of != ANNEX_DATE:
+        titles, descriptions = _dated_titles(as_of)
     current_date = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent,
                                                                prefix=".gpkg-") as work_dir:
@@ -224,19 +330,32 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         work = Path(work_dir) / "couverture.gpkg"
         with _gdal_config({"OGR_CURRENT_DATE": current_date}):
             for index, (name, frame) in enumerate(layers.items()):
-                pyogrio.write_dataframe(
-                    frame, work, layer=name, driver="GPKG",
-                    promote_to_multi=(name == "departements"),
-                    dataset_metadata=meta if index == 0 else None,
+                options: dict[str, Any] = {
+                    "dataset_metadata": meta if index == 0 else None,
                     # GeoPackage 1.2: read without warnings by GDAL ≥ 2.2 and every QGIS 3.
-                    dataset_options={"VERSION": "1.2"} if index == 0 else None,
-                    layer_options={
-                        "IDENTIFIER": LAYER_TITLES[name],
-                        "DESCRIPTION": LAYER_DESCRIPTIONS[name],
+                    "dataset_options": {"VERSION": "1.2"} if index == 0 else None,
+                    "layer_options": {
+                        "IDENTIFIER": titles[name],
+                        "DESCRIPTION": descriptions[name],
                         "FID": FID_COLUMN,
                         "GEOMETRY_NAME": GEOMETRY_COLUMN,
                         "SPATIAL_INDEX": "YES",
-                    })
+                    }}
+                if _has_dates(frame):
+                    _write_with_dates(frame, work, layer=name,
+                                      promote_to_multi=(name == "departements"), **options)
+                else:
+                    pyogrio.write_dataframe(frame, work, layer=name, driver="GPKG",
+                                            promote_to_multi=(name == "departements"),
+                                            **options)
+            if history is not None:
+                table = history.copy()
+                for column in ("date", "premiere_ouverture"):
+                    table[column] = pd.to_datetime(table[column]).astype("datetime64[s]")
+                _write_with_dates(table, work, layer=HISTORY_TABLE, promote_to_multi=False,
+                                  layer_options={"IDENTIFIER": HISTORY_TITLE,
+                                                 "DESCRIPTION": HISTORY_DESCRIPTION,
+                                                 "FID": FID_COLUMN})
             pyogrio.write_dataframe(
                 _styles_table(when), work, layer="layer_styles", driver="GPKG",
                 layer_options={"FID": "id", "IDENTIFIER": "layer_styles",

@@ -755,3 +755,258 @@ def reconcile_openings(registry: pd.DataFrame, openings: pd.DataFrame) -> pd.Dat
                 f"annoncée à {reg['commune']} ({reg['departement']}), ouverte à "
                 f"{link['commune']} ({link['departement']})")
     return pd.DataFrame(rows, columns=["id", "ami_2021_id", "nom", "ecart", "detail"])
+
+
+# --- Dated maps: categories, counts, titles and legends ---------------------------------
+
+#: Drawing category of a site on a dated map (values of ``categorie``; styles in
+#: :data:`pipeline.config.CATEGORY_STYLE`). A closed site gets :data:`CATEGORY_CLOSED`,
+#: which has no style and is not drawn.
+CATEGORY_OPEN: Final = "ouverte"
+CATEGORY_OPENED_SINCE: Final = "ouverte_depuis_annexe"
+CATEGORY_ANNOUNCED: Final = "annoncee"
+CATEGORY_CLOSED: Final = "fermee"
+
+_MONTHS: Final = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+                  "septembre", "octobre", "novembre", "décembre")
+
+
+def french_date(day: dt.date) -> str:
+    """Return ``day`` as French prose: "1er septembre 2022", "31 décembre 2023".
+
+    Parameters
+    ----------
+    day
+        Any date.
+
+    Returns
+    -------
+    str
+        Day (``1er`` for the first), month name, year.
+    """
+    first = "1er" if day.day == 1 else str(day.day)
+    return f"{first} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def site_categories(sites: pd.DataFrame) -> pd.Series:
+    """Return the drawing category of each site of a :func:`sites_as_of` table.
+
+    Parameters
+    ----------
+    sites
+        Output of :func:`sites_as_of`.
+
+    Returns
+    -------
+    pandas.Series
+        "ouverte" (open, and counted open on 23 Nov 2021), "ouverte_depuis_annexe" (open,
+        opened after the annex), "annoncee" (an AMI laureate not open yet) or "fermee",
+        aligned on ``sites``.
+    """
+    out = pd.Series(CATEGORY_CLOSED, index=sites.index, dtype="str")
+    out[sites["ouverte"] & sites["ouverte_annexe"]] = CATEGORY_OPEN
+    out[sites["ouverte"] & ~sites["ouverte_annexe"]] = CATEGORY_OPENED_SINCE
+    out[sites["statut_site"].eq(SITE_ANNOUNCED)] = CATEGORY_ANNOUNCED
+    return out
+
+
+def latest_published(day: dt.date) -> PublishedCount | None:
+    """Return the latest published size of the network on or before ``day``.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+
+    Returns
+    -------
+    PublishedCount or None
+        None before the first published count.
+    """
+    known = [p for p in published_counts() if p.date <= day]
+    return known[-1] if known else None
+
+
+def dated_counts(sites: pd.DataFrame, coverage: pd.DataFrame) -> dict[str, int]:
+    """Return the figures of a dated map from its sites and département statuses.
+
+    Parameters
+    ----------
+    sites
+        Output of :func:`sites_as_of`.
+    coverage
+        Départements with a ``statut`` column (:func:`coverage_as_of` values).
+
+    Returns
+    -------
+    dict of str to int
+        ``ecoles_ouvertes``, ``ouvertes_avant_annexe``, ``ouvertes_depuis_annexe``,
+        ``laureats_annonces``, and one count per département status (``couvert_avant_annexe``,
+        ``couvert_depuis_annexe``, ``annonce``, ``non_couvert``).
+    """
+    cats = site_categories(sites)
+    statut = coverage["statut"].astype(str)
+    counts = {
+        "ecoles_ouvertes": int(sites["ouverte"].sum()),
+        "ouvertes_avant_annexe": int(cats.eq(CATEGORY_OPEN).sum()),
+        "ouvertes_depuis_annexe": int(cats.eq(CATEGORY_OPENED_SINCE).sum()),
+        "laureats_annonces": int(cats.eq(CATEGORY_ANNOUNCED).sum()),
+    }
+    for status in (COVERED_BEFORE, COVERED_SINCE, ANNOUNCED, NOT_COVERED):
+        counts[status] = int(statut.eq(status).sum())
+    return counts
+
+
+def dated_title(day: dt.date, counts: Mapping[str, int]) -> str:
+    """Return the title of the map of ``day``, with the registry's and the published count.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`dated_counts`.
+
+    Returns
+    -------
+    str
+        E.g. "Écoles de production au 31 décembre 2025 : 64 dans le registre ; 77 selon le
+        réseau (10 novembre 2025)"; without the published part before the first published
+        count.
+    """
+    title = f"Écoles de production au {french_date(day)}"
+    published = latest_published(day)
+    if published is None:
+        return title
+    return (f"{title} : {counts['ecoles_ouvertes']} dans le registre ; {published.ecoles} "
+            f"selon le réseau ({published.libelle})")
+
+
+def dated_legend(counts: Mapping[str, int]) -> list[tuple[str, str]]:
+    """Return the legend of a dated map: ``(key, text)`` pairs with counts of that date.
+
+    Parameters
+    ----------
+    counts
+        From :func:`dated_counts`.
+
+    Returns
+    -------
+    list of (str, str)
+        Site categories (keys of ``CATEGORY_STYLE``), then département statuses (keys of
+        ``STATUS_STYLE``), as ``plot_coverage(legend=...)`` takes them.
+    """
+    annex = french_date(ANNEX_DATE)
+    return [
+        (CATEGORY_OPEN, f"Écoles ouvertes au {annex} ({counts['ouvertes_avant_annexe']})"),
+        (CATEGORY_OPENED_SINCE,
+         f"Écoles ouvertes depuis le {annex} ({counts['ouvertes_depuis_annexe']})"),
+        (CATEGORY_ANNOUNCED,
+         f"Lauréats de l'AMI annoncés, pas encore ouverts ({counts['laureats_annonces']})"),
+        (COVERED_BEFORE, f"Département couvert avant l'AMI ({counts[COVERED_BEFORE]})"),
+        (COVERED_SINCE, f"Département couvert depuis l'AMI ({counts[COVERED_SINCE]})"),
+        (ANNOUNCED, f"Département avec un lauréat annoncé seulement ({counts[ANNOUNCED]})"),
+    ]
+
+
+def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
+    """Return a French description of the map of ``day`` for screen readers.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`dated_counts`.
+
+    Returns
+    -------
+    str
+        A paragraph ending with a newline.
+    """
+    text = (f"Carte de France des écoles de production au {french_date(day)}. "
+            f"{counts['ecoles_ouvertes']} écoles ouvertes dans le registre, dont "
+            f"{counts['ouvertes_depuis_annexe']} depuis le {french_date(ANNEX_DATE)} "
+            f"(carrés) ; {counts['laureats_annonces']} lauréats de l'AMI annoncés mais pas "
+            f"encore ouverts (triangles). {counts[COVERED_BEFORE] + counts[COVERED_SINCE]} "
+            f"départements couverts, dont {counts[COVERED_SINCE]} depuis l'AMI ; "
+            f"{counts[ANNOUNCED]} avec un lauréat annoncé seulement.")
+    published = latest_published(day)
+    if published is not None:
+        text += (f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}.")
+    return text + "\n"
+
+
+def reconciliation_markdown(reconciled: pd.DataFrame, findings: pd.DataFrame, *,
+                            missing_note: str | None = None) -> str:
+    """Render the dated reconciliation as a Markdown document.
+
+    Parameters
+    ----------
+    reconciled
+        Output of :func:`reconcile_over_time`.
+    findings
+        Output of :func:`reconcile_openings`.
+    missing_note
+        Extra sentence on the schools known to be missing (default: the openings left out
+        of ``ouvertures.csv`` and the network's unidentified openings).
+
+    Returns
+    -------
+    str
+        A table (date, published, registry, gap, départements covered, source), the dates
+        where schools are known to be missing, and the findings.
+    """
+    out = ["# Rapprochement dans le temps : registre et effectifs publiés", "",
+           "| date | publié | registre | écart | départements couverts | source |",
+           "|---|---:|---:|---:|---:|---|"]
+    rows = reconciled.to_dict("records")
+    for row in rows:
+        url = row["url"]
+        source = f"[{row['source']}]({url})" if isinstance(url, str) else str(row["source"])
+        out.append(f"| {row['libelle']} | {row['ecoles_publiees']} | {row['ecoles_registre']} | "
+                   f"{int(row['ecart']):+d} | {row['departements_couverts']} | {source} |")
+    out += ["", "## Dates où des écoles manquent au registre", ""]
+    if all(int(row["ecart"]) >= 0 for row in rows):
+        out.append("Aucune : le registre atteint chaque effectif publié.")
+    for row in rows:
+        gap = int(row["ecart"])
+        if gap < 0:
+            out.append(f"- {row['libelle']} : {-gap} école(s) publiée(s) absente(s) du "
+                       f"registre ({row['ecoles_registre']} contre {row['ecoles_publiees']}).")
+        elif gap > 0:
+            out.append(f"- {row['libelle']} : le registre compte {gap} école(s) de plus que le "
+                       "chiffre publié (ouverture datée plus tôt, ou chiffre arrondi).")
+    out += ["", missing_note or (
+        "Les écarts négatifs viennent des ouvertures non identifiées par la recherche et des "
+        "lignes écartées de ouvertures.csv faute de lieu ou de confirmation (voir "
+        "docs/history.md).")]
+    if not findings.empty:
+        out += ["", "## Points d'attention", "",
+                "| site | lauréat 2021 | écart | détail |", "|---|---|---|---|"]
+        for finding in findings.to_dict("records"):
+            out.append(f"| {finding['nom']} (`{finding['id']}`) | `{finding['ami_2021_id']}` | "
+                       f"{finding['ecart']} | {finding['detail']} |")
+    return "\n".join(out) + "\n"
+
+
+def reconciliation_text(reconciled: pd.DataFrame) -> str:
+    """Render the dated reconciliation as plain text for stderr.
+
+    Parameters
+    ----------
+    reconciled
+        Output of :func:`reconcile_over_time`.
+
+    Returns
+    -------
+    str
+        One line per published count, the gap flagged "MANQUE" where schools are missing.
+    """
+    out = ["Rapprochement dans le temps (registre / publié) :"]
+    for row in reconciled.to_dict("records"):
+        gap = int(row["ecart"])
+        mark = "ok" if gap == 0 else ("MANQUE" if gap < 0 else "en plus")
+        out.append(f"  {row['libelle']!s:<20} {row['ecoles_registre']!s:>3} / "
+                   f"{row['ecoles_publiees']!s:<3} {gap:+d} {mark}")
+    return "\n".join(out)

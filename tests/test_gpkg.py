@@ -19,7 +19,8 @@ from pipeline.styles import departements_qml, departements_sld, ecoles_qml, ecol
 from tests.test_join import site, sites_frame, squares
 
 METADATA = {"TITRE": "essai", "SOURCES": "IGN – ADMIN EXPRESS COG (2024)"}
-SHAPES = {"existante": "circle", "ingenierie": "triangle", "investissement": "square"}
+SHAPES = {"existante": "circle", "ingenierie": "triangle", "investissement": "square",
+          "ouverte": "circle", "ouverte_depuis_annexe": "square", "annoncee": "triangle"}
 
 
 @pytest.fixture

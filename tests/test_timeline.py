@@ -1,0 +1,192 @@
+"""Coverage over time: the history command, its maps, GIF, chart and GeoPackage; --as-of."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from cli import main
+from pipeline.history import FIRST_SCHOOL_SQL
+from pipeline.timeline import GIF_NAME, counts_over_time, plot_timeline, write_gif
+from tests.conftest import HEADER
+from tests.test_history import OPENING_ROWS, OPENINGS_HEADER, REGISTRY_ROWS, csv_records
+
+DATES = ["2021-11-23", "2021-12-31", "2022-12-31", "2023-12-31", "2024-12-31"]
+
+
+def write_inputs(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    registry = folder / "ecoles.csv"
+    registry.write_text("\n".join([HEADER, *REGISTRY_ROWS, ""]), encoding="utf-8")
+    openings = folder / "ouvertures.csv"
+    openings.write_text("\n".join([OPENINGS_HEADER, *OPENING_ROWS, ""]), encoding="utf-8")
+    return registry, openings
+
+
+def run_history(tmp: Path, name: str) -> Path:
+    registry, openings = write_inputs(tmp / "raw")
+    out = tmp / name
+    result = CliRunner().invoke(main, [
+        "history", str(registry), "--openings", str(openings), "--preset", "social",
+        "--until", "2024-06-30", "-o", str(out), "--gpkg", str(out / "historique.gpkg")])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def history_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("history")
+    return run_history(tmp, "a"), run_history(tmp, "b")
+
+
+def legend_text(svg: str) -> str:
+    """The SVG's text, lines joined by spaces (legend entries are wrapped)."""
+    return " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", svg))
+
+
+def test_history_writes_dated_maps_gif_chart_and_reconciliation(history_run):
+    out, _ = history_run
+    names = {p.name for p in out.iterdir()}
+    for day in DATES:
+        for ext in ("png", "svg", "txt"):
+            assert f"ecoles-de-production-{day}.{ext}" in names
+    assert {GIF_NAME, "ecoles-de-production-evolution.png", "ecoles-de-production-evolution.svg",
+            "rapprochement-historique.md", "historique.gpkg"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    with Image.open(out / GIF_NAME) as gif:
+        assert gif.n_frames == len(DATES)
+        assert gif.info["loop"] == 0
+        assert gif.width == 960
+    for day in DATES:
+        with Image.open(out / f"ecoles-de-production-{day}.png") as png:
+            assert png.size == (1200, 630)
+
+
+def test_dated_map_title_and_legend_follow_the_date(history_run):
+    out, _ = history_run
+    svg = (out / "ecoles-de-production-2022-12-31.svg").read_text(encoding="utf-8")
+    # Title: the date, the registry's count (4 open: boisard, otech, fask, lendemain; ephemere
+    # opened 2022-09, etincelle 2022-12) and the published count of that very date.
+    assert "Écoles de production au 31 décembre 2022 : 6 dans le registre ; 56 selon le" in svg
+    assert "Écoles ouvertes depuis le 23 novembre 2021 (3)" in legend_text(svg)
+    assert 'id="laureats-annonces' in svg  # Vire still announced
+    annex = (out / "ecoles-de-production-2021-11-23.svg").read_text(encoding="utf-8")
+    assert "Écoles ouvertes depuis le 23 novembre 2021 (0)" in legend_text(annex)
+    assert "42 selon le réseau (23 novembre 2021)" in legend_text(annex)
+
+
+def test_history_outputs_are_byte_identical_on_rerun(history_run):
+    first, second = history_run
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_first_school_of_the_aisne_is_one_sql_line(history_run):
+    out, _ = history_run
+    with sqlite3.connect(out / "historique.gpkg") as con:
+        first = con.execute(FIRST_SCHOOL_SQL, {"departement": "02"}).fetchall()
+        kind = con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = "
+                           "'couverture_historique'").fetchone()
+        columns = {r[1]: r[2] for r in con.execute("PRAGMA table_info(couverture_historique)")}
+        ecoles = {r[1]: r[2] for r in con.execute("PRAGMA table_info(ecoles)")}
+        closed = con.execute("SELECT categorie, date_fermeture FROM ecoles "
+                             "WHERE id = 'ephemere'").fetchone()
+    assert first == [("2022-12-31", "2022-12-01")]
+    assert kind == ("attributes",)
+    assert columns["date"] == columns["premiere_ouverture"] == "DATE"
+    assert ecoles["date_ouverture"] == ecoles["date_fermeture"] == "DATE"
+    assert closed == ("fermee", "2024-06-01")
+
+
+def test_reconciliation_names_dates_with_missing_schools(history_run):
+    out, _ = history_run
+    text = (out / "rapprochement-historique.md").read_text(encoding="utf-8")
+    assert "| 31 décembre 2022 | 56 | 6 | -50 |" in text
+    assert "- 31 décembre 2022 : 50 école(s) publiée(s) absente(s) du registre" in text
+    assert "lieu_different" in text
+
+
+def test_join_as_of_the_annex_is_the_default_output(tmp_path):
+    registry, openings = write_inputs(tmp_path / "raw")
+    runner = CliRunner()
+    plain = runner.invoke(main, ["join", str(registry), "-o", str(tmp_path / "a" / "c.gpkg")])
+    dated = runner.invoke(main, ["join", str(registry), "--as-of", "2021-11-23", "--openings",
+                                 str(openings), "-o", str(tmp_path / "b" / "c.gpkg")])
+    assert plain.exit_code == 0 and dated.exit_code == 0, plain.output + dated.output
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_join_and_render_at_another_date(tmp_path):
+    registry, openings = write_inputs(tmp_path / "raw")
+    runner = CliRunner()
+    result = runner.invoke(main, ["join", str(registry), "--as-of", "2023-12-31", "--openings",
+                                  str(openings), "-o", str(tmp_path / "j" / "c.gpkg")])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "j" / "c.gpkg") as con:
+        statut = dict(con.execute("SELECT code, statut FROM departements WHERE code IN "
+                                  "('14', '21', '69')").fetchall())
+        conde = con.execute("SELECT lieu_annonce, categorie FROM ecoles WHERE id = 'fil-conde'"
+                            ).fetchone()
+    assert statut == {"14": "couvert_depuis_annexe", "21": "couvert_depuis_annexe",
+                      "69": "couvert_avant_annexe"}
+    assert conde == ("Vire", "ouverte_depuis_annexe")
+    result = runner.invoke(main, ["render", "--as-of", "2023-12-31", "--registry", str(registry),
+                                  "--openings", str(openings), "--preset", "social", "-o",
+                                  str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    svg = (tmp_path / "m" / "ecoles-de-production-2023-12-31-social.svg").read_text()
+    assert "Écoles de production au 31 décembre 2023" in svg
+
+
+def test_render_as_of_the_annex_is_the_default_map(tmp_path):
+    registry, _ = write_inputs(tmp_path / "raw")
+    runner = CliRunner()
+    gpkg = tmp_path / "c.gpkg"
+    assert runner.invoke(main, ["join", str(registry), "-o", str(gpkg)]).exit_code == 0
+    for name, extra in (("a", []), ("b", ["--as-of", "2021-11-23"])):
+        result = runner.invoke(main, ["render", str(gpkg), "--preset", "social", "-o",
+                                      str(tmp_path / name), *extra])
+        assert result.exit_code == 0, result.output
+    for ext in ("png", "svg", "txt"):
+        name = f"ecoles-de-production-2021-social.{ext}"
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_chart_draws_registry_and_published_counts():
+    from pipeline.history import validate_openings
+    from pipeline.ingest import validate_registry
+
+    registry = validate_registry(csv_records(REGISTRY_ROWS, HEADER))
+    openings = validate_openings(csv_records(OPENING_ROWS, OPENINGS_HEADER), registry=registry,
+                                 today=dt.date(2026, 1, 15))
+    counts = counts_over_time(registry, openings)
+    assert counts["date"].iloc[0] == pd.Timestamp("2021-11-23")
+    assert counts.set_index("date").loc["2021-11-24", "ecoles_ouvertes"] == 4
+    assert counts.set_index("date").loc["2024-06-01", "ecoles_ouvertes"] == 6  # ephemere closed
+    fig = plot_timeline(counts)
+    gids = {line.get_gid() for ax in fig.get_axes() for line in ax.get_lines()}
+    assert {"ecoles-registre", "departements", "ecoles-publiees"} <= gids
+    (published,) = [ln for ln in fig.get_axes()[0].get_lines() if ln.get_gid() == "ecoles-publiees"]
+    assert list(published.get_ydata())[-1] == 77
+
+
+def test_gif_refuses_frames_of_different_sizes(tmp_path):
+    from pipeline.errors import RenderError
+
+    for name, size in (("a.png", (40, 20)), ("b.png", (20, 40))):
+        Image.new("RGB", size, "white").save(tmp_path / name)
+    with pytest.raises(RenderError, match="same preset"):
+        write_gif([tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "x.gif")
+    assert not (tmp_path / "x.gif").exists()

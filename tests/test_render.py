@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from matplotlib.colors import to_rgb
 from matplotlib.image import AxesImage
 from matplotlib.path import Path as MplPath
 from matplotlib.testing.compare import compare_images
@@ -19,7 +20,13 @@ from matplotlib.text import Annotation, Text
 
 from pipeline import config
 from pipeline.errors import RenderError, SourceDataError
-from pipeline.labels import place_labels, read_label_overrides
+from pipeline.labels import (
+    _candidates,
+    _segment_hits_box,
+    leader_anchor,
+    place_labels,
+    read_label_overrides,
+)
 from pipeline.layout import PRESETS
 from pipeline.render import (
     alt_text,
@@ -243,6 +250,11 @@ def test_legend_texts_count_from_data(figure):
     assert "\n" in legend.get_texts()[2].get_text()  # the long entry is wrapped
     assert texts[3] == ("Département nouvellement couvert par une école de production suite "
                         "à l'AMI (3)")
+    # Every fill of the map is in the legend: the already covered ones too.
+    assert texts[4] == "Département déjà couvert par une école de production (5)"
+    fills = [h.get_facecolor()[:3] for h in legend.legend_handles[3:]]
+    assert fills == [pytest.approx(to_rgb(config.STATUS_STYLE[s]["colour"]))
+                     for s in (config.STATUS_NEW, config.STATUS_COVERED)]
 
 
 def test_title_and_source_line(figure):
@@ -427,6 +439,25 @@ def test_placer_avoids_overlaps_in_a_crowd():
     assert place_labels(points, sizes, frames, marker_radius=3, gap=5) == placed
 
 
+def test_placer_leader_lines_go_around_markers():
+    # The near positions are taken; a wall (say a column of markers) stands to the right and
+    # above, where the first displaced positions are: the label must go where its leader
+    # line crosses nothing.
+    x, y, w, h, gap = 100.0, 100.0, 60.0, 10.0, 5.0
+    near = [box for box, _ in _candidates(x, y, w, h, gap)[:8]]
+    taken = [((a + c) / 2 - 1, (b + d) / 2 - 1, (a + c) / 2 + 1, (b + d) / 2 + 1)
+             for a, b, c, d in near]
+    wall = (112.0, 80.0, 116.0, 120.0)
+    (placed,) = place_labels(np.array([[x, y]]), np.array([[w, h]]), [(0.0, 0.0, 1e3, 1e3)],
+                             marker_radius=3, gap=gap, obstacles=[*taken, wall])
+    assert placed is not None and placed.leader
+    end = leader_anchor(placed.box, x, y)
+    ex = placed.box[0] + end[0] * (placed.box[2] - placed.box[0])
+    ey = placed.box[1] + end[1] * (placed.box[3] - placed.box[1])
+    for box in [*taken, wall]:
+        assert not _segment_hits_box((x, y, ex, ey), box), box
+
+
 def test_placer_gives_up_when_there_is_no_room():
     points = np.array([[5.0, 5.0]])
     placed = place_labels(points, np.array([[100.0, 10.0]]), [(0, 0, 10, 10)],
@@ -514,3 +545,19 @@ def test_unknown_legend_key_or_status_is_refused(sites, departements):
     deps.loc[deps["code"] == "31", "statut"] = "inconnu"
     with pytest.raises(RenderError, match=r"31 \('inconnu'\).*add a style"):
         plot_coverage(sites, deps)
+
+
+def test_a4_map_spans_the_page_width_with_margins(real_coverage):
+    sites, departements = real_coverage
+    fig = plot_coverage(sites, departements, preset="a4", labels=False)
+    main = axes_by_gid(fig, "carte-metropole")
+    metro = departements[~departements.code.isin(config.OVERSEAS_CRS)].to_crs(config.METRO_CRS)
+    x0, y0, x1, y1 = metro.total_bounds
+    (a, b), (c, _) = fig.transFigure.inverted().transform(
+        main.transData.transform([(x0, y0), (x1, y1)]))
+    assert c - a > 0.93  # France is wider than tall: the width is the limit
+    assert a > 0.02 and c < 0.98  # neither Brittany nor Corsica touches the page edge
+    (legend,) = by_gid(fig, "legende")
+    renderer = fig.canvas.get_renderer()
+    legend_box = legend.get_window_extent(renderer).transformed(fig.transFigure.inverted())
+    assert legend_box.y0 > 0.02 and legend_box.y1 < b  # the legend fits under the map

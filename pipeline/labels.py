@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,9 +179,12 @@ def _inside(box: Rect, frame: Rect) -> bool:
             and box[2] <= frame[2] and box[3] <= frame[3])
 
 
-def _candidates(x: float, y: float, w: float, h: float, gap: float) -> list[tuple[Rect, bool]]:
-    """Boxes to try for a label of size (w, h) at (x, y), best first, with their leader flag."""
-    out: list[tuple[Rect, bool]] = []
+def _candidates(x: float, y: float, w: float, h: float,
+                gap: float) -> Iterator[tuple[Rect, bool]]:
+    """Boxes to try for a label of size (w, h) at (x, y), best first, with their leader flag.
+
+    Lazy: most labels take one of the first positions, so the rest are never computed.
+    """
     diag = gap * 0.7
     for sx, sy in _AROUND:
         if sx == 0:
@@ -192,7 +195,7 @@ def _candidates(x: float, y: float, w: float, h: float, gap: float) -> list[tupl
             y0 = y - h / 2
         else:
             y0 = y + (diag if sx else gap) if sy > 0 else y - (diag if sx else gap) - h
-        out.append(((x0, y0, x0 + w, y0 + h), False))
+        yield (x0, y0, x0 + w, y0 + h), False
     for step in _DISPLACED_STEPS:
         d = gap + step * h
         for k in range(_DIRECTIONS):
@@ -203,8 +206,7 @@ def _candidates(x: float, y: float, w: float, h: float, gap: float) -> list[tupl
             ux, uy = math.cos(angle), math.sin(angle)
             cx = x + ux * (d + w / 2)
             cy = y + uy * (d + h / 2)
-            out.append(((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), True))
-    return out
+            yield (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), True
 
 
 def place_labels(

@@ -444,7 +444,7 @@ def test_placer_leader_lines_go_around_markers():
     # above, where the first displaced positions are: the label must go where its leader
     # line crosses nothing.
     x, y, w, h, gap = 100.0, 100.0, 60.0, 10.0, 5.0
-    near = [box for box, _ in _candidates(x, y, w, h, gap)[:8]]
+    near = [box for box, _ in itertools.islice(_candidates(x, y, w, h, gap), 8)]
     taken = [((a + c) / 2 - 1, (b + d) / 2 - 1, (a + c) / 2 + 1, (b + d) / 2 + 1)
              for a, b, c, d in near]
     wall = (112.0, 80.0, 116.0, 120.0)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -561,3 +563,28 @@ def test_a4_map_spans_the_page_width_with_margins(real_coverage):
     renderer = fig.canvas.get_renderer()
     legend_box = legend.get_window_extent(renderer).transformed(fig.transFigure.inverted())
     assert legend_box.y0 > 0.02 and legend_box.y1 < b  # the legend fits under the map
+
+
+# --- The designers' tool ------------------------------------------------------------------------
+@pytest.mark.skipif(shutil.which("inkscape") is None, reason="inkscape is not installed")
+def test_inkscape_lists_the_groups_and_renders_the_svg(figure, tmp_path):
+    svg = tmp_path / "map.svg"
+    save_map(figure, None, svg)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    query = subprocess.run(["inkscape", "--query-all", str(svg)], capture_output=True,
+                           text=True, timeout=120, env=env, check=True)
+    ids = {line.split(",")[0] for line in query.stdout.splitlines()}
+    for gid in ("titre", "departements", "departements-nouvellement-couverts",
+                "ecoles-existantes", "laureats-ingenierie", "laureats-investissement",
+                "etiquettes", "legende", "encarts-outre-mer", "sources"):
+        assert gid in ids, gid
+    png = tmp_path / "map.png"
+    subprocess.run(["inkscape", str(svg), "--export-type=png", f"--export-filename={png}",
+                    "--export-dpi=30"], capture_output=True, timeout=120, env=env, check=True)
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size[0] > 50 and im.size[1] > 50
+        # Not blank: the fills of the départements and the markers are there.
+        colours = im.convert("RGB").getcolors(maxcolors=1 << 16)
+        assert colours is None or len(colours) > 10

@@ -7,27 +7,103 @@ reports. Heavy imports (pandas, geopandas, matplotlib) happen inside the command
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pipeline import __version__
-from pipeline.config import DEFAULT_REGISTRY, PROCESSED_DIR
+from pipeline.config import DEFAULT_OPENINGS, DEFAULT_REGISTRY, MAPS_DIR, PROCESSED_DIR
 from pipeline.errors import PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.workflow import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("ecoles_map")
+PRESETS = ("a4", "slide", "social", "square")
 
 # --- Shared options (defined once, used by several commands) ------------------------------
 registry_arg = click.argument(
     "registry", required=False, default=str(DEFAULT_REGISTRY),
     type=click.Path(dir_okay=False, path_type=Path),
 )
+as_of_opt = click.option(
+    "--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+    help="Coverage on this date, YYYY-MM-DD (default: the annex, 2021-11-23); another date "
+         "also reads --openings.")
+openings_opt = click.option(
+    "--openings", type=click.Path(dir_okay=False, path_type=Path),
+    default=str(DEFAULT_OPENINGS), show_default=True,
+    help="Openings after the annex (read for a date other than the annex).")
+labels_opt = click.option(
+    "--labels/--no-labels", "labels", default=None,
+    help="Force point labels on or off (default: when the frame has room and there are at "
+         "most 300 sites).")
+boundaries_opt = click.option(
+    "--boundaries", default="embedded", show_default=True, metavar="embedded|ign|FILE",
+    help="Départements: embedded in the package (offline), IGN ADMIN EXPRESS COG CARTO "
+         "(downloaded once, cached), or a file of either IGN schema.")
+edition_opt = click.option(
+    "--edition", default="2021", show_default=True,
+    help="IGN edition with --boundaries ign: 2021 (the annex's) … 2025, 2025_gpkg, "
+         "2026_gpkg, or latest (WFS).")
+geocoder_opt = click.option(
+    "--geocoder", type=click.Choice(["embedded", "online"]), default="embedded",
+    show_default=True,
+    help="Communes: the gazetteer embedded in the package (INSEE COG 2025, offline) or "
+         "geo.api.gouv.fr (cached).")
+cache_dir_opt = click.option(
+    "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Cache of the online sources (default: $ECOLES_MAP_CACHE, else the user cache "
+         "folder).")
+
+
+def sources_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --boundaries, --edition, --geocoder, --cache-dir; pass them as ``sources``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, boundaries: str, edition: str, geocoder: str,
+                cache_dir: Path | None, **kwargs: Any) -> Any:
+        return func(*args, sources=_sources(boundaries, edition, geocoder, cache_dir), **kwargs)
+
+    for option in (cache_dir_opt, geocoder_opt, edition_opt, boundaries_opt):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _sources(boundaries: str, edition: str, geocoder: str, cache_dir: Path | None) -> Sources:
+    """Build the library's Sources, with a download bar on stderr for IGN archives."""
+    from pipeline.workflow import Sources
+
+    return Sources(boundaries=boundaries, edition=edition, geocoder=geocoder,
+                   cache_dir=cache_dir, progress=_download_bar())
+
+
+def _download_bar() -> Callable[[int, int | None], None] | None:
+    """Return a progress callback drawing a bar on stderr, or None with --quiet."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get("quiet"):
+        return None
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int | None) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total or 0, label="téléchargement IGN",
+                                    file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - bar.pos)
+        if total is not None and done >= total:
+            bar.__exit__(None, None, None)
+
+    return update
 
 
 def handle_errors(func: F) -> F:
@@ -49,6 +125,11 @@ def echo_err(message: str) -> None:
     if ctx is not None and ctx.find_root().meta.get("quiet"):
         return
     click.echo(message, err=True)
+
+
+def _day(value: dt.datetime | None) -> dt.date | None:
+    """Return the date of a click DateTime option."""
+    return value.date() if value is not None else None
 
 
 # --- The group ----------------------------------------------------------------------------
@@ -95,17 +176,15 @@ def ingest(registry: Path, output: Path) -> None:
 @main.command()
 @click.argument("input_csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("output_csv", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--geocoder", type=click.Choice(["embedded"]), default="embedded",
-              show_default=True,
-              help="embedded: offline gazetteer of INSEE COG 2025 communes shipped with the "
-                   "package.")
+@geocoder_opt
+@cache_dir_opt
 @click.option("--commune-column", default="commune", show_default=True,
               help="Column holding the commune names.")
 @click.option("--departement-column", default="departement", show_default=True,
               help="Column holding the département codes (optional in the file).")
 @handle_errors
-def geocode(input_csv: Path, output_csv: Path, geocoder: str, commune_column: str,
-            departement_column: str) -> None:
+def geocode(input_csv: Path, output_csv: Path, geocoder: str, cache_dir: Path | None,
+            commune_column: str, departement_column: str) -> None:
     """Add INSEE code and point of each row's commune to INPUT_CSV, write OUTPUT_CSV.
 
     INPUT_CSV is any CSV with a commune column (and optionally a département column); every
@@ -122,8 +201,16 @@ def geocode(input_csv: Path, output_csv: Path, geocoder: str, commune_column: st
     from pipeline.io import read_csv_records, write_csv
 
     records, lines = read_csv_records(input_csv)
-    geocoded = geocode_sites(records, read_gazetteer(), commune_column=commune_column,
-                             departement_column=departement_column)
+    if geocoder == "online":
+        from pipeline.online import geocode_online
+
+        renamed = records.rename(columns={commune_column: "commune",
+                                          departement_column: "departement"})
+        geocoded = geocode_online(renamed, cache_dir=cache_dir).rename(
+            columns={"commune": commune_column, "departement": departement_column})
+    else:
+        geocoded = geocode_sites(records, read_gazetteer(), commune_column=commune_column,
+                                 departement_column=departement_column)
     write_csv(geocoded, output_csv)
     counts = count_statuses(geocoded)
     echo_err(f"{len(geocoded)} rows geocoded ({geocoder}) → {output_csv}: "
@@ -135,23 +222,24 @@ def geocode(input_csv: Path, output_csv: Path, geocoder: str, commune_column: st
     if problems:
         raise click.exceptions.Exit(1)
 
+
 @main.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               default=str(PROCESSED_DIR / "departements.gpkg"), show_default=True,
               help="GeoPackage to write (layer 'departements').")
-@click.option("--boundaries", "source", type=click.Choice(["embedded"]), default="embedded",
-              show_default=True,
-              help="embedded: IGN ADMIN EXPRESS COG 2024 départements shipped with the "
-                   "package.")
+@boundaries_opt
+@edition_opt
+@cache_dir_opt
 @handle_errors
-def boundaries(output: Path, source: str) -> None:
+def boundaries(output: Path, boundaries: str, edition: str, cache_dir: Path | None) -> None:
     """Export the départements the pipeline uses (code, nom, EPSG:4326) to a GeoPackage."""
-    from pipeline.boundaries import read_departements, write_departements
+    from pipeline.boundaries import write_departements
 
-    departements = read_departements(source)
+    departements = _sources(boundaries, edition, "embedded", cache_dir).read_departements()
     write_departements(departements, output)
-    echo_err(f"{len(departements)} départements ({departements.attrs.get('source', source)})"
-             f" → {output}")
+    echo_err(f"{len(departements)} départements "
+             f"({departements.attrs.get('source', boundaries)}) → {output}")
+
 
 @main.command()
 @registry_arg
@@ -159,14 +247,12 @@ def boundaries(output: Path, source: str) -> None:
               default=str(PROCESSED_DIR / "couverture.gpkg"), show_default=True,
               help="GeoPackage to write; ecoles.csv, ecoles.md and rapprochement.md go "
                    "next to it.")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Coverage on this date, YYYY-MM-DD (default: the annex, 2021-11-23); "
-                   "another date reads --openings.")
-@click.option("--openings", type=click.Path(dir_okay=False, path_type=Path),
-              default="data/raw/ouvertures.csv", show_default=True,
-              help="Openings after the annex, read for a date other than the annex.")
+@as_of_opt
+@openings_opt
+@sources_options
 @handle_errors
-def join(registry: Path, output: Path, as_of: Any, openings: Path) -> None:
+def join(registry: Path, output: Path, as_of: dt.datetime | None, openings: Path,
+         sources: Sources) -> None:
     """Place the sites of REGISTRY in their départements and write the coverage data.
 
     Writes the analysts' GeoPackage (layers ecoles and departements, QGIS styles inside),
@@ -180,9 +266,9 @@ def join(registry: Path, output: Path, as_of: Any, openings: Path) -> None:
         write_coverage_outputs_as_of,
     )
 
-    day = as_of.date() if as_of else None
+    day = _day(as_of)
     coverage, reconciliation, metadata, inputs = prepare_coverage_as_of(
-        registry, as_of=day, openings_path=openings)
+        registry, as_of=day, openings_path=openings, sources=sources)
     if inputs is None or day is None:
         assert reconciliation is not None  # the annex date: the press release's figures
         written = write_coverage_outputs(coverage, reconciliation, output, metadata=metadata)
@@ -193,34 +279,31 @@ def join(registry: Path, output: Path, as_of: Any, openings: Path) -> None:
     for path in written:
         echo_err(f"→ {path}")
 
+
 @main.command()
 @click.argument("couverture", required=False,
                 default=str(PROCESSED_DIR / "couverture.gpkg"),
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--preset", "presets", default="a4", show_default=True,
-              type=click.Choice(["a4", "slide", "social", "square", "all"]),
+@click.option("--preset", "presets", multiple=True, default=["a4"], show_default=True,
+              type=click.Choice([*PRESETS, "all"]),
               help="Frame: A4 print (300 dpi), 16:9 slide, social card 1200×630, square "
-                   "1080×1080, or all of them.")
+                   "1080×1080, or all of them; repeat for several.")
 @click.option("--basemap", default=None, metavar="plan-ign|FILE.tif",
               help="Draw a basemap: IGN Plan tiles (network, cached) or a local GeoTIFF.")
 @click.option("--font", default=None, help="Font family (default DejaVu Sans).")
-@click.option("--labels/--no-labels", "labels", default=None,
-              help="Force point labels on or off (default: when the frame has room).")
+@labels_opt
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default="maps", show_default=True, help="Folder of the maps.")
-@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Map of this date, YYYY-MM-DD (default: the annex, 2021-11-23), drawn "
-                   "from --registry and --openings instead of COUVERTURE.")
+              default=str(MAPS_DIR), show_default=True, help="Folder of the maps.")
+@as_of_opt
 @click.option("--registry", "registry_path", type=click.Path(dir_okay=False, path_type=Path),
               default=str(DEFAULT_REGISTRY), show_default=True,
               help="Registry, read for a date other than the annex.")
-@click.option("--openings", type=click.Path(dir_okay=False, path_type=Path),
-              default="data/raw/ouvertures.csv", show_default=True,
-              help="Openings after the annex, read for a date other than the annex.")
+@openings_opt
+@sources_options
 @handle_errors
-def render(couverture: Path, presets: str, basemap: str | None, font: str | None,
-           labels: bool | None, outdir: Path, as_of: Any, registry_path: Path,
-           openings: Path) -> None:
+def render(couverture: Path, presets: tuple[str, ...], basemap: str | None, font: str | None,
+           labels: bool | None, outdir: Path, as_of: dt.datetime | None, registry_path: Path,
+           openings: Path, sources: Sources) -> None:
     """Draw the annex map from the coverage GeoPackage COUVERTURE (PNG, SVG, alt text).
 
     Writes ecoles-de-production-2021.{png,svg,txt} for A4 and
@@ -230,15 +313,16 @@ def render(couverture: Path, presets: str, basemap: str | None, font: str | None
     from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES
     from pipeline.render import read_coverage, render_maps
 
-    chosen = ["a4", "slide", "social", "square"] if presets == "all" else [presets]
-    if as_of is not None and as_of.date() != ANNEX_DATE:
+    chosen = list(PRESETS) if "all" in presets else list(dict.fromkeys(presets))
+    day = _day(as_of)
+    if day is not None and day != ANNEX_DATE:
         from pipeline.timeline import render_dated_maps
         from pipeline.workflow import prepare_history
 
-        inputs = prepare_history(registry_path, openings)
-        for path in render_dated_maps(inputs, as_of.date(), outdir, presets=chosen,
+        inputs = prepare_history(registry_path, openings, sources=sources)
+        for path in render_dated_maps(inputs, day, outdir, presets=chosen,
                                       basemap=basemap, font=font):
-            echo_err(f"wrote {path}")
+            echo_err(f"→ {path}")
         return
     sites, departements = read_coverage(couverture)
     overrides_path = DEFAULT_LABEL_OVERRIDES if DEFAULT_LABEL_OVERRIDES.exists() else None
@@ -246,28 +330,28 @@ def render(couverture: Path, presets: str, basemap: str | None, font: str | None
                           font=font, labels="auto" if labels is None else labels,
                           overrides_path=overrides_path)
     for path in written:
-        echo_err(f"wrote {path}")
+        echo_err(f"→ {path}")
+
 
 @main.command()
 @registry_arg
-@click.option("--openings", type=click.Path(dir_okay=False, path_type=Path),
-              default="data/raw/ouvertures.csv", show_default=True,
-              help="Openings after the annex (see docs/history.md).")
+@openings_opt
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Last date of interest, YYYY-MM-DD (default: the latest opening or "
                    "closing); maps run through its year.")
-@click.option("--preset", default="slide", show_default=True,
-              type=click.Choice(["a4", "slide", "social", "square"]),
+@click.option("--preset", default="slide", show_default=True, type=click.Choice(PRESETS),
               help="Frame of every dated map (one frame, so they can be flipped through).")
 @click.option("--gpkg", type=click.Path(dir_okay=False, path_type=Path),
               default=str(PROCESSED_DIR / "historique.gpkg"), show_default=True,
               help="GeoPackage of every site ever drawn, with DATE columns and the table "
                    "couverture_historique.")
 @click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default="maps/historique", show_default=True, help="Folder of the maps.")
+              default=str(MAPS_DIR / "historique"), show_default=True,
+              help="Folder of the maps.")
+@sources_options
 @handle_errors
-def history(registry: Path, openings: Path, until: Any, preset: str, gpkg: Path,
-            outdir: Path) -> None:
+def history(registry: Path, openings: Path, until: dt.datetime | None, preset: str,
+            gpkg: Path, outdir: Path, sources: Sources) -> None:
     """Draw the coverage at the annex date and at each 31 December since, with a GIF and chart.
 
     Writes ecoles-de-production-YYYY-MM-DD.{png,svg,txt} per date, an animated GIF, the chart
@@ -278,13 +362,14 @@ def history(registry: Path, openings: Path, until: Any, preset: str, gpkg: Path,
     from pipeline.timeline import render_history
     from pipeline.workflow import prepare_history, write_history_gpkg
 
-    inputs = prepare_history(registry, openings)
-    dates = history_dates(inputs.openings, until=until.date() if until else None)
+    inputs = prepare_history(registry, openings, sources=sources)
+    dates = history_dates(inputs.openings, until=_day(until))
     written, text = render_history(inputs, outdir, dates=dates, preset=preset)
     written.append(Path(write_history_gpkg(inputs, gpkg, dates=dates)))
     echo_err(text)
     for path in written:
         echo_err(f"→ {path}")
+
 
 @main.command()
 @registry_arg
@@ -292,27 +377,29 @@ def history(registry: Path, openings: Path, until: Any, preset: str, gpkg: Path,
               default=str(PROCESSED_DIR), show_default=True,
               help="Folder of the GeoPackage and tables.")
 @click.option("--maps-dir", type=click.Path(file_okay=False, path_type=Path),
-              default="maps", show_default=True, help="Folder of the map.")
-@click.option("--preset", default="a4", show_default=True,
-              type=click.Choice(["a4", "slide", "social", "square"]),
+              default=str(MAPS_DIR), show_default=True, help="Folder of the map.")
+@click.option("--preset", default="a4", show_default=True, type=click.Choice(PRESETS),
               help="Map frame (see `render`).")
-@click.option("--labels/--no-labels", "labels", default=None,
-              help="Force point labels on or off (default: when the frame has room and "
-                   "there are at most 300 sites).")
+@labels_opt
+@as_of_opt
+@openings_opt
+@sources_options
 @click.option("-j", "--jobs", type=click.IntRange(1, 2), default=2, show_default=True,
               help="Processes to use (2 writes the PNG alongside the other outputs).")
 @handle_errors
 def build(registry: Path, processed_dir: Path, maps_dir: Path, preset: str,
-          labels: bool | None, jobs: int) -> None:
+          labels: bool | None, as_of: dt.datetime | None, openings: Path, sources: Sources,
+          jobs: int) -> None:
     """Run every step on REGISTRY: the GeoPackage, the tables and the map.
 
     All outputs are written together at the end: a failed or interrupted build leaves the
-    previous ones untouched.
+    previous ones untouched. `make map` runs this command.
     """
     from pipeline.build import build_all
 
     result = build_all(registry, processed_dir=processed_dir, maps_dir=maps_dir,
-                       preset=preset, labels="auto" if labels is None else labels, jobs=jobs)
+                       preset=preset, labels="auto" if labels is None else labels,
+                       as_of=_day(as_of), openings=openings, sources=sources, jobs=jobs)
     echo_err(result.reconciliation)
     for path in result.written:
         echo_err(f"→ {path}")

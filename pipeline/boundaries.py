@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -126,7 +127,9 @@ def embedded_provenance() -> dict[str, str]:
 
 
 def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str = "2021",
-                      cache_dir: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
+                      cache_dir: str | os.PathLike[str] | None = None,
+                      progress: Callable[[int, int | None], None] | None = None,
+                      ) -> gpd.GeoDataFrame:
     """Return the 101 départements from the embedded data, IGN, or a file.
 
     Parameters
@@ -141,6 +144,8 @@ def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str
         IGN edition for ``source="ign"`` (``"2021"`` is the vintage of the 2021 annex).
     cache_dir
         Download cache for ``source="ign"``.
+    progress
+        Called with (bytes done, bytes in all or None) while an IGN archive downloads.
 
     Returns
     -------
@@ -158,7 +163,7 @@ def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str
         # only when asked, so that the offline path never needs it.
         from pipeline.online import fetch_ign_departements
 
-        return fetch_ign_departements(edition=edition, cache_dir=cache_dir)
+        return fetch_ign_departements(edition=edition, cache_dir=cache_dir, progress=progress)
     if source == EMBEDDED:
         return _read_embedded()
     path = Path(source)
@@ -171,14 +176,20 @@ def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str
 def _read_file(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a vector file with pyogrio, turning its failures into a BoundaryError."""
     import pyogrio
+    import shapely
 
     if not path.is_file():
         raise BoundaryError(f"{path}: no such file; pass 'embedded', 'ign' or the path of a "
                             "département layer (GeoPackage, shapefile, GeoJSON)")
     try:
         return pyogrio.read_dataframe(path, layer=layer)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise BoundaryError(f"{path}: cannot read the file as a vector layer ({exc})") from exc
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+            pyogrio.errors.FieldError, pyogrio.errors.FeatureError, pyogrio.errors.GeometryError,
+            UnicodeDecodeError,
+            shapely.errors.GEOSException) as exc:
+        # A damaged file fails in GDAL, or later while decoding its text or geometries.
+        raise BoundaryError(f"{path}: cannot read the file as a vector layer ({exc}); "
+                            "download it again or use the embedded boundaries") from exc
 
 
 def _read_embedded() -> gpd.GeoDataFrame:

@@ -10,18 +10,24 @@ the tables. Every output is staged and published together at the end
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pipeline.config import DEFAULT_LABEL_OVERRIDES
+from pipeline.config import DEFAULT_LABEL_OVERRIDES, DEFAULT_OPENINGS
 from pipeline.errors import RenderError
 from pipeline.io import staged_outputs, write_csv, write_text
+
+if TYPE_CHECKING:
+    from pipeline.workflow import Sources
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,12 @@ def _run_in_child(task: Callable[[], None]) -> int | None:
         return None
     sys.stdout.flush()
     sys.stderr.flush()
+    # A Ctrl-C that lands while fork() runs Python's at-fork hooks would be swallowed there
+    # ("Exception ignored in ..."), and the build would go on to publish. Hold SIGINT and
+    # SIGTERM pending across the fork: each process then receives them right after.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     pid = os.fork()
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
     if pid == 0:  # pragma: no cover - runs in the child, reported through its exit status
         status = 0
         try:
@@ -51,6 +62,14 @@ def _run_in_child(task: Callable[[], None]) -> int | None:
         finally:
             os._exit(status)
     return pid
+
+
+def _stop(pid: int) -> None:
+    """Kill and reap child ``pid`` (the parent failed: its work is not wanted)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _wait(pid: int, what: str) -> None:
@@ -67,8 +86,10 @@ def build_all(
     maps_dir: str | os.PathLike[str],
     preset: str = "a4",
     labels: bool | Literal["auto"] = "auto",
-    departements_source: str | os.PathLike[str] | None = None,
+    sources: Sources | None = None,
     label_overrides: str | os.PathLike[str] | None = DEFAULT_LABEL_OVERRIDES,
+    as_of: dt.date | None = None,
+    openings: str | os.PathLike[str] = DEFAULT_OPENINGS,
     jobs: int = 2,
 ) -> BuildResult:
     """Run ingest, geocode, join and render, and publish every output together.
@@ -87,10 +108,15 @@ def build_all(
         Map frame (see :func:`pipeline.render.plot_coverage`).
     labels
         Point labels: ``"auto"``, True or False.
-    departements_source
-        Boundaries for :func:`pipeline.boundaries.read_departements` (default embedded).
+    sources
+        Boundaries and geocoder (default: the embedded data).
     label_overrides
         Manual label offsets file; ignored when it does not exist.
+    as_of
+        Date of the coverage; None or 23 November 2021 builds the annex, another date the
+        schools open that day (from ``openings`` too), with the map named after the date.
+    openings
+        Openings after the annex (read only for another date).
     jobs
         1 runs everything in this process; 2 (default) writes the PNG in a forked child.
 
@@ -109,36 +135,68 @@ def build_all(
     from pipeline.ingest import COLUMNS as REGISTRY_COLUMNS
     from pipeline.labels import read_label_overrides
     from pipeline.render import alt_text, map_stem, plot_coverage, save_map
-    from pipeline.workflow import prepare_coverage, write_coverage_outputs
+    from pipeline.workflow import (
+        prepare_coverage_as_of,
+        write_coverage_outputs,
+        write_coverage_outputs_as_of,
+    )
 
-    coverage, reconciliation, metadata = prepare_coverage(
-        registry, departements_source=departements_source)
-    overrides_file = Path(label_overrides) if label_overrides is not None else None
-    overrides = (read_label_overrides(overrides_file)
-                 if overrides_file is not None and overrides_file.is_file() else None)
-    fig = plot_coverage(coverage.sites, coverage.departements, preset=preset, labels=labels,
-                        label_overrides=overrides)
-    stem = Path(maps_dir) / map_stem(preset)
+    coverage, reconciliation, metadata, inputs = prepare_coverage_as_of(
+        registry, as_of=as_of, openings_path=openings, sources=sources)
+    processed = Path(processed_dir)
+    if inputs is None:  # the annex of 23 November 2021
+        overrides_file = Path(label_overrides) if label_overrides is not None else None
+        overrides = (read_label_overrides(overrides_file)
+                     if overrides_file is not None and overrides_file.is_file() else None)
+        fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
+                            labels=labels, label_overrides=overrides)
+        stem = Path(maps_dir) / map_stem(preset)
+        description = alt_text(coverage.sites, coverage.departements)
+        tables: tuple[str, ...] = ("couverture.gpkg", "ecoles.csv", "ecoles.md",
+                                   "rapprochement.md", "registre.csv")
+    else:  # another date: the schools open that day (issue 7)
+        from pipeline.history import dated_alt_text, dated_counts, dated_legend, dated_title
+        from pipeline.timeline import map_name
+
+        assert as_of is not None
+        counts = dated_counts(coverage.sites, coverage.departements)
+        # Dated maps carry no labels by default: they would jump from one date to the next.
+        fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
+                            title=dated_title(as_of, counts), legend=dated_legend(counts),
+                            labels=False if labels == "auto" else labels)
+        stem = Path(maps_dir) / (map_name(as_of) + ("" if preset == "a4" else f"-{preset}"))
+        description = dated_alt_text(as_of, counts)
+        tables = ("couverture.gpkg", "ecoles.csv", "rapprochement.md")
+
     with staged_outputs() as staging:
-        png = staging.path(stem.with_suffix(".png"))
-        svg = staging.path(stem.with_suffix(".svg"))
-        txt = staging.path(stem.with_suffix(".txt"))
-        gpkg = staging.path(Path(processed_dir) / "couverture.gpkg")
-        for name in ("ecoles.csv", "ecoles.md", "rapprochement.md"):
-            staging.path(Path(processed_dir) / name)
-        registre = staging.path(Path(processed_dir) / "registre.csv")
+        png, svg, txt = (staging.path(stem.with_suffix(s)) for s in (".png", ".svg", ".txt"))
+        staged = {name: staging.path(processed / name) for name in tables}
         child = _run_in_child(lambda: save_map(fig, png, None)) if jobs > 1 else None
-        if child is None:
-            save_map(fig, png, None)
-        save_map(fig, None, svg)
-        write_text(alt_text(coverage.sites, coverage.departements), txt)
-        write_coverage_outputs(coverage, reconciliation, gpkg, metadata=metadata)
-        # The validated registry, as `ecoles-map ingest` writes it: the registry's columns of
-        # the joined sites, which the join leaves as they were.
-        write_csv(pd.DataFrame(coverage.sites[list(REGISTRY_COLUMNS)]), registre)
+        try:
+            if child is None:
+                save_map(fig, png, None)
+            save_map(fig, None, svg)
+            write_text(description, txt)
+            if inputs is None:
+                assert reconciliation is not None
+                write_coverage_outputs(coverage, reconciliation, staged["couverture.gpkg"],
+                                       metadata=metadata)
+                # The validated registry as `ecoles-map ingest` writes it: the registry's
+                # columns of the joined sites, which the join leaves as they were.
+                write_csv(pd.DataFrame(coverage.sites[list(REGISTRY_COLUMNS)]),
+                          staged["registre.csv"])
+            else:
+                assert as_of is not None
+                write_coverage_outputs_as_of(coverage, inputs, as_of,
+                                             staged["couverture.gpkg"], metadata=metadata)
+        except BaseException:
+            if child is not None:
+                _stop(child)
+            raise
         if child is not None:
             _wait(child, "PNG map")
-        written = [stem.with_suffix(s) for s in (".png", ".svg", ".txt")]
-    written += [Path(processed_dir) / n for n in ("couverture.gpkg", "ecoles.csv", "ecoles.md",
-                                                  "rapprochement.md", "registre.csv")]
-    return BuildResult(written, reconciliation.text())
+    written = [stem.with_suffix(s) for s in (".png", ".svg", ".txt")]
+    written += [processed / name for name in tables]
+    text = (reconciliation.text() if reconciliation is not None
+            else f"Couverture au {as_of}: {len(coverage.sites)} sites")
+    return BuildResult(written, text)

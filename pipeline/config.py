@@ -24,6 +24,7 @@ PROCESSED_DIR: Final = Path("data/processed")
 MAPS_DIR: Final = Path("maps")
 DEFAULT_REGISTRY: Final = RAW_DIR / "ecoles.csv"
 DEFAULT_LABEL_OVERRIDES: Final = RAW_DIR / "etiquettes.csv"
+DEFAULT_OPENINGS: Final = RAW_DIR / "ouvertures.csv"
 
 # --- Coordinate reference systems ---------------------------------------------------------
 STORAGE_CRS: Final = "EPSG:4326"  # one layer for all of France (GEODATA.md §4)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from pipeline.config import DEFAULT_OPENINGS
 from pipeline.ingest import validate_registry
 from pipeline.io import read_csv_records
 
@@ -45,7 +47,118 @@ def _or_none(value: object) -> str:
     return "none" if value is None or value is pd.NA or value != value else str(value)
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where the boundaries and the commune points come from.
+
+    The defaults are the data embedded in the package, which need no network. The CLI's
+    ``--boundaries``, ``--edition``, ``--geocoder`` and ``--cache-dir`` fill this in.
+
+    Parameters
+    ----------
+    boundaries
+        ``"embedded"``, ``"ign"`` (IGN ADMIN EXPRESS COG CARTO, downloaded and cached) or the
+        path of a file of départements in either IGN schema.
+    edition
+        IGN edition for ``boundaries="ign"`` (``"2021"`` … ``"2025"``, ``"latest"``).
+    geocoder
+        ``"embedded"`` (the gazetteer in the package) or ``"online"`` (geo.api.gouv.fr).
+    cache_dir
+        Cache of the online sources (default: the user cache folder).
+    progress
+        Download progress callback, (bytes done, bytes in all or None).
+    """
+
+    boundaries: str | os.PathLike[str] = "embedded"
+    edition: str = "2021"
+    geocoder: str = "embedded"
+    cache_dir: str | os.PathLike[str] | None = None
+    progress: Callable[[int, int | None], None] | None = None
+
+    def read_departements(self) -> gpd.GeoDataFrame:
+        """Read the départements from the chosen source."""
+        from pipeline.boundaries import read_departements
+
+        return read_departements(self.boundaries, edition=self.edition,
+                                 cache_dir=self.cache_dir, progress=self.progress)
+
+    def geocode(self, sites: pd.DataFrame) -> pd.DataFrame:
+        """Add the geocoding columns to ``sites`` with the chosen geocoder."""
+        if self.geocoder == "online":
+            from pipeline.online import geocode_online
+
+            return geocode_online(sites, cache_dir=self.cache_dir)
+        from pipeline.geocode import geocode_sites, read_gazetteer
+
+        return geocode_sites(sites, read_gazetteer())
+
+
+def place_sites(sites: pd.DataFrame, *, where: Callable[[str], tuple[str, int | None]],
+                sources: Sources | None = None) -> Coverage:
+    """Geocode ``sites`` and place them in their départements, refusing doubtful positions.
+
+    Parameters
+    ----------
+    sites
+        Validated sites (registry columns).
+    where
+        Site id → (file, line) it comes from, to locate each problem.
+    sources
+        Boundaries and geocoder (default: embedded).
+
+    Returns
+    -------
+    Coverage
+        From :func:`pipeline.join.mark_coverage`.
+
+    Raises
+    ------
+    GeocodingError
+        If a commune is not found or ambiguous (each one located by file and line).
+    SourceDataError
+        If a site's position falls outside its declared département.
+    """
+    from pipeline.errors import GeocodingError, Problem, SourceDataError
+    from pipeline.geocode import geocoding_problems
+    from pipeline.join import mark_coverage
+
+    sources = sources or Sources()
+    geocoded = sources.geocode(sites)
+    unresolved: list[Problem] = []
+    for i, site_id in enumerate(geocoded["id"].astype(str)):
+        file, line = where(site_id)
+        unresolved += geocoding_problems(geocoded.iloc[[i]], path=file, lines=[line or 0])
+    if unresolved:
+        raise GeocodingError(
+            f"{len(unresolved)} commune(s) not placed; nothing was written\n"
+            + "\n".join(f"  - {p}" for p in unresolved))
+    coverage = mark_coverage(geocoded, sources.read_departements())
+    if not coverage.mismatches.empty:
+        problems = []
+        for row in coverage.mismatches.to_dict("records"):
+            file, line = where(str(row["id"]))
+            problems.append(Problem(
+                file, line, "departement", str(row["departement"]),
+                f"site {row['id']!r}: the commune {row['commune']!r} (INSEE "
+                f"{row['code_insee']}) lies in département "
+                f"{_or_none(row['departement_spatial'])}; correct the département, or the "
+                "commune name if another commune was meant"))
+        raise SourceDataError(problems, summary=f"{len(problems)} site(s) outside their "
+                              "declared département")
+    return coverage
+
+
+def _checksum_line(path: str | os.PathLike[str], count: int) -> str:
+    """Metadata line naming an input file, its size in sites and its sha256."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return f"{Path(path).name} : {count} sites, sha256 {digest}"
+
+
 def prepare_coverage(registry_path: str | os.PathLike[str], *,
+                     sources: Sources | None = None,
                      departements_source: str | os.PathLike[str] | None = None,
                      ) -> tuple[Coverage, Reconciliation, dict[str, str]]:
     """Run ingest → geocode → boundaries → join in memory, refusing doubtful positions.
@@ -54,8 +167,10 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
     ----------
     registry_path
         Registry CSV.
+    sources
+        Boundaries and geocoder (default: embedded).
     departements_source
-        Passed to :func:`pipeline.boundaries.read_departements` (default: embedded).
+        Shortcut for ``Sources(boundaries=departements_source)``.
 
     Returns
     -------
@@ -74,42 +189,17 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
         If a site's position falls outside its declared département (each one located by
         registry line).
     """
-    import hashlib
-    from pathlib import Path
-
-    from pipeline.boundaries import read_departements
-    from pipeline.errors import GeocodingError, Problem, SourceDataError
-    from pipeline.geocode import geocode_sites, geocoding_problems, read_gazetteer
     from pipeline.gpkg import coverage_metadata
-    from pipeline.join import mark_coverage
     from pipeline.report import reconcile
 
+    if sources is None and departements_source is not None:
+        sources = Sources(boundaries=departements_source)
     sites = load_registry(registry_path)
-    geocoded = geocode_sites(sites, read_gazetteer())
     line_of: dict[str, int] = sites.attrs["lines"]
-    unresolved = geocoding_problems(geocoded, path=str(registry_path),
-                                    lines=[line_of.get(str(i)) or 0 for i in geocoded["id"]])
-    if unresolved:
-        raise GeocodingError(
-            f"{registry_path}: {len(unresolved)} commune(s) not placed; nothing was written\n"
-            + "\n".join(f"  - {p}" for p in unresolved))
-    departements = (read_departements() if departements_source is None
-                    else read_departements(departements_source))
-    coverage = mark_coverage(geocoded, departements)
-    if not coverage.mismatches.empty:
-        problems = [
-            Problem(str(registry_path), line_of.get(str(row.id)), "departement",
-                    str(row.departement),
-                    f"site {row.id!r}: the commune {row.commune!r} (INSEE {row.code_insee}) "
-                    f"lies in département {_or_none(row.departement_spatial)}; correct the "
-                    "département, or the commune name if another commune was meant")
-            for row in coverage.mismatches.itertuples(index=False)]
-        raise SourceDataError(problems, summary=f"{registry_path}: {len(problems)} site(s) "
-                              "outside their declared département")
-    metadata = coverage_metadata(provenance=dict(departements.attrs) or None)
-    digest = hashlib.sha256(Path(registry_path).read_bytes()).hexdigest()
-    metadata["REGISTRE"] = (f"{Path(registry_path).name} : {len(sites)} sites, "
-                            f"sha256 {digest}")
+    coverage = place_sites(sites, where=lambda i: (str(registry_path), line_of.get(i)),
+                           sources=sources)
+    metadata = coverage_metadata(provenance=dict(coverage.departements.attrs) or None)
+    metadata["REGISTRE"] = _checksum_line(registry_path, len(sites))
     return coverage, reconcile(coverage.sites, coverage.departements), metadata
 
 
@@ -151,10 +241,6 @@ def write_coverage_outputs(coverage: Coverage, reconciliation: Reconciliation,
 
 
 # --- Coverage over time (issue 7) -----------------------------------------------------------
-#: Openings after the annex, next to the registry.
-DEFAULT_OPENINGS = "data/raw/ouvertures.csv"
-
-
 def load_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
                   today: dt.date | None = None) -> pd.DataFrame:
     """Read and validate the openings after the annex (``data/raw/ouvertures.csv``).
@@ -209,6 +295,7 @@ class HistoryInputs:
 
 def prepare_history(registry_path: str | os.PathLike[str],
                     openings_path: str | os.PathLike[str] = DEFAULT_OPENINGS, *,
+                    sources: Sources | None = None,
                     departements_source: str | os.PathLike[str] | None = None,
                     today: dt.date | None = None) -> HistoryInputs:
     """Validate registry and openings, geocode every site once and place it in a département.
@@ -219,8 +306,10 @@ def prepare_history(registry_path: str | os.PathLike[str],
         Registry CSV.
     openings_path
         Openings CSV.
+    sources
+        Boundaries and geocoder (default: embedded).
     departements_source
-        Passed to :func:`pipeline.boundaries.read_departements` (default: embedded).
+        Shortcut for ``Sources(boundaries=departements_source)``.
     today
         Passed to :func:`load_openings`.
 
@@ -236,20 +325,14 @@ def prepare_history(registry_path: str | os.PathLike[str],
     SourceDataError
         If a site's position falls outside its declared département.
     """
-    import hashlib
-    from pathlib import Path
-
-    from pipeline.boundaries import read_departements
-    from pipeline.errors import GeocodingError, Problem, SourceDataError
-    from pipeline.geocode import geocode_sites, geocoding_problems, read_gazetteer
     from pipeline.gpkg import coverage_metadata
     from pipeline.history import all_sites
-    from pipeline.join import mark_coverage
 
+    if sources is None and departements_source is not None:
+        sources = Sources(boundaries=departements_source)
     registry = load_registry(registry_path)
     openings = load_openings(openings_path, registry, today=today)
-    registry_lines = {str(k): v for k, v in registry.attrs.get("lines", {}).items()} or {
-        str(i): n for i, n in zip(registry["id"], range(2, len(registry) + 2), strict=True)}
+    registry_lines = {str(k): v for k, v in registry.attrs["lines"].items()}
     opening_lines = {str(k): v for k, v in openings.attrs["lines"].items()}
 
     def where(site_id: str) -> tuple[str, int | None]:
@@ -257,35 +340,10 @@ def prepare_history(registry_path: str | os.PathLike[str],
             return str(openings_path), opening_lines[site_id]
         return str(registry_path), registry_lines.get(site_id)
 
-    everything = all_sites(registry, openings)
-    geocoded = geocode_sites(everything, read_gazetteer())
-    problems = []
-    for site_id in geocoded["id"].astype(str):
-        file, line = where(site_id)
-        problems += geocoding_problems(geocoded[geocoded["id"].eq(site_id)], path=file,
-                                       lines=[line or 0])
-    if problems:
-        raise GeocodingError(f"{len(problems)} commune(s) not placed; nothing was written\n"
-                             + "\n".join(f"  - {p}" for p in problems))
-    departements = (read_departements() if departements_source is None
-                    else read_departements(departements_source))
-    joined = mark_coverage(geocoded, departements)
-    if not joined.mismatches.empty:
-        located = []
-        for row in joined.mismatches.to_dict("records"):
-            file, line = where(str(row["id"]))
-            located.append(Problem(
-                file, line, "departement", str(row["departement"]),
-                f"site {row['id']!r}: the commune {row['commune']!r} (INSEE "
-                f"{row['code_insee']}) lies in département {_or_none(row['departement_spatial'])}"
-                "; correct the département, or the commune name if another commune was meant"))
-        raise SourceDataError(located, summary=f"{len(located)} site(s) outside their "
-                              "declared département")
-    metadata = coverage_metadata(provenance=dict(departements.attrs) or None)
-    for key, path, count in (("REGISTRE", registry_path, len(registry)),
-                             ("OUVERTURES", openings_path, len(openings))):
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        metadata[key] = f"{Path(path).name} : {count} sites, sha256 {digest}"
+    joined = place_sites(all_sites(registry, openings), where=where, sources=sources)
+    metadata = coverage_metadata(provenance=dict(joined.departements.attrs) or None)
+    metadata["REGISTRE"] = _checksum_line(registry_path, len(registry))
+    metadata["OUVERTURES"] = _checksum_line(openings_path, len(openings))
     deps = joined.departements[["code", "nom", joined.departements.geometry.name]]
     return HistoryInputs(registry, openings, joined.sites, deps, metadata)
 
@@ -336,6 +394,7 @@ def coverage_on(inputs: HistoryInputs, day: dt.date) -> Coverage:
 def prepare_coverage_as_of(registry_path: str | os.PathLike[str], *,
                            as_of: dt.date | None = None,
                            openings_path: str | os.PathLike[str] = DEFAULT_OPENINGS,
+                           sources: Sources | None = None,
                            departements_source: str | os.PathLike[str] | None = None,
                            ) -> tuple[Coverage, Reconciliation | None, dict[str, str],
                                       HistoryInputs | None]:
@@ -352,7 +411,7 @@ def prepare_coverage_as_of(registry_path: str | os.PathLike[str], *,
         Date of the coverage (default: the annex, 23 November 2021).
     openings_path
         Openings CSV, read only for another date.
-    departements_source
+    sources, departements_source
         As for :func:`prepare_coverage`.
 
     Returns
@@ -370,9 +429,9 @@ def prepare_coverage_as_of(registry_path: str | os.PathLike[str], *,
 
     if as_of is None or as_of == ANNEX_DATE:
         coverage, reconciliation, metadata = prepare_coverage(
-            registry_path, departements_source=departements_source)
+            registry_path, sources=sources, departements_source=departements_source)
         return coverage, reconciliation, metadata, None
-    inputs = prepare_history(registry_path, openings_path,
+    inputs = prepare_history(registry_path, openings_path, sources=sources,
                              departements_source=departements_source)
     metadata = {**inputs.metadata, "DATE_COUVERTURE": as_of.isoformat()}
     return coverage_on(inputs, as_of), None, metadata, inputs

@@ -158,13 +158,13 @@ def test_ign_source_is_delegated_to_the_online_module(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = []
 
-    def fake_fetch(*, edition: str, cache_dir: object) -> gpd.GeoDataFrame:
-        calls.append((edition, cache_dir))
+    def fake_fetch(*, edition: str, cache_dir: object, progress: object) -> gpd.GeoDataFrame:
+        calls.append((edition, cache_dir, progress))
         return normalize_departements(ign_sample("4.0"))
 
     monkeypatch.setattr(pipeline.online, "fetch_ign_departements", fake_fetch)
-    read = read_departements("ign", edition="2024", cache_dir=tmp_path)
-    assert calls == [("2024", tmp_path)]
+    read = read_departements("ign", edition="2024", cache_dir=tmp_path, progress=print)
+    assert calls == [("2024", tmp_path, print)]
     assert read["code"].tolist() == ["01", "2A"]
 
 

@@ -156,15 +156,9 @@ def damaged(kind: str, folder: Path) -> Path:
     return path
 
 
-CORRUPT_PAGE_BUG = pytest.mark.xfail(
-    strict=True, reason="boundaries._read_file catches only pyogrio's DataSourceError and "
-    "DataLayerError: a damaged page surfaces as UnicodeDecodeError or GEOSException")
-
-
 @pytest.mark.parametrize("kind", [
     "truncated 0.1", "truncated 0.5", "truncated 0.99", "empty", "geojson", "page 0.6",
-    pytest.param("page 0.2", marks=CORRUPT_PAGE_BUG),
-    pytest.param("page 0.5", marks=CORRUPT_PAGE_BUG),
+    "page 0.2", "page 0.5",
 ])
 def test_damaged_boundaries_file_raises_boundary_error(kind: str, tmp_path: Path) -> None:
     path = damaged(kind, tmp_path)

@@ -119,14 +119,6 @@ def wait_for(proc: subprocess.Popen[bytes], pattern: str, *folders: Path,
 #: When to interrupt: staging folders made (the fork of the PNG writer follows at once), or
 #: a staged file being written (after the fork).
 MOMENTS = {"at-fork": ".staging-*", "writing": ".staging-*/*"}
-SIGINT_AT_FORK_BUG = pytest.mark.xfail(
-    strict=False,
-    reason="race in pipeline/build.py: a SIGINT that lands while os.fork() runs the logging "
-    "at-fork hooks raises KeyboardInterrupt there, where Python ignores it ('Exception "
-    "ignored in _acquireLock/_releaseLock'); the build then publishes and exits 0 (3 runs "
-    "in 5). Fix: block SIGINT with signal.pthread_sigmask around os.fork() in the parent, "
-    "and kill/reap the child when the parent fails.")
-
 
 def wait_group_gone(pgid: int, timeout: float = 15) -> None:
     """Wait until every process of group ``pgid`` (orphaned children too) has exited."""
@@ -142,8 +134,7 @@ def wait_group_gone(pgid: int, timeout: float = 15) -> None:
 
 @pytest.mark.parametrize(("sig", "whole_group", "moment"), [
     pytest.param(signal.SIGINT, True, "writing", id="SIGINT-group-writing"),
-    pytest.param(signal.SIGINT, True, "at-fork", id="SIGINT-group-at-fork",
-                 marks=SIGINT_AT_FORK_BUG),
+    pytest.param(signal.SIGINT, True, "at-fork", id="SIGINT-group-at-fork"),
     pytest.param(signal.SIGKILL, False, "writing", id="SIGKILL-main-process-writing"),
 ])
 def test_interrupted_build_changes_nothing_and_next_build_completes(

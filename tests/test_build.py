@@ -97,3 +97,53 @@ def test_stale_staging_of_a_dead_process_is_removed(tmp_path):
     staging.path(tmp_path / "x.txt")
     staging.discard()
     assert not stale.exists()
+
+
+def test_build_as_of_annex_date_is_the_annex(built, tmp_path):
+    result = build(tmp_path, "--as-of", "2021-11-23")
+    assert result.exit_code == 0, result.output
+    assert snapshot(tmp_path) == snapshot(built)
+
+
+def test_build_as_of_another_date_names_outputs_after_it(tmp_path):
+    result = build(tmp_path, "--as-of", "2024-12-31", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    maps = sorted(p.name for p in (tmp_path / "m").iterdir())
+    assert maps == [f"ecoles-de-production-2024-12-31.{x}" for x in ("png", "svg", "txt")]
+    alt = (tmp_path / "m" / "ecoles-de-production-2024-12-31.txt").read_text(encoding="utf-8")
+    assert "31 décembre 2024" in alt
+    assert (tmp_path / "p" / "couverture.gpkg").is_file()
+
+
+def test_build_with_cached_ign_boundaries_needs_no_network(built, tmp_path, monkeypatch):
+    """--boundaries ign reads the cache when it holds the edition (here: a copy made offline)."""
+    import urllib3
+
+    from pipeline.config import EMBEDDED_DEPARTEMENTS
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("no request expected: the edition is cached")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)
+    cached = tmp_path / "cache" / "ign" / "departements-2021.gpkg"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(EMBEDDED_DEPARTEMENTS.read_bytes())
+    result = build(tmp_path, "--boundaries", "ign", "--edition", "2021",
+                   "--cache-dir", str(tmp_path / "cache"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m/ecoles-de-production-2021.png").is_file()
+
+
+def test_build_online_with_network_down_fails_cleanly(built, tmp_path, monkeypatch):
+    import urllib3
+
+    def refuse(address, *args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)
+    before = snapshot(built)
+    for option in (["--geocoder", "online"], ["--boundaries", "ign"]):
+        result = build(built, *option, "--cache-dir", str(tmp_path / "cache"))
+        assert result.exit_code == 1
+        assert "embedded" in result.output and "Traceback" not in result.output
+    assert snapshot(built) == before

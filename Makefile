@@ -49,14 +49,35 @@ $(PROCESSED) $(MAP) &: $(REGISTRY) $(LABEL_OFFSETS) $(EMBEDDED) $(BUILD_CODE) \
                        $(VENV)/.installed
 	$(CLI) build $(REGISTRY)
 
+# The other presets of the annex map, for slides and social posts, from the GeoPackage.
+FIGURES := $(foreach p,slide social square,$(foreach x,png svg txt,\
+             maps/ecoles-de-production-2021-$(p).$(x)))
+$(FIGURES) &: data/processed/couverture.gpkg $(LABEL_OFFSETS) $(CORE_CODE) $(RENDER_CODE)
+	$(CLI) render $< --preset slide --preset social --preset square -o maps
+
+# Coverage over time: a map per date (annex, then each 31 December), GIF, chart.
+OPENINGS := data/raw/ouvertures.csv
+HISTORY_DIR := maps/historique
+HISTORY := $(HISTORY_DIR)/ecoles-de-production-historique.gif \
+           $(HISTORY_DIR)/ecoles-de-production-evolution.png \
+           $(HISTORY_DIR)/rapprochement-historique.md data/processed/historique.gpkg
+$(HISTORY) &: $(REGISTRY) $(OPENINGS) $(EMBEDDED) $(CORE_CODE) $(DATA_CODE) $(RENDER_CODE) \
+              pipeline/history.py pipeline/timeline.py $(VENV)/.installed
+	$(CLI) history $(REGISTRY) --openings $(OPENINGS) -o $(HISTORY_DIR) \
+	  --gpkg data/processed/historique.gpkg
+
 # --- Verbs -------------------------------------------------------------------------------------
-.PHONY: help map test bench clean
+.PHONY: help map figures history test bench clean
 
 help: ## List the commands
 	@grep -E '^[a-z][a-zA-Z_-]*:.*## ' $(MAKEFILE_LIST) | \
 	  awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 map: $(PROCESSED) $(MAP) ## Build the annex map and the coverage GeoPackage (installs what it needs)
+
+figures: $(FIGURES) ## The annex map as a 16:9 slide, a social card and a square too
+
+history: $(HISTORY) ## Maps per date since the annex, GIF, chart, dated reconciliation
 
 test: $(VENV)/.installed-test ## Lint, type-check and run the tests (installs what it needs)
 	$(BIN)/ruff check .
@@ -68,3 +89,4 @@ bench: $(VENV)/.installed ## Measure times, memory and sizes on this machine (< 
 
 clean: ## Remove generated outputs (keeps the virtual environment)
 	find data/processed maps -type f ! -name .gitkeep -delete
+	rm -rf $(HISTORY_DIR)

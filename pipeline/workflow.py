@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from pipeline.report import Reconciliation
 
 
-def load_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read and validate the registry CSV at ``path``.
+def read_registry(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Read and validate the registry CSV at ``path``, keeping each row's line number.
 
     Parameters
     ----------
@@ -31,15 +31,21 @@ def load_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     Returns
     -------
-    pandas.DataFrame
-        The validated registry (see :func:`pipeline.ingest.validate_registry`); its
-        ``attrs["lines"]`` maps each id to its line in ``path``, for error messages.
+    sites : pandas.DataFrame
+        The validated registry (see :func:`pipeline.ingest.validate_registry`).
+    lines : dict of str to int
+        Each id's line in ``path``, for error messages.
     """
     records, lines = read_csv_records(path)
     sites = validate_registry(records, lines=lines, source=str(path))
-    # validate_registry keeps every row in order, so lines align with the ids.
-    sites.attrs["lines"] = dict(zip(sites["id"], lines, strict=True))
-    return sites
+    # validate_registry keeps every row in order, so lines align with the ids. (Not kept in
+    # DataFrame.attrs: pandas deep-copies attrs on every operation, which costs O(n) each.)
+    return sites, dict(zip(sites["id"].astype(str), lines, strict=True))
+
+
+def load_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read and validate the registry CSV at ``path`` (see :func:`read_registry`)."""
+    return read_registry(path)[0]
 
 
 def _or_none(value: object) -> str:
@@ -124,10 +130,12 @@ def place_sites(sites: pd.DataFrame, *, where: Callable[[str], tuple[str, int | 
 
     sources = sources or Sources()
     geocoded = sources.geocode(sites)
+    located = [where(site_id) for site_id in geocoded["id"].astype(str)]
     unresolved: list[Problem] = []
-    for i, site_id in enumerate(geocoded["id"].astype(str)):
-        file, line = where(site_id)
-        unresolved += geocoding_problems(geocoded.iloc[[i]], path=file, lines=[line or 0])
+    for file in dict.fromkeys(f for f, _ in located):  # each input file once, in order
+        rows = [i for i, (f, _) in enumerate(located) if f == file]
+        unresolved += geocoding_problems(geocoded.iloc[rows], path=file,
+                                         lines=[located[i][1] or 0 for i in rows])
     if unresolved:
         raise GeocodingError(
             f"{len(unresolved)} commune(s) not placed; nothing was written\n"
@@ -194,8 +202,7 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
 
     if sources is None and departements_source is not None:
         sources = Sources(boundaries=departements_source)
-    sites = load_registry(registry_path)
-    line_of: dict[str, int] = sites.attrs["lines"]
+    sites, line_of = read_registry(registry_path)
     coverage = place_sites(sites, where=lambda i: (str(registry_path), line_of.get(i)),
                            sources=sources)
     metadata = coverage_metadata(provenance=dict(coverage.departements.attrs) or None)
@@ -241,8 +248,8 @@ def write_coverage_outputs(coverage: Coverage, reconciliation: Reconciliation,
 
 
 # --- Coverage over time (issue 7) -----------------------------------------------------------
-def load_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
-                  today: dt.date | None = None) -> pd.DataFrame:
+def read_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
+                  today: dt.date | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Read and validate the openings after the annex (``data/raw/ouvertures.csv``).
 
     Parameters
@@ -256,17 +263,23 @@ def load_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
 
     Returns
     -------
-    pandas.DataFrame
-        See :func:`pipeline.history.validate_openings`; ``attrs["lines"]`` maps each id to
-        its line in ``path``.
+    openings : pandas.DataFrame
+        See :func:`pipeline.history.validate_openings`.
+    lines : dict of str to int
+        Each id's line in ``path``.
     """
     from pipeline.history import validate_openings
 
     records, lines = read_csv_records(path)
     openings = validate_openings(records, lines=lines, source=str(path), registry=registry,
                                  today=today)
-    openings.attrs["lines"] = dict(zip(openings["id"], lines, strict=True))
-    return openings
+    return openings, dict(zip(openings["id"].astype(str), lines, strict=True))
+
+
+def load_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
+                  today: dt.date | None = None) -> pd.DataFrame:
+    """Read and validate the openings after the annex (see :func:`read_openings`)."""
+    return read_openings(path, registry, today=today)[0]
 
 
 @dataclass(frozen=True)
@@ -330,10 +343,8 @@ def prepare_history(registry_path: str | os.PathLike[str],
 
     if sources is None and departements_source is not None:
         sources = Sources(boundaries=departements_source)
-    registry = load_registry(registry_path)
-    openings = load_openings(openings_path, registry, today=today)
-    registry_lines = {str(k): v for k, v in registry.attrs["lines"].items()}
-    opening_lines = {str(k): v for k, v in openings.attrs["lines"].items()}
+    registry, registry_lines = read_registry(registry_path)
+    openings, opening_lines = read_openings(openings_path, registry, today=today)
 
     def where(site_id: str) -> tuple[str, int | None]:
         if site_id in opening_lines:

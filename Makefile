@@ -26,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 # --- Inputs ------------------------------------------------------------------------------------
 REGISTRY := data/raw/ecoles.csv
 LABEL_OFFSETS := data/raw/etiquettes.csv
-EMBEDDED := pipeline/data/departements.gpkg pipeline/data/communes.csv.xz \
+EMBEDDED := pipeline/data/departements.gpkg pipeline/data/communes.csv.gz \
             pipeline/data/sources.json
 
 # --- Code, by step (a product depends on the code that makes it) -------------------------------

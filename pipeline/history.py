@@ -29,17 +29,15 @@ from typing import Final
 
 import pandas as pd
 
-from pipeline.config import ANNEX_DATE, CONFIDENCE_LEVELS
+from pipeline.config import ANNEX_DATE
 from pipeline.errors import Problem, SourceDataError
-from pipeline.ingest import (
-    _ID,
-    _OPENING,
-    _URL,
-    DEPARTEMENT_CODES,
-    _fold,
-    normalize_departement,
-)
 from pipeline.ingest import COLUMNS as REGISTRY_COLUMNS
+from pipeline.ingest import (
+    DEPARTEMENT_CODES,
+    OPENING_PATTERN,
+    check_cell,
+    fold_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +176,7 @@ def resolve_date(value: str) -> tuple[dt.date, dt.date, str]:
         If ``value`` is not in one of those forms or names no calendar day.
     """
     text = value.strip()
-    if not _OPENING.match(text):
+    if not OPENING_PATTERN.match(text):
         raise ValueError(f"{value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
     parts = [int(p) for p in text.split("-")]
     if len(parts) == 3:
@@ -275,40 +273,23 @@ def validate_openings(
             if not values[col]:
                 bad(col, "empty; every opening needs a value here", "")
         rid = values["id"]
-        if rid:
-            if not _ID.match(rid):
-                bad("id", "use lower-case letters, digits and single hyphens "
-                    "(e.g. 'metaltech-nogent')")
-            if rid in seen:
-                bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
-            else:
-                seen[rid] = line
-            if rid in registry_ids:
-                bad("id", "this id belongs to a school of the 2021 registry; give the site its "
-                    "own id (e.g. name-commune) and put the 2021 id in 'ami_2021_id'")
+        if rid in seen:
+            bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
+        elif rid:
+            seen[rid] = line
+        if rid in registry_ids:
+            bad("id", "this id belongs to a school of the 2021 registry; give the site its "
+                "own id (e.g. name-commune) and put the 2021 id in 'ami_2021_id'")
         if "?" in values["commune"]:
             bad("commune", "uncertain place; write the commune the source supports, or leave "
                 "the row out and say why in docs/history.md")
-        dep = values["departement"]
-        if dep:
-            code = normalize_departement(dep)
-            if code is None:
-                bad("departement", "not a French département code; use the INSEE code such as "
-                    "'01', '2A' or '971'")
-            else:
-                frame.iat[pos, OPENING_COLUMNS.index("departement")] = code
-        conf = values["confiance"]
-        if conf:
-            if _fold(conf) not in CONFIDENCE_LEVELS:
-                bad("confiance", "write 'haute', 'moyenne' or 'basse'")
-            else:
-                frame.iat[pos, OPENING_COLUMNS.index("confiance")] = _fold(conf)
-        urls = [u.strip() for u in values["sources"].split("|") if u.strip()]
-        if values["sources"] and not urls:
-            bad("sources", "no URL found; give at least one http(s) URL, separated by ' | '")
-        for url in urls:
-            if not _URL.match(url):
-                bad("sources", "not an http(s) URL; separate several URLs with ' | '", url)
+        for col in ("id", "departement", "confiance", "sources"):
+            if values[col]:
+                normalized, issues = check_cell(col, values[col])
+                for message, shown in issues:
+                    bad(col, message, shown)
+                if not issues:
+                    frame.iat[pos, OPENING_COLUMNS.index(col)] = normalized
         link = values["ami_2021_id"]
         if link:
             if link not in laureates:
@@ -381,7 +362,7 @@ def _registry_opening(row: pd.Series) -> pd.Timestamp | None:
 
 
 def _same_place(a: pd.Series, b: pd.Series) -> bool:
-    return bool(_fold(str(a["commune"])) == _fold(str(b["commune"]))
+    return bool(fold_value(str(a["commune"])) == fold_value(str(b["commune"]))
                 and a["departement"] == b["departement"])
 
 

@@ -23,6 +23,10 @@ COLUMNS = (
 #: Columns that must hold a value on every row.
 NON_EMPTY = ("id", "nom", "commune", "departement", "existante_2021", "confiance", "sources")
 
+#: Columns whose cells :func:`check_cell` checks and normalises.
+CHECKED = ("id", "departement", "existante_2021", "ami_2021", "confiance", "sources",
+           "ouverture")
+
 #: Every département code of the COG (101 départements; "20" no longer exists).
 DEPARTEMENT_CODES = frozenset(
     [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B", "971", "972", "973", "974", "976"]
@@ -30,12 +34,12 @@ DEPARTEMENT_CODES = frozenset(
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DEP = re.compile(r"^(?:\d{1,3}|2[AB])$")
-_OPENING = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?$")
+OPENING_PATTERN = re.compile(r"^\d{4}(?:-(0[1-9]|1[0-2])(?:-(0[1-9]|[12]\d|3[01]))?)?$")
 _URL = re.compile(r"^https?://\S+$")
 
 
-def _fold(value: str) -> str:
-    """Lower-case and strip accents, to accept 'Ingénierie' for 'ingenierie'."""
+def fold_value(value: str) -> str:
+    """Return ``value`` lower-cased, without accents ('Ingénierie' → 'ingenierie')."""
     decomposed = unicodedata.normalize("NFKD", value.strip().lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -59,6 +63,62 @@ def normalize_departement(value: str) -> str | None:
     if code.isdigit() and len(code) < 2:
         code = code.zfill(2)
     return code if code in DEPARTEMENT_CODES else None
+
+
+#: Cells checked by :func:`check_cell`: column → (allowed values or pattern, advice).
+_CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
+    "existante_2021": (YES_NO, "write 'oui' or 'non'"),
+    "ami_2021": (AMI_CATEGORIES, "write 'ingenierie', 'investissement' or leave empty"),
+    "confiance": (CONFIDENCE_LEVELS, "write 'haute', 'moyenne' or 'basse'"),
+}
+
+
+def check_cell(column: str, value: str) -> tuple[str, list[tuple[str, str | None]]]:
+    """Check and normalise one non-empty cell of a registry-like file.
+
+    Shared by the registry and the openings file, so that a column means and accepts the
+    same everywhere. Columns without a rule are returned unchanged.
+
+    Parameters
+    ----------
+    column
+        Column name: ``id``, ``departement``, ``existante_2021``, ``ami_2021``,
+        ``confiance``, ``sources`` or ``ouverture`` have rules.
+    value
+        The stripped cell, not empty.
+
+    Returns
+    -------
+    value : str
+        The normalised value ("1" → "01", "Ingénierie" → "ingenierie").
+    problems : list of (message, shown value or None)
+        What is wrong and how to fix it; ``None`` shows the cell itself.
+    """
+    if column == "id" and not _ID.match(value):
+        return value, [("use lower-case letters, digits and single hyphens (e.g. 'icam-lille')",
+                        None)]
+    if column == "departement":
+        code = normalize_departement(value)
+        if code is None:
+            return value, [("not a French département code; use the INSEE code such as "
+                            "'01', '2A' or '971'", None)]
+        return code, []
+    if column in _CHOICES:
+        allowed, advice = _CHOICES[column]
+        folded = fold_value(value)
+        return (folded, []) if folded in allowed else (value, [(advice, None)])
+    if column == "sources":
+        urls = [u.strip() for u in value.split("|") if u.strip()]
+        if not urls:
+            return value, [("no URL found; give at least one http(s) URL, separated by "
+                            "' | '", None)]
+        problems: list[tuple[str, str | None]] = [
+            ("not an http(s) URL; separate several URLs with ' | '", url)
+            for url in urls if not _URL.match(url)]
+        return " | ".join(urls), problems
+    if column == "ouverture" and not OPENING_PATTERN.match(value):
+        return value, [("write the opening as YYYY, YYYY-MM or YYYY-MM-DD", None)]
+    return value, []
 
 
 def validate_registry(
@@ -127,48 +187,17 @@ def validate_registry(
             if not values[col]:
                 bad(col, "empty; every school needs a value here", "")
         rid = values["id"]
-        if rid:
-            if not _ID.match(rid):
-                bad("id", "use lower-case letters, digits and single hyphens (e.g. 'icam-lille')")
-            if rid in seen:
-                bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
-            else:
-                seen[rid] = line
-        dep = values["departement"]
-        if dep:
-            code = normalize_departement(dep)
-            if code is None:
-                bad("departement", "not a French département code; use the INSEE code such as "
-                    "'01', '2A' or '971'")
-            else:
-                frame.iat[pos, COLUMNS.index("departement")] = code
-        exists = values["existante_2021"]
-        if exists:
-            if _fold(exists) not in YES_NO:
-                bad("existante_2021", "write 'oui' or 'non'")
-            else:
-                frame.iat[pos, COLUMNS.index("existante_2021")] = _fold(exists)
-        ami = values["ami_2021"]
-        if ami:
-            if _fold(ami) not in AMI_CATEGORIES:
-                bad("ami_2021", "write 'ingenierie', 'investissement' or leave empty")
-            else:
-                frame.iat[pos, COLUMNS.index("ami_2021")] = _fold(ami)
-        conf = values["confiance"]
-        if conf:
-            if _fold(conf) not in CONFIDENCE_LEVELS:
-                bad("confiance", "write 'haute', 'moyenne' or 'basse'")
-            else:
-                frame.iat[pos, COLUMNS.index("confiance")] = _fold(conf)
-        urls = [u.strip() for u in values["sources"].split("|") if u.strip()]
-        if values["sources"] and not urls:
-            bad("sources", "no URL found; give at least one http(s) URL, separated by ' | '")
-        for url in urls:
-            if not _URL.match(url):
-                bad("sources", "not an http(s) URL; separate several URLs with ' | '", url)
-        opening = values["ouverture"]
-        if opening and not _OPENING.match(opening):
-            bad("ouverture", "write the opening as YYYY, YYYY-MM or YYYY-MM-DD")
+        if rid in seen:
+            bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
+        elif rid:
+            seen[rid] = line
+        for col in CHECKED:
+            if values[col]:
+                normalized, issues = check_cell(col, values[col])
+                for message, shown in issues:
+                    bad(col, message, shown)
+                if not issues:
+                    frame.iat[pos, COLUMNS.index(col)] = normalized
     if problems:
         raise SourceDataError(
             problems, summary=f"{source}: {len(problems)} problem(s); nothing was written"
@@ -178,6 +207,4 @@ def validate_registry(
     clean["existante_2021"] = clean["existante_2021"].eq("oui")
     for col in ("ami_2021", *OPTIONAL_COLUMNS):
         clean[col] = clean[col].mask(clean[col].eq(""), pd.NA)
-    clean["sources"] = clean["sources"].map(
-        lambda s: " | ".join(u.strip() for u in s.split("|") if u.strip()))
     return clean.reset_index(drop=True)

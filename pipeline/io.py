@@ -15,10 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pipeline.errors import PipelineError, Problem, SourceDataError
+
+if TYPE_CHECKING:  # pandas is imported where a table is built, not on import: see build.py
+    import pandas as pd
 
 #: Delimiters accepted in a registry CSV (spreadsheets in France export with ";").
 _DELIMITERS = ",;\t"
@@ -199,6 +201,8 @@ def read_csv_records(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[i
         rows.append(cells + [""] * (len(header) - len(cells)))
     if problems:
         raise SourceDataError(problems, summary=f"{name}: {len(problems)} malformed line(s)")
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     kept = [ln for ln, rec in zip(lines, records, strict=True)
             if len(rec) <= len(header) or not any(c.strip() for c in rec[len(header):])]

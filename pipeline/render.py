@@ -7,6 +7,12 @@ legend with counts computed from the data, the title, the scale bar and the sour
 :func:`save_map` writes PNG and SVG atomically with deterministic bytes; :func:`alt_text`
 describes the map in French for screen readers.
 
+Preparing and drawing are two steps, so that the map can be drawn in a process that never
+imports pandas or geopandas (``ecoles-map build`` forks and draws in a child):
+:func:`map_data` turns the GeoDataFrames into a :class:`MapData` of plain Python, numpy and
+shapely objects (cheap to pickle), and :func:`draw_map` draws a :class:`MapData`;
+:func:`plot_coverage` is the two in one. This module imports neither pandas nor geopandas.
+
 The figure is built without pyplot (no global state) on an Agg canvas, laid out by hand
 (:mod:`pipeline.layout`), and draws each fill class of départements as one compound path,
 so a render costs a fraction of a second and the SVG stays small. In the SVG, text stays
@@ -32,13 +38,12 @@ import re
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-import geopandas as gpd
 import matplotlib as mpl
 import numpy as np
-import pandas as pd
 import shapely
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -57,6 +62,10 @@ from pipeline.errors import RenderError
 from pipeline.io import atomic_path
 from pipeline.labels import Placement, leader_anchor, place_labels
 from pipeline.layout import IDF_CORE, IDF_NEIGHBOURS, OVERSEAS_NAMES, Box, Preset, get_preset
+
+if TYPE_CHECKING:  # pandas and geopandas are not imported to draw (see the module docstring)
+    import geopandas as gpd
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +277,150 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
     return text + "\n"
 
 
+# --- Map data ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class MapData:
+    """Everything :func:`draw_map` needs, as plain Python, numpy and shapely objects.
+
+    Built by :func:`map_data` from the GeoDataFrames; it pickles without pandas, so a process
+    that imports only matplotlib, numpy, shapely and pyproj can draw it. Départements are
+    sorted by code, sites by id; only the sites of a styled category are kept (those drawn).
+    Equality is identity (the fields hold numpy arrays).
+
+    Attributes
+    ----------
+    departement_codes, departement_noms, departement_statuts
+        Code ("01", "2A", "971"), name and ``statut`` of each département.
+    departement_geometries
+        Object array of shapely (multi)polygons in EPSG:4326, in the order of the codes.
+    edition
+        Edition of the boundaries, as on the source line (e.g. ``"2024"``).
+    site_ids, site_categories, site_etiquettes
+        Id, ``categorie`` and label (``""`` for none) of each site drawn.
+    site_departements
+        Département code of each site (the spatial one when known): it puts the site in the
+        overseas inset or the Île-de-France zoom.
+    site_lon, site_lat
+        WGS84 longitude and latitude of each site (float arrays).
+    title, source_line
+        Texts of the map, unwrapped (a basemap credit is appended when drawing).
+    legend
+        ``(key, text)`` pairs, keys of :data:`pipeline.config.CATEGORY_STYLE` or
+        :data:`pipeline.config.STATUS_STYLE`.
+    """
+
+    departement_codes: tuple[str, ...]
+    departement_noms: tuple[str, ...]
+    departement_statuts: tuple[str, ...]
+    departement_geometries: np.ndarray
+    edition: str
+    site_ids: tuple[str, ...]
+    site_categories: tuple[str, ...]
+    site_etiquettes: tuple[str, ...]
+    site_departements: tuple[str, ...]
+    site_lon: np.ndarray
+    site_lat: np.ndarray
+    title: str
+    legend: tuple[tuple[str, str], ...]
+    source_line: str
+
+    def __post_init__(self) -> None:
+        n_deps = {len(self.departement_codes), len(self.departement_noms),
+                  len(self.departement_statuts), len(self.departement_geometries)}
+        n_sites = {len(self.site_ids), len(self.site_categories), len(self.site_etiquettes),
+                   len(self.site_departements), len(self.site_lon), len(self.site_lat)}
+        if len(n_deps) != 1 or len(n_sites) != 1:
+            raise RenderError(
+                "MapData fields of different lengths (départements: "
+                f"{sorted(n_deps)}, sites: {sorted(n_sites)}); build it with map_data()"
+            )
+        _check_statuts(self.departement_codes, self.departement_statuts)
+        _check_legend(self.legend)
+
+
+def _check_statuts(codes: Sequence[object], statuts: Sequence[object]) -> None:
+    """Refuse départements whose ``statut`` has no fill in the styles."""
+    unstyled = [(c, v) for c, v in zip(codes, statuts, strict=True)
+                if v not in config.STATUS_STYLE]
+    if unstyled:
+        examples = ", ".join(f"{c} ({v!r})" for c, v in unstyled)
+        raise RenderError(
+            f"départements with a 'statut' that has no fill in pipeline.config.STATUS_STYLE: "
+            f"{examples}; use one of {', '.join(config.STATUS_STYLE)} or add a style for it"
+        )
+
+
+def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
+             title: str | None = None, legend: Sequence[tuple[str, str]] | None = None,
+             source_line: str | None = None) -> MapData:
+    """Check the coverage tables and turn what the map shows into a :class:`MapData`.
+
+    Parameters
+    ----------
+    sites, departements
+        As for :func:`plot_coverage`.
+    title, legend, source_line
+        As for :func:`plot_coverage`; None (or an empty title or source line) gives the
+        defaults, :func:`default_title`, :func:`legend_entries` and
+        :func:`default_source_line`, computed from the sites drawn.
+
+    Returns
+    -------
+    MapData
+        Plain objects, ready for :func:`draw_map` here or in another process.
+
+    Raises
+    ------
+    RenderError
+        If a column is missing, a ``statut`` has no style, a legend key is unknown or a site
+        has no point geometry.
+    """
+    for frame, columns, what in ((sites, ("categorie", "etiquette", "departement", "id"),
+                                  "sites"),
+                                 (departements, ("code", "nom", "statut"), "départements")):
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise RenderError(
+                f"the {what} table lacks column(s) {', '.join(missing)}; run the join step "
+                "(ecoles-map join) to produce them"
+            )
+    _check_statuts(departements["code"].astype(str).tolist(),
+                   departements["statut"].astype(str).tolist())
+    if legend is not None:
+        _check_legend(legend)
+
+    drawn = sites.loc[sites["categorie"].astype(str).isin(list(config.CATEGORY_STYLE))]
+    skipped = len(sites) - len(drawn)
+    if skipped:
+        log.info("%d site(s) of a category without a style ('autre') are not drawn", skipped)
+    drawn = drawn.sort_values("id", kind="stable")
+    lonlat = shapely.get_coordinates(np.asarray(drawn.geometry.values, dtype=object))
+    if len(lonlat) != len(drawn):
+        raise RenderError("every site needs a point geometry; geocode the registry first")
+    deps = departements.sort_values("code", kind="stable")
+
+    def strings(values: Any) -> tuple[str, ...]:
+        return tuple(str(v) for v in values)
+
+    return MapData(
+        departement_codes=strings(deps["code"].astype(str)),
+        departement_noms=strings(deps["nom"].astype(str)),
+        departement_statuts=strings(deps["statut"].astype(str)),
+        departement_geometries=np.asarray(deps.geometry.values, dtype=object),
+        edition=_edition(departements),
+        site_ids=strings(drawn["id"].astype(str)),
+        site_categories=strings(drawn["categorie"].astype(str)),
+        site_etiquettes=strings(drawn["etiquette"].fillna("").astype(str)),
+        site_departements=strings(_site_departement(drawn)),
+        site_lon=np.ascontiguousarray(lonlat[:, 0]),
+        site_lat=np.ascontiguousarray(lonlat[:, 1]),
+        title=title or default_title(drawn),
+        legend=tuple((key, text) for key, text in
+                     (legend_entries(drawn, departements) if legend is None else legend)),
+        source_line=source_line or default_source_line(departements),
+    )
+
+
 # --- Drawing ----------------------------------------------------------------------------------
 class _Frame:
     """One map frame (main, zoom or inset): its axes, projection and the sites it shows."""
@@ -425,7 +578,7 @@ def plot_coverage(
     font: str | None = None,
     labels: bool | Literal["auto"] = "auto",
 ) -> Figure:
-    """Draw the coverage map of the 2021 annex.
+    """Draw the coverage map of the 2021 annex: :func:`draw_map` of :func:`map_data`.
 
     Parameters
     ----------
@@ -470,43 +623,52 @@ def plot_coverage(
         If the preset, font or basemap is unknown or unavailable, a column is missing, a
         ``statut`` has no style or a legend key is unknown.
     """
+    _layout(preset)  # an unknown preset is refused before the data is checked
+    data = map_data(sites, departements, title=title, legend=legend, source_line=source_line)
+    return draw_map(data, preset=preset, basemap=basemap, label_overrides=label_overrides,
+                    font=font, labels=labels)
+
+
+def _layout(preset: str) -> Preset:
     try:
-        layout = get_preset(preset)
+        return get_preset(preset)
     except KeyError as exc:
         raise RenderError(str(exc.args[0])) from None
-    for frame, columns, what in ((sites, ("categorie", "etiquette", "departement", "id"),
-                                  "sites"),
-                                 (departements, ("code", "nom", "statut"), "départements")):
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise RenderError(
-                f"the {what} table lacks column(s) {', '.join(missing)}; run the join step "
-                "(ecoles-map join) to produce them"
-            )
-    statuses = departements["statut"].astype(str)
-    unstyled = statuses[~statuses.isin(list(config.STATUS_STYLE))]
-    if len(unstyled):
-        examples = ", ".join(f"{c} ({v!r})" for c, v in zip(
-            departements.loc[unstyled.index, "code"].astype(str), unstyled, strict=True))
-        raise RenderError(
-            f"départements with a 'statut' that has no fill in pipeline.config.STATUS_STYLE: "
-            f"{examples}; use one of {', '.join(config.STATUS_STYLE)} or add a style for it"
-        )
-    if legend is not None:
-        _check_legend(legend)
+
+
+def draw_map(data: MapData, *, preset: str = "a4", basemap: str | None = None,
+             label_overrides: Mapping[str, tuple[float, float]] | None = None,
+             font: str | None = None, labels: bool | Literal["auto"] = "auto") -> Figure:
+    """Draw the coverage map of a :class:`MapData` (no pandas needed).
+
+    Parameters
+    ----------
+    data
+        From :func:`map_data`, possibly unpickled in another process.
+    preset, basemap, label_overrides, font, labels
+        As for :func:`plot_coverage`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The map, on an Agg canvas, ready for :func:`save_map`.
+
+    Raises
+    ------
+    RenderError
+        If the preset, font or basemap is unknown or unavailable.
+    """
+    layout = _layout(preset)
     family = font or DEFAULT_FONT
     if font:
         _check_font(font)
     with mpl.rc_context({"font.family": [family, DEFAULT_FONT], "text.color": TEXT_COLOUR,
                          "path.simplify": True}):
-        return _plot(sites, departements, layout, title=title, source_line=source_line,
-                     legend=legend, basemap=basemap, label_overrides=label_overrides or {},
+        return _plot(data, layout, basemap=basemap, label_overrides=label_overrides or {},
                      labels=labels)
 
 
-def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Preset, *,
-          title: str | None, source_line: str | None,
-          legend: Sequence[tuple[str, str]] | None, basemap: str | None,
+def _plot(data: MapData, layout: Preset, *, basemap: str | None,
           label_overrides: Mapping[str, tuple[float, float]],
           labels: bool | Literal["auto"]) -> Figure:
     fig = Figure(figsize=layout.figsize, dpi=layout.dpi, facecolor="white")
@@ -514,22 +676,15 @@ def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Prese
     figsize = layout.figsize
     overseas_codes = list(OVERSEAS_NAMES)
 
-    deps = departements.sort_values("code", kind="stable")
-    codes = deps["code"].astype(str).to_numpy()
-    statut = deps["statut"].astype(str).to_numpy()
-    geoms = np.asarray(deps.geometry.values, dtype=object)
+    # Object arrays, as numpy compares strings of any length in them.
+    codes = np.array(data.departement_codes, dtype=object)
+    statut = np.array(data.departement_statuts, dtype=object)
+    geoms = np.asarray(data.departement_geometries, dtype=object)
     is_overseas = np.isin(codes, overseas_codes)
-
-    drawn = sites.loc[sites["categorie"].astype(str).isin(list(config.CATEGORY_STYLE))]
-    skipped = len(sites) - len(drawn)
-    if skipped:
-        log.info("%d site(s) of a category without a style ('autre') are not drawn", skipped)
-    drawn = drawn.sort_values("id", kind="stable")
-    site_dep = _site_departement(drawn).to_numpy()
-    site_cat = drawn["categorie"].astype(str).to_numpy()
-    lonlat = shapely.get_coordinates(np.asarray(drawn.geometry.values, dtype=object))
-    if len(lonlat) != len(drawn):
-        raise RenderError("every site needs a point geometry; geocode the registry first")
+    site_dep = np.array(data.site_departements, dtype=object)
+    site_cat = np.array(data.site_categories, dtype=object)
+    lonlat = np.column_stack([np.asarray(data.site_lon, dtype=float),
+                              np.asarray(data.site_lat, dtype=float)])
 
     frames: list[_Frame] = []
     lw = 0.3
@@ -635,23 +790,22 @@ def _plot(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, layout: Prese
 
     # Title, legend, source line.
     wrap = textwrap.fill
-    title_text = fig.text(*layout.title_anchor, wrap(title or default_title(drawn),
-                                                        layout.title_wrap),
+    title_text = fig.text(*layout.title_anchor, wrap(data.title, layout.title_wrap),
                           ha="left", va="top", fontsize=layout.title, fontweight="bold",
                           linespacing=1.25)
     title_text.set_gid("titre")
-    _legend(fig, legend_entries(drawn, departements) if legend is None else legend, layout)
-    source = source_line or default_source_line(departements)
+    _legend(fig, data.legend, layout)
+    source = data.source_line
     if credit:
         source = f"{source} {credit}."
     source_text = fig.text(*layout.source_anchor, wrap(source, layout.source_wrap), ha="left",
                            va="bottom", fontsize=layout.source, color="#444444")
     source_text.set_gid("sources")
 
-    show_labels = (layout.labels and len(drawn) <= MAX_AUTO_LABELS) if labels == "auto" \
-        else bool(labels)
+    show_labels = (layout.labels and len(data.site_ids) <= MAX_AUTO_LABELS) \
+        if labels == "auto" else bool(labels)
     if show_labels:
-        _labels(fig, frames, drawn, layout, label_overrides)
+        _labels(fig, frames, data, layout, label_overrides)
     return fig
 
 
@@ -699,12 +853,12 @@ def _legend(fig: Figure, entries: Sequence[tuple[str, str]], layout: Preset) -> 
     legend.set_gid("legende")
 
 
-def _labels(fig: Figure, frames: list[_Frame], sites: pd.DataFrame, layout: Preset,
+def _labels(fig: Figure, frames: list[_Frame], data: MapData, layout: Preset,
             overrides: Mapping[str, tuple[float, float]]) -> None:
     """Place the point labels of every frame at once, in display space, and draw them."""
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-    etiquettes = sites["etiquette"].fillna("").astype(str).to_numpy()
-    ids = sites["id"].astype(str).to_numpy()
+    etiquettes = data.site_etiquettes
+    ids = data.site_ids
     pts_per_px = 72.0 / layout.dpi
     px_per_pt = layout.dpi / 72.0
     points: list[np.ndarray] = []
@@ -946,10 +1100,11 @@ def render_maps(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
 
     overrides = read_label_overrides(overrides_path) if overrides_path else None
     description = alt_text(sites, departements)
+    data = map_data(sites, departements)
     written: list[Path] = []
     for preset in presets:
-        fig = plot_coverage(sites, departements, preset=preset, basemap=basemap,
-                            label_overrides=overrides, font=font, labels=labels)
+        fig = draw_map(data, preset=preset, basemap=basemap, label_overrides=overrides,
+                       font=font, labels=labels)
         stem = Path(outdir) / map_stem(preset)
         png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".txt"))
         save_map(fig, png, svg)

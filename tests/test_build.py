@@ -159,3 +159,20 @@ def test_cli_and_build_import_no_heavy_library():
             " if m in sys.modules]\n"
             "assert not heavy, heavy\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_geocode_command_online_with_network_down(tmp_path, monkeypatch):
+    import urllib3
+
+    def refuse(address, *args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)
+    table = tmp_path / "communes.csv"
+    table.write_text("commune,departement\nFlers,61\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = CliRunner().invoke(main, ["geocode", str(table), str(out), "--geocoder", "online",
+                                       "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 1
+    assert "geo.api.gouv.fr" in result.output and "--geocoder embedded" in result.output
+    assert not out.exists()

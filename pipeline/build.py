@@ -147,12 +147,14 @@ class _Drawer:
 
         pid = _fork(serve)
         os.close(read_end)
-        if pid is None:
+        self._open = pid is not None
+        if not self._open:
             os.close(self._write_end)
         self.pid = pid
 
     def send(self, job: _DrawJob) -> None:
         """Hand the job to the child."""
+        self._open = False  # the file object below closes the descriptor
         with os.fdopen(self._write_end, "wb") as pipe:
             pickle.dump(job, pipe, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -163,9 +165,10 @@ class _Drawer:
 
     def stop(self) -> None:
         """Kill the child (the build failed)."""
+        if self._open:  # never close a descriptor number that another file may now use
+            os.close(self._write_end)
+            self._open = False
         if self.pid is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._write_end)
             _stop(self.pid)
 
 

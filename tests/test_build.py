@@ -176,3 +176,20 @@ def test_geocode_command_online_with_network_down(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "geo.api.gouv.fr" in result.output and "--geocoder embedded" in result.output
     assert not out.exists()
+
+
+def test_download_bar_draws_on_stderr_and_is_silent_with_quiet(capsys):
+    import click
+
+    import cli
+
+    with click.Context(cli.main) as ctx:
+        ctx.meta["quiet"] = False
+        update = cli._download_bar()
+        assert update is not None
+        for done in (0, 40_000, 100_000):
+            update(done, 100_000)
+    assert "téléchargement IGN" in capsys.readouterr().err
+    with click.Context(cli.main) as ctx:
+        ctx.meta["quiet"] = True
+        assert cli._download_bar() is None

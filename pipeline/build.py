@@ -274,7 +274,6 @@ def build_all(
                 dated_legend,
                 dated_title,
             )
-            from pipeline.timeline import map_name
 
             assert as_of is not None
             counts = dated_counts(coverage.sites, coverage.departements)
@@ -283,7 +282,7 @@ def build_all(
                             title=dated_title(as_of, counts), legend=dated_legend(counts))
             # No labels by default on dated maps: they would jump from one date to the next.
             labels = False if labels == "auto" else labels
-            stem = Path(maps_dir) / (map_name(as_of) + ("" if preset == "a4" else f"-{preset}"))
+            stem = Path(maps_dir) / map_stem(preset, as_of)
             description = dated_alt_text(as_of, counts)
             tables = ("couverture.gpkg", "ecoles.csv", "rapprochement.md")
 

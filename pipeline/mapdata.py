@@ -9,6 +9,7 @@ matplotlib and the one that draws does not pay for pandas (see :mod:`pipeline.bu
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -309,6 +310,22 @@ def check_legend(legend: Sequence[tuple[str, str]]) -> None:
             )
 
 
-def map_stem(preset: str) -> str:
-    """File name (without extension) of the map of ``preset``: A4 is the main one."""
-    return "ecoles-de-production-2021" + ("" if preset == "a4" else f"-{preset}")
+def map_stem(preset: str, day: dt.date | None = None) -> str:
+    """Return the file name (without extension) of a map.
+
+    Parameters
+    ----------
+    preset
+        Its frame; A4 is the main one and carries no suffix.
+    day
+        Its date: None for the 2021 annex (``ecoles-de-production-2021``), else the
+        coverage on that day (``ecoles-de-production-YYYY-MM-DD``, which sorts in time
+        order).
+
+    Returns
+    -------
+    str
+        E.g. ``ecoles-de-production-2021``, ``ecoles-de-production-2023-12-31-slide``.
+    """
+    name = "ecoles-de-production-" + ("2021" if day is None else day.isoformat())
+    return name + ("" if preset == "a4" else f"-{preset}")

@@ -36,14 +36,13 @@ from pipeline.history import (
     sites_as_of,
 )
 from pipeline.io import atomic_path
+from pipeline.mapdata import map_stem
 
 if TYPE_CHECKING:
     from pipeline.workflow import HistoryInputs
 
 log = logging.getLogger(__name__)
 
-#: File name of the map of a date, without extension; ISO dates sort in time order.
-MAP_STEM: Final = "ecoles-de-production-{date}"
 GIF_NAME: Final = "ecoles-de-production-historique.gif"
 CHART_STEM: Final = "ecoles-de-production-evolution"
 RECONCILIATION_NAME: Final = "rapprochement-historique.md"
@@ -54,22 +53,6 @@ GIF_FRAME_MS: Final = 1500
 GIF_LAST_FRAME_MS: Final = 4000
 TEAL: Final = "#00A0A0"
 _SVG_SALT: Final = "ecoles-map-evolution"
-
-
-def map_name(day: dt.date) -> str:
-    """File name (without extension) of the map of ``day``.
-
-    Parameters
-    ----------
-    day
-        The date of the map.
-
-    Returns
-    -------
-    str
-        ``ecoles-de-production-YYYY-MM-DD``.
-    """
-    return MAP_STEM.format(date=day.isoformat())
 
 
 def counts_over_time(registry: pd.DataFrame, openings: pd.DataFrame, *,
@@ -315,7 +298,7 @@ def render_history(inputs: HistoryInputs, outdir: str | os.PathLike[str], *,
         fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
                             title=dated_title(day, counts), source_line=source,
                             legend=dated_legend(counts), font=font, labels=False)
-        stem = out / map_name(day)
+        stem = out / map_stem("a4", day)
         png, svg, txt = (stem.with_suffix(x) for x in (".png", ".svg", ".txt"))
         save_map(fig, png, svg)
         write_text(dated_alt_text(day, counts), txt)
@@ -375,7 +358,7 @@ def render_dated_maps(inputs: HistoryInputs, day: dt.date, outdir: str | os.Path
         fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
                             title=dated_title(day, counts), legend=dated_legend(counts),
                             basemap=basemap, font=font, labels=False)
-        stem = Path(outdir) / (map_name(day) + ("" if preset == "a4" else f"-{preset}"))
+        stem = Path(outdir) / map_stem(preset, day)
         png, svg, txt = (stem.with_suffix(x) for x in (".png", ".svg", ".txt"))
         save_map(fig, png, svg)
         write_text(dated_alt_text(day, counts), txt)

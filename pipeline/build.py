@@ -268,22 +268,14 @@ def build_all(
             tables: tuple[str, ...] = ("couverture.gpkg", "ecoles.csv", "ecoles.md",
                                        "rapprochement.md", "registre.csv")
         else:  # another date: the schools open that day (issue 7)
-            from pipeline.history import (
-                dated_alt_text,
-                dated_counts,
-                dated_legend,
-                dated_title,
-            )
+            from pipeline.timeline import dated_map
 
             assert as_of is not None
-            counts = dated_counts(coverage.sites, coverage.departements)
             overrides = None
-            data = map_data(coverage.sites, coverage.departements,
-                            title=dated_title(as_of, counts), legend=dated_legend(counts))
+            data, description, _ = dated_map(coverage, as_of)
             # No labels by default on dated maps: they would jump from one date to the next.
             labels = False if labels == "auto" else labels
             stem = Path(maps_dir) / map_stem(preset, as_of)
-            description = dated_alt_text(as_of, counts)
             tables = ("couverture.gpkg", "ecoles.csv", "rapprochement.md")
 
         with staged_outputs() as staging:

@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import matplotlib as mpl
 import pandas as pd
@@ -31,14 +31,19 @@ from pipeline.history import (
     COVERED_SINCE,
     PublishedCount,
     coverage_as_of,
+    dated_alt_text,
+    dated_counts,
+    dated_legend,
+    dated_title,
     french_date,
     published_counts,
     sites_as_of,
 )
 from pipeline.io import atomic_path
-from pipeline.mapdata import map_stem
+from pipeline.mapdata import MapData, default_source_line, map_data, map_stem
 
 if TYPE_CHECKING:
+    from pipeline.join import Coverage
     from pipeline.workflow import HistoryInputs
 
 log = logging.getLogger(__name__)
@@ -53,6 +58,43 @@ GIF_FRAME_MS: Final = 1500
 GIF_LAST_FRAME_MS: Final = 4000
 TEAL: Final = "#00A0A0"
 _SVG_SALT: Final = "ecoles-map-evolution"
+
+
+class DatedMap(NamedTuple):
+    """The map of one date: its data, its alternative text and the figures behind them."""
+
+    data: MapData
+    alt_text: str
+    counts: dict[str, int]
+
+
+def dated_map(coverage: Coverage, day: dt.date) -> DatedMap:
+    """Build the map data of the coverage on ``day``: title, legend and source line of the date.
+
+    Shared by ``ecoles-map history``, ``render --as-of`` and ``build --as-of``, so a dated map
+    reads the same whichever command drew it.
+
+    Parameters
+    ----------
+    coverage
+        From :func:`pipeline.workflow.coverage_on`.
+    day
+        The date of the map.
+
+    Returns
+    -------
+    DatedMap
+        Ready for :func:`pipeline.render.draw_map` (labels off: they would jump from one
+        date to the next).
+    """
+    counts = dated_counts(coverage.sites, coverage.departements)
+    source = default_source_line(coverage.departements).replace(
+        "Sources : dossier de presse du 23 novembre 2021 ;",
+        "Sources : dossier de presse du 23 novembre 2021 ; ouvertures documentées depuis "
+        "(presse, écoles) ;")
+    data = map_data(coverage.sites, coverage.departements, title=dated_title(day, counts),
+                    legend=dated_legend(counts), source_line=source)
+    return DatedMap(data, dated_alt_text(day, counts), counts)
 
 
 def counts_over_time(registry: pd.DataFrame, openings: pd.DataFrame, *,
@@ -270,10 +312,6 @@ def render_history(inputs: HistoryInputs, outdir: str | os.PathLike[str], *,
         The dated reconciliation as plain text, for stderr.
     """
     from pipeline.history import (
-        dated_alt_text,
-        dated_counts,
-        dated_legend,
-        dated_title,
         history_dates,
         reconcile_openings,
         reconcile_over_time,
@@ -281,33 +319,27 @@ def render_history(inputs: HistoryInputs, outdir: str | os.PathLike[str], *,
         reconciliation_text,
     )
     from pipeline.io import write_text
-    from pipeline.render import default_source_line, plot_coverage, save_map
+    from pipeline.render import draw_map, save_map
     from pipeline.workflow import coverage_on
 
     out = Path(outdir)
     days = sorted(set(dates if dates is not None else history_dates(inputs.openings)))
-    source = (default_source_line(inputs.departements).replace(
-        "Sources : dossier de presse du 23 novembre 2021 ;",
-        "Sources : dossier de presse du 23 novembre 2021 ; ouvertures documentées depuis "
-        "(presse, écoles) ;"))
     written: list[Path] = []
     pngs: list[Path] = []
     for day in days:
-        coverage = coverage_on(inputs, day)
-        counts = dated_counts(coverage.sites, coverage.departements)
-        fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
-                            title=dated_title(day, counts), source_line=source,
-                            legend=dated_legend(counts), font=font, labels=False)
+        dated = dated_map(coverage_on(inputs, day), day)
+        fig = draw_map(dated.data, preset=preset, font=font, labels=False)
+        # One frame for every date (so they can be flipped through): no preset suffix.
         stem = out / map_stem("a4", day)
         png, svg, txt = (stem.with_suffix(x) for x in (".png", ".svg", ".txt"))
         save_map(fig, png, svg)
-        write_text(dated_alt_text(day, counts), txt)
+        write_text(dated.alt_text, txt)
         written += [png, svg, txt]
         pngs.append(png)
-        log.info("map of %s: %d schools open", day.isoformat(), counts["ecoles_ouvertes"])
+        log.info("map of %s: %d schools open", day.isoformat(),
+                 dated.counts["ecoles_ouvertes"])
     written.append(write_gif(pngs, out / GIF_NAME))
-    spatial = dict(zip(inputs.sites["id"].astype(str),
-                       inputs.sites["departement_spatial"].astype(str), strict=True))
+    spatial = inputs.departement_of_site
     chart = plot_timeline(counts_over_time(inputs.registry, inputs.openings,
                                            departement_of_site=spatial))
     chart_png, chart_svg = out / f"{CHART_STEM}.png", out / f"{CHART_STEM}.svg"
@@ -346,21 +378,17 @@ def render_dated_maps(inputs: HistoryInputs, day: dt.date, outdir: str | os.Path
     list of Path
         The files written.
     """
-    from pipeline.history import dated_alt_text, dated_counts, dated_legend, dated_title
     from pipeline.io import write_text
-    from pipeline.render import plot_coverage, save_map
+    from pipeline.render import draw_map, save_map
     from pipeline.workflow import coverage_on
 
-    coverage = coverage_on(inputs, day)
-    counts = dated_counts(coverage.sites, coverage.departements)
+    dated = dated_map(coverage_on(inputs, day), day)
     written: list[Path] = []
     for preset in presets:
-        fig = plot_coverage(coverage.sites, coverage.departements, preset=preset,
-                            title=dated_title(day, counts), legend=dated_legend(counts),
-                            basemap=basemap, font=font, labels=False)
+        fig = draw_map(dated.data, preset=preset, basemap=basemap, font=font, labels=False)
         stem = Path(outdir) / map_stem(preset, day)
         png, svg, txt = (stem.with_suffix(x) for x in (".png", ".svg", ".txt"))
         save_map(fig, png, svg)
-        write_text(dated_alt_text(day, counts), txt)
+        write_text(dated.alt_text, txt)
         written += [png, svg, txt]
     return written

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -260,6 +261,12 @@ class HistoryInputs:
     departements: gpd.GeoDataFrame
     metadata: dict[str, str]
 
+    @functools.cached_property
+    def departement_of_site(self) -> dict[str, str]:
+        """Site id → département its point lies in (the spatial join's)."""
+        return dict(zip(self.sites["id"].astype(str),
+                        self.sites["departement_spatial"].astype(str), strict=True))
+
 
 def prepare_history(registry_path: str | os.PathLike[str],
                     openings_path: str | os.PathLike[str] = DEFAULT_OPENINGS, *,
@@ -346,10 +353,9 @@ def coverage_on(inputs: HistoryInputs, day: dt.date) -> Coverage:
     joined = sites.join(placed[[*extra, geometry]], on="id")
     joined["categorie"] = site_categories(sites)
     points = gpd.GeoDataFrame(joined, geometry=geometry, crs=inputs.sites.crs)
-    spatial = dict(zip(points["id"].astype(str), points["departement_spatial"].astype(str),
-                       strict=True))
     codes = inputs.departements["code"].astype(str).tolist()
-    status = coverage_as_of(sites, departement_of_site=spatial, departements=codes)
+    status = coverage_as_of(sites, departement_of_site=inputs.departement_of_site,
+                            departements=codes)
     deps = inputs.departements.merge(status.rename(columns={"departement": "code"}),
                                      on="code", how="left", validate="one_to_one")
     columns = ["code", "nom", "statut", "nb_ecoles_ouvertes", "nb_ouvertures_depuis_annexe",
@@ -442,8 +448,7 @@ def write_coverage_outputs_as_of(coverage: Coverage, inputs: HistoryInputs, as_o
     from pipeline.io import write_csv, write_text
     from pipeline.report import sites_table
 
-    spatial = dict(zip(inputs.sites["id"].astype(str),
-                       inputs.sites["departement_spatial"].astype(str), strict=True))
+    spatial = inputs.departement_of_site
     dates = sorted({*(d for d in history_dates(inputs.openings, until=as_of) if d <= as_of),
                     as_of})
     history = coverage_history(inputs.registry, inputs.openings, dates,
@@ -488,8 +493,7 @@ def write_history_gpkg(inputs: HistoryInputs, path: str | os.PathLike[str], *,
     from pipeline.history import coverage_history
 
     last = max(dates)
-    spatial = dict(zip(inputs.sites["id"].astype(str),
-                       inputs.sites["departement_spatial"].astype(str), strict=True))
+    spatial = inputs.departement_of_site
     history = coverage_history(inputs.registry, inputs.openings, dates,
                                departement_of_site=spatial,
                                departements=inputs.departements["code"].astype(str).tolist())

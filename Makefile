@@ -66,6 +66,11 @@ $(HISTORY) &: $(REGISTRY) $(OPENINGS) $(EMBEDDED) $(CORE_CODE) $(DATA_CODE) $(RE
 	$(CLI) history $(REGISTRY) --openings $(OPENINGS) -o $(HISTORY_DIR) \
 	  --gpkg data/processed/historique.gpkg
 
+# Every command above writes its files atomically (temporary file, then rename), so a
+# failed or interrupted recipe leaves the previous, complete outputs: make must not delete
+# them (which .DELETE_ON_ERROR would do to every target of a failed grouped rule).
+.PRECIOUS: $(PROCESSED) $(MAP) $(FIGURES) $(HISTORY)
+
 # --- Verbs -------------------------------------------------------------------------------------
 .PHONY: help map figures history test bench clean
 

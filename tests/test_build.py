@@ -193,3 +193,32 @@ def test_download_bar_draws_on_stderr_and_is_silent_with_quiet(capsys):
     with click.Context(cli.main) as ctx:
         ctx.meta["quiet"] = True
         assert cli._download_bar() is None
+
+
+def test_failed_make_map_keeps_the_previous_outputs(tmp_path):
+    """make must not delete the outputs of a failed build: the CLI already kept them intact."""
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("make") is None or sys.prefix == sys.base_prefix:
+        pytest.skip("needs make and the project's virtual environment")
+    root = Path(__file__).resolve().parent.parent
+    for name in ("Makefile", "pyproject.toml", "cli.py"):
+        shutil.copy(root / name, tmp_path / name)
+    for folder in ("pipeline", "data/raw"):
+        shutil.copytree(root / folder, tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / ".venv").symlink_to(sys.prefix)
+    make = ["make", "-s", "-o", ".venv/bin/python", "-o", ".venv/.installed", "map"]
+    subprocess.run(make, cwd=tmp_path, check=True, capture_output=True)
+    outputs = sorted([*(tmp_path / "data/processed").glob("*.*"), *(tmp_path / "maps").glob("*.*")])
+    before = {p: p.read_bytes() for p in outputs}
+    assert len(before) == 8
+    registry = tmp_path / "data/raw/ecoles.csv"
+    registry.write_text(registry.read_text(encoding="utf-8").replace(",Flers,61,", ",Flers,6X,"),
+                        encoding="utf-8")
+    failed = subprocess.run(make, cwd=tmp_path, capture_output=True, text=True)
+    assert failed.returncode != 0
+    assert "value '6X'" in failed.stderr
+    assert {p: p.read_bytes() for p in outputs} == before

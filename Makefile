@@ -29,12 +29,10 @@ LABEL_OFFSETS := data/raw/etiquettes.csv
 EMBEDDED := pipeline/data/departements.gpkg pipeline/data/communes.csv.gz \
             pipeline/data/sources.json
 
-# --- Code, by step (a product depends on the code that makes it) -------------------------------
-CORE_CODE := cli.py pipeline/__init__.py pipeline/config.py pipeline/errors.py pipeline/io.py
-DATA_CODE := pipeline/ingest.py pipeline/geocode.py pipeline/boundaries.py pipeline/join.py \
-             pipeline/gpkg.py pipeline/styles.py pipeline/report.py pipeline/workflow.py
-RENDER_CODE := pipeline/render.py pipeline/labels.py pipeline/layout.py
-BUILD_CODE := $(CORE_CODE) $(DATA_CODE) $(RENDER_CODE) pipeline/build.py
+# --- Code: a product depends on all the code that can change it ---------------------------------
+# Every module of the package and the CLI, found by the shell, not kept by hand: a new module
+# or an edit anywhere in pipeline/ rebuilds what depends on it.
+CODE := cli.py $(shell find pipeline -name '*.py' -not -path '*/__pycache__/*' | LC_ALL=C sort)
 
 # --- Products ----------------------------------------------------------------------------------
 PROCESSED := data/processed/couverture.gpkg data/processed/ecoles.csv \
@@ -45,14 +43,14 @@ MAP := maps/ecoles-de-production-2021.png maps/ecoles-de-production-2021.svg \
 
 # One process makes them all: importing geopandas and matplotlib costs more than the
 # pipeline's own work, so paying it once (and forking for the PNG) beats a process per step.
-$(PROCESSED) $(MAP) &: $(REGISTRY) $(LABEL_OFFSETS) $(EMBEDDED) $(BUILD_CODE) \
+$(PROCESSED) $(MAP) &: $(REGISTRY) $(LABEL_OFFSETS) $(EMBEDDED) $(CODE) \
                        $(VENV)/.installed
 	$(CLI) build $(REGISTRY)
 
 # The other presets of the annex map, for slides and social posts, from the GeoPackage.
 FIGURES := $(foreach p,slide social square,$(foreach x,png svg txt,\
              maps/ecoles-de-production-2021-$(p).$(x)))
-$(FIGURES) &: data/processed/couverture.gpkg $(LABEL_OFFSETS) $(CORE_CODE) $(RENDER_CODE)
+$(FIGURES) &: data/processed/couverture.gpkg $(LABEL_OFFSETS) $(CODE)
 	$(CLI) render $< --preset slide --preset social --preset square -o maps
 
 # Coverage over time: a map per date (annex, then each 31 December), GIF, chart.
@@ -61,8 +59,7 @@ HISTORY_DIR := maps/historique
 HISTORY := $(HISTORY_DIR)/ecoles-de-production-historique.gif \
            $(HISTORY_DIR)/ecoles-de-production-evolution.png \
            $(HISTORY_DIR)/rapprochement-historique.md data/processed/historique.gpkg
-$(HISTORY) &: $(REGISTRY) $(OPENINGS) $(EMBEDDED) $(CORE_CODE) $(DATA_CODE) $(RENDER_CODE) \
-              pipeline/history.py pipeline/timeline.py $(VENV)/.installed
+$(HISTORY) &: $(REGISTRY) $(OPENINGS) $(EMBEDDED) $(CODE) $(VENV)/.installed
 	$(CLI) history $(REGISTRY) --openings $(OPENINGS) -o $(HISTORY_DIR) \
 	  --gpkg data/processed/historique.gpkg
 

@@ -23,7 +23,7 @@ from pipeline.config import DEFAULT_OPENINGS, DEFAULT_REGISTRY, MAPS_DIR, PROCES
 from pipeline.errors import PipelineError
 
 if TYPE_CHECKING:
-    from pipeline.inputs import Sources
+    from pipeline.sources.inputs import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("ecoles_map")
@@ -80,7 +80,7 @@ def sources_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _sources(boundaries: str, edition: str, geocoder: str, cache_dir: Path | None) -> Sources:
     """Build the library's Sources, with a download bar on stderr for IGN archives."""
-    from pipeline.inputs import Sources
+    from pipeline.sources.inputs import Sources
 
     return Sources(boundaries=boundaries, edition=edition, geocoder=geocoder,
                    cache_dir=cache_dir, progress=_download_bar())
@@ -166,8 +166,8 @@ def ingest(registry: Path, output: Path) -> None:
     Every problem (file, line, column, value) is listed in one run; nothing is written when
     any row is invalid.
     """
-    from pipeline.io import write_csv
-    from pipeline.report import reconcile
+    from pipeline.outputs.files import write_csv
+    from pipeline.steps.report import reconcile
     from pipeline.workflow import load_registry
 
     sites = load_registry(registry)
@@ -195,17 +195,14 @@ def geocode(input_csv: Path, output_csv: Path, geocoder: str, cache_dir: Path | 
     statut_geocodage are added. Exit status 1 when a row is ambiguous or not found (the
     output is still written; those rows are listed with their line).
     """
-    from pipeline.geocode import (
-        count_statuses,
-        geocode_sites,
-        geocoding_problems,
-        read_gazetteer,
-    )
-    from pipeline.io import read_csv_records, write_csv
+    from pipeline.outputs.files import write_csv
+    from pipeline.sources.csvfile import read_csv_records
+    from pipeline.sources.embedded import read_gazetteer
+    from pipeline.steps.geocode import count_statuses, geocode_sites, geocoding_problems
 
     records, lines = read_csv_records(input_csv)
     if geocoder == "online":
-        from pipeline.online import geocode_online
+        from pipeline.sources.geoapi import geocode_online
 
         renamed = records.rename(columns={commune_column: "commune",
                                           departement_column: "departement"})
@@ -236,7 +233,7 @@ def geocode(input_csv: Path, output_csv: Path, geocoder: str, cache_dir: Path | 
 @handle_errors
 def boundaries(output: Path, boundaries: str, edition: str, cache_dir: Path | None) -> None:
     """Export the départements the pipeline uses (code, nom, EPSG:4326) to a GeoPackage."""
-    from pipeline.boundaries import write_departements
+    from pipeline.outputs.gpkg import write_departements
 
     departements = _sources(boundaries, edition, "embedded", cache_dir).read_departements()
     write_departements(departements, output)
@@ -314,13 +311,13 @@ def render(couverture: Path, presets: tuple[str, ...], basemap: str | None, font
     offsets are read from data/raw/etiquettes.csv when it exists.
     """
     from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES
-    from pipeline.render import read_coverage, render_maps
+    from pipeline.outputs.gpkg import read_coverage
+    from pipeline.workflow import render_maps
 
     chosen = list(PRESETS) if "all" in presets else list(dict.fromkeys(presets))
     day = _day(as_of)
     if day is not None and day != ANNEX_DATE:
-        from pipeline.timeline import render_dated_maps
-        from pipeline.workflow import prepare_history
+        from pipeline.workflow import prepare_history, render_dated_maps
 
         inputs = prepare_history(registry_path, openings, sources=sources)
         for path in render_dated_maps(inputs, day, outdir, presets=chosen,
@@ -361,9 +358,8 @@ def history(registry: Path, openings: Path, until: dt.datetime | None, preset: s
     of schools and départements over time beside the published counts, the dated
     reconciliation (Markdown, also printed) and the history GeoPackage.
     """
-    from pipeline.history import history_dates
-    from pipeline.timeline import render_history
-    from pipeline.workflow import prepare_history, write_history_gpkg
+    from pipeline.steps.history import history_dates
+    from pipeline.workflow import prepare_history, render_history, write_history_gpkg
 
     inputs = prepare_history(registry, openings, sources=sources)
     dates = history_dates(inputs.openings, until=_day(until))

@@ -166,15 +166,18 @@ def steps_json(registry: Path, workdir: Path) -> None:
     import geopandas  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
 
-    from pipeline.boundaries import read_departements
     from pipeline.config import DEFAULT_LABEL_OVERRIDES
-    from pipeline.geocode import geocode_sites, read_gazetteer
-    from pipeline.gpkg import coverage_metadata
-    from pipeline.io import write_text
-    from pipeline.join import mark_coverage
-    from pipeline.labels import read_label_overrides
-    from pipeline.render import alt_text, plot_coverage, save_map
-    from pipeline.report import reconcile
+    from pipeline.outputs.files import write_text
+    from pipeline.outputs.gpkg import coverage_metadata
+    from pipeline.outputs.maps.labels import read_label_overrides
+    from pipeline.outputs.maps.render import plot_coverage
+    from pipeline.outputs.maps.save import save_map
+    from pipeline.outputs.maps.texts import alt_text
+    from pipeline.sources.embedded import read_gazetteer
+    from pipeline.sources.inputs import read_departements
+    from pipeline.steps.geocode import geocode_sites
+    from pipeline.steps.join import mark_coverage
+    from pipeline.steps.report import reconcile
     from pipeline.workflow import load_registry, write_coverage_outputs
 
     lap("imports (geopandas, matplotlib, pipeline)")

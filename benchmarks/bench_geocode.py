@@ -12,8 +12,9 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from pipeline.boundaries import read_departements
-from pipeline.geocode import count_statuses, fold_name, geocode_sites, read_gazetteer
+from pipeline.sources.embedded import read_gazetteer
+from pipeline.sources.inputs import read_departements
+from pipeline.steps.geocode import count_statuses, fold_name, geocode_sites
 
 
 def best_of(func: Callable[[], object], repeat: int) -> tuple[float, object]:

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 
 t_import = time.perf_counter()
-from pipeline.layout import PRESETS  # noqa: E402
-from pipeline.render import plot_coverage, save_map  # noqa: E402
+from pipeline.outputs.maps.layout import PRESETS  # noqa: E402
+from pipeline.outputs.maps.render import plot_coverage  # noqa: E402
+from pipeline.outputs.maps.save import save_map  # noqa: E402
 from pipeline.workflow import prepare_coverage  # noqa: E402
 
 t_import = time.perf_counter() - t_import

@@ -4,12 +4,14 @@ Importing geopandas and matplotlib costs more than all the pipeline's own work, 
 are needed by different halves of it. So the build forks at once, before any heavy import:
 
 - the parent imports pandas and geopandas, runs ingest → geocode → join, sends the map's
-  data (:class:`pipeline.mapdata.MapData`, plain objects) to the child through a pipe, then
+  data (:class:`pipeline.outputs.maps.mapdata.MapData`, plain objects) to the child
+  through a pipe, then
   writes the GeoPackage, the tables and the alternative text;
 - the child imports matplotlib only, draws the map as soon as the data arrives, and saves
   the PNG while a grandchild saves the SVG.
 
-Every output is staged and published together at the end (:class:`pipeline.io.Staging`), so
+Every output is staged and published together at the end
+(:class:`pipeline.outputs.files.Staging`), so
 a failed or interrupted build changes no file. Where ``os.fork`` does not exist, or with
 ``jobs=1``, the same steps run one after the other in one process, with the same bytes.
 """
@@ -32,11 +34,11 @@ from typing import TYPE_CHECKING, Literal
 
 from pipeline.config import DEFAULT_LABEL_OVERRIDES, DEFAULT_OPENINGS
 from pipeline.errors import PipelineError, RenderError
-from pipeline.io import staged_outputs, write_csv, write_text
+from pipeline.outputs.files import staged_outputs, write_csv, write_text
 
 if TYPE_CHECKING:
-    from pipeline.inputs import Sources
-    from pipeline.mapdata import MapData
+    from pipeline.outputs.maps.mapdata import MapData
+    from pipeline.sources.inputs import Sources
 
 log = logging.getLogger(__name__)
 _START = time.perf_counter()  # reset by build_all; timings for `ecoles-map -vv build`
@@ -64,7 +66,8 @@ class _DrawJob:
 
 def _draw_and_save(job: _DrawJob, *, jobs: int) -> None:
     """Draw the map of ``job`` and save it as PNG and SVG (the SVG in a child if ``jobs``)."""
-    from pipeline.render import draw_map, save_map
+    from pipeline.outputs.maps.render import draw_map
+    from pipeline.outputs.maps.save import save_map
 
     fig = draw_map(job.data, preset=job.preset, labels=job.labels,
                    label_overrides=job.label_overrides)
@@ -134,7 +137,7 @@ class _Drawer:
         def serve() -> None:
             os.close(self._write_end)
             # Import matplotlib now, while the parent imports geopandas and prepares the data.
-            import pipeline.render  # noqa: F401
+            import pipeline.outputs.maps.render  # noqa: F401
 
             log.debug("%.3f s: drawing process ready", time.perf_counter() - _START)
 
@@ -212,7 +215,7 @@ def build_all(
     maps_dir
         Folder of the map (``ecoles-de-production-2021[-preset].png``, ``.svg``, ``.txt``).
     preset
-        Map frame (see :func:`pipeline.render.plot_coverage`).
+        Map frame (see :func:`pipeline.outputs.maps.render.plot_coverage`).
     labels
         Point labels: ``"auto"``, True or False.
     sources
@@ -244,9 +247,11 @@ def build_all(
         # Only now the heavy imports: the drawing process above does not pay for them.
         import pandas as pd
 
-        from pipeline.ingest import COLUMNS as REGISTRY_COLUMNS
-        from pipeline.labels import read_label_overrides
-        from pipeline.mapdata import alt_text, map_data, map_stem
+        from pipeline.config import map_stem
+        from pipeline.outputs.maps.labels import read_label_overrides
+        from pipeline.outputs.maps.mapdata import map_data
+        from pipeline.outputs.maps.texts import alt_text
+        from pipeline.schema import REGISTRY_COLUMNS
         from pipeline.workflow import (
             prepare_coverage_as_of,
             write_coverage_outputs,
@@ -268,7 +273,7 @@ def build_all(
             tables: tuple[str, ...] = ("couverture.gpkg", "ecoles.csv", "ecoles.md",
                                        "rapprochement.md", "registre.csv")
         else:  # another date: the schools open that day (issue 7)
-            from pipeline.timeline import dated_map
+            from pipeline.workflow import dated_map
 
             assert as_of is not None
             overrides = None

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
+
+from pipeline.schema import STATUS_COVERED, STATUS_NEW, STATUS_NONE
 
 # --- Paths ------------------------------------------------------------------------------
 PACKAGE_DATA: Final = Path(__file__).resolve().parent / "data"
@@ -47,15 +50,92 @@ PRESS_RELEASE: Final[dict[str, int]] = {
     "nouvellement_couverts": 13,
 }
 
-#: Allowed values in the registry.
-AMI_CATEGORIES: Final = ("ingenierie", "investissement")
-CONFIDENCE_LEVELS: Final = ("haute", "moyenne", "basse")
-YES_NO: Final = ("oui", "non")
+@dataclass(frozen=True)
+class PublishedCount:
+    """A published size of the network on a date, with where it was published.
 
-#: Département coverage statuses (values of the ``statut`` column).
-STATUS_COVERED: Final = "deja_couvert"
-STATUS_NEW: Final = "nouvellement_couvert"
-STATUS_NONE: Final = "non_couvert"
+    Parameters
+    ----------
+    date
+        The day the figure describes.
+    ecoles
+        Number of écoles de production.
+    libelle
+        The date as the source words it (French).
+    source
+        Who published it (French).
+    url
+        Page quoting the figure, or None when only the outlet is known.
+    """
+
+    date: dt.date
+    ecoles: int
+    libelle: str
+    source: str
+    url: str | None
+
+
+#: Dated sizes of the network as published (research brief, "After the annex").
+PUBLISHED_COUNTS: Final = (
+    PublishedCount(
+        dt.date(2021, 5, 6), 35, "6 mai 2021",
+        "lancement de l'AMI « écoles de production » à Lieusaint (presse)",
+        "https://www.boursier.com/actualites/economie/lancement-d-un-appel-a-manifestation-"
+        "d-interet-ami-pour-de-nouvelles-ecoles-de-production-dans-les-territoires-46363.html"),
+    PublishedCount(
+        ANNEX_DATE, 42, "23 novembre 2021",
+        "communiqué de presse des lauréats de l'AMI (ministère de l'Économie)",
+        "https://www.economie.gouv.fr/appel-manifestation-interet-nouvel-elan-ecoles-production"),
+    PublishedCount(
+        dt.date(2022, 9, 1), 44, "1er septembre 2022", "Fondation TotalEnergies",
+        "https://fondation.totalenergies.com/en/ecoles-de-production-accessing-jobs-high-"
+        "demand-through-hands-training-1youngperson1job"),
+    PublishedCount(
+        dt.date(2022, 12, 31), 56, "31 décembre 2022", "Fondation TotalEnergies",
+        "https://fondation.totalenergies.com/fr/les-ecoles-de-production-se-former-par-la-"
+        "pratique-des-metiers-qui-recrutent-1jeune1emploi"),
+    PublishedCount(
+        dt.date(2023, 10, 6), 62, "6 octobre 2023", "Fondation TotalEnergies",
+        "https://fondation.totalenergies.com/fr/nos-actus/les-ecoles-de-production-en-passe-"
+        "de-reussir-leur-pari"),
+    PublishedCount(
+        dt.date(2025, 2, 14), 71, "14 février 2025",
+        "revue de presse de la FNEP (France Bleu, 14/02/2025)", None),
+    PublishedCount(
+        dt.date(2025, 11, 10), 77, "10 novembre 2025",
+        "presse locale : Cap'Métal présentée comme la 77e école de production",
+        "https://www.crazyradio.fr/?p=59319"),
+)
+
+
+def published_counts() -> tuple[PublishedCount, ...]:
+    """Return the dated sizes of the network as published, oldest first.
+
+    Returns
+    -------
+    tuple of PublishedCount
+        May 2021: 35; 23 Nov 2021: 42; 1 Sep 2022: 44; 31 Dec 2022: 56; 6 Oct 2023: 62;
+        14 Feb 2025: 71; 10 Nov 2025: 77.
+    """
+    return PUBLISHED_COUNTS
+
+
+def latest_published(day: dt.date) -> PublishedCount | None:
+    """Return the latest published size of the network on or before ``day``.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+
+    Returns
+    -------
+    PublishedCount or None
+        None before the first published count.
+    """
+    known = [p for p in published_counts() if p.date <= day]
+    return known[-1] if known else None
+
 
 # --- Colours (colour-vision safe pairs, MAP.md §3) -----------------------------------------
 BLUE_FRANCE: Final = "#000091"
@@ -88,7 +168,7 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
                  "et par la Banque des Territoires",
         "gid": "laureats-investissement",
     },
-    # Dated maps (issue 7, pipeline.history.site_categories): the same three colours and
+    # Dated maps (issue 7, pipeline.steps.history.site_categories): the same three colours and
     # shapes, so a reader of the annex reads them at once.
     "ouverte": {
         "colour": BLUE_FRANCE,
@@ -132,7 +212,7 @@ STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
         "label": "Département non couvert",
         "gid": "departements-non-couverts",
     },
-    # Dated maps (issue 7, pipeline.history.coverage_as_of); "non_couvert" is shared. The
+    # Dated maps (issue 7, pipeline.steps.history.coverage_as_of); "non_couvert" is shared. The
     # annex fills again: blue-grey covered before the AMI, amber covered since; a pale amber
     # where a laureate is only announced keeps the blue–yellow contrast that deutans and
     # protans see, lighter than the amber and more saturated than the grey.
@@ -166,3 +246,25 @@ def sources() -> dict[str, Any]:
     with SOURCES_FILE.open(encoding="utf-8") as f:
         data: dict[str, Any] = json.load(f)
     return data
+
+
+# --- Output names -------------------------------------------------------------------------
+def map_stem(preset: str, day: dt.date | None = None) -> str:
+    """Return the file name (without extension) of a map.
+
+    Parameters
+    ----------
+    preset
+        Its frame; A4 is the main one and carries no suffix.
+    day
+        Its date: None for the 2021 annex (``ecoles-de-production-2021``), else the
+        coverage on that day (``ecoles-de-production-YYYY-MM-DD``, which sorts in time
+        order).
+
+    Returns
+    -------
+    str
+        E.g. ``ecoles-de-production-2021``, ``ecoles-de-production-2023-12-31-slide``.
+    """
+    name = "ecoles-de-production-" + ("2021" if day is None else day.isoformat())
+    return name + ("" if preset == "a4" else f"-{preset}")

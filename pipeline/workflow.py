@@ -4,23 +4,40 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple
 
 import pandas as pd
 
-from pipeline.config import DEFAULT_OPENINGS
-from pipeline.ingest import validate_registry
-from pipeline.inputs import Sources
-from pipeline.io import read_csv_records
+from pipeline.config import DEFAULT_OPENINGS, map_stem
+from pipeline.outputs.maps.mapdata import MapData, map_data
+from pipeline.outputs.maps.texts import (
+    alt_text,
+    dated_alt_text,
+    dated_legend,
+    dated_title,
+    default_source_line,
+)
+from pipeline.sources.csvfile import read_csv_records
+from pipeline.sources.inputs import Sources
+from pipeline.steps.history import counts_over_time, dated_counts
+from pipeline.steps.ingest import validate_registry
+
+log = logging.getLogger(__name__)
+
+GIF_NAME: Final = "ecoles-de-production-historique.gif"
+CHART_STEM: Final = "ecoles-de-production-evolution"
+RECONCILIATION_NAME: Final = "rapprochement-historique.md"
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from pipeline.join import Coverage
-    from pipeline.report import Reconciliation
+    from pipeline.steps.join import Coverage
+    from pipeline.steps.report import Reconciliation
 
 
 def read_registry(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -34,7 +51,7 @@ def read_registry(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str,
     Returns
     -------
     sites : pandas.DataFrame
-        The validated registry (see :func:`pipeline.ingest.validate_registry`).
+        The validated registry (see :func:`pipeline.steps.ingest.validate_registry`).
     lines : dict of str to int
         Each id's line in ``path``, for error messages.
     """
@@ -71,7 +88,7 @@ def place_sites(sites: pd.DataFrame, *, where: Callable[[str], tuple[str, int | 
     Returns
     -------
     Coverage
-        From :func:`pipeline.join.mark_coverage`.
+        From :func:`pipeline.steps.join.mark_coverage`.
 
     Raises
     ------
@@ -81,8 +98,8 @@ def place_sites(sites: pd.DataFrame, *, where: Callable[[str], tuple[str, int | 
         If a site's position falls outside its declared département.
     """
     from pipeline.errors import GeocodingError, Problem, SourceDataError
-    from pipeline.geocode import geocoding_problems
-    from pipeline.join import mark_coverage
+    from pipeline.steps.geocode import geocoding_problems
+    from pipeline.steps.join import mark_coverage
 
     sources = sources or Sources()
     geocoded = sources.geocode(sites)
@@ -139,7 +156,7 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
     Returns
     -------
     coverage : Coverage
-        Sites and départements from :func:`pipeline.join.mark_coverage`.
+        Sites and départements from :func:`pipeline.steps.join.mark_coverage`.
     reconciliation : Reconciliation
         The counts against the press release, newly covered départements named.
     metadata : dict of str to str
@@ -153,8 +170,8 @@ def prepare_coverage(registry_path: str | os.PathLike[str], *,
         If a site's position falls outside its declared département (each one located by
         registry line).
     """
-    from pipeline.gpkg import coverage_metadata
-    from pipeline.report import reconcile
+    from pipeline.outputs.gpkg import coverage_metadata
+    from pipeline.steps.report import reconcile
 
     if sources is None and departements_source is not None:
         sources = Sources(boundaries=departements_source)
@@ -174,9 +191,9 @@ def write_coverage_outputs(coverage: Coverage, reconciliation: Reconciliation,
     Parameters
     ----------
     coverage
-        Result of :func:`pipeline.join.mark_coverage`.
+        Result of :func:`pipeline.steps.join.mark_coverage`.
     reconciliation
-        Result of :func:`pipeline.report.reconcile`.
+        Result of :func:`pipeline.steps.report.reconcile`.
     gpkg_path
         Destination of the GeoPackage; the other files go in the same folder.
     metadata
@@ -189,9 +206,9 @@ def write_coverage_outputs(coverage: Coverage, reconciliation: Reconciliation,
     """
     from pathlib import Path
 
-    from pipeline.gpkg import write_coverage_gpkg
-    from pipeline.io import write_csv, write_text
-    from pipeline.report import sites_markdown, sites_table
+    from pipeline.outputs.files import write_csv, write_text
+    from pipeline.outputs.gpkg import write_coverage_gpkg
+    from pipeline.outputs.tables import sites_markdown, sites_table
 
     gpkg = Path(gpkg_path)
     folder = gpkg.parent
@@ -220,11 +237,11 @@ def read_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
     Returns
     -------
     openings : pandas.DataFrame
-        See :func:`pipeline.history.validate_openings`.
+        See :func:`pipeline.steps.openings.validate_openings`.
     lines : dict of str to int
         Each id's line in ``path``.
     """
-    from pipeline.history import validate_openings
+    from pipeline.steps.openings import validate_openings
 
     records, lines = read_csv_records(path)
     openings = validate_openings(records, lines=lines, source=str(path), registry=registry,
@@ -247,7 +264,7 @@ class HistoryInputs:
     registry, openings
         The validated inputs.
     sites
-        Every site ever drawn (:func:`pipeline.history.all_sites`) as points (EPSG:4326),
+        Every site ever drawn (:func:`pipeline.steps.history.all_sites`) as points (EPSG:4326),
         with the geocoder's columns, ``departement_spatial`` and ``etiquette``.
     departements
         The départements (``code``, ``nom``, geometry), sorted by code.
@@ -300,8 +317,8 @@ def prepare_history(registry_path: str | os.PathLike[str],
     SourceDataError
         If a site's position falls outside its declared département.
     """
-    from pipeline.gpkg import coverage_metadata
-    from pipeline.history import all_sites
+    from pipeline.outputs.gpkg import coverage_metadata
+    from pipeline.steps.history import all_sites
 
     if sources is None and departements_source is not None:
         sources = Sources(boundaries=departements_source)
@@ -334,16 +351,16 @@ def coverage_on(inputs: HistoryInputs, day: dt.date) -> Coverage:
     Returns
     -------
     Coverage
-        ``sites``: :func:`pipeline.history.sites_as_of` columns plus the geocoder's,
+        ``sites``: :func:`pipeline.steps.history.sites_as_of` columns plus the geocoder's,
         ``departement_spatial``, ``etiquette``, ``categorie`` (dated categories of
-        :func:`pipeline.history.site_categories`) and the point; ``departements``: ``code``,
-        ``nom``, ``statut`` (:func:`pipeline.history.coverage_as_of`), the counts and
+        :func:`pipeline.steps.history.site_categories`) and the point; ``departements``: ``code``,
+        ``nom``, ``statut`` (:func:`pipeline.steps.history.coverage_as_of`), the counts and
         ``premiere_ouverture``; no mismatches (checked by :func:`prepare_history`).
     """
     import geopandas as gpd
 
-    from pipeline.history import coverage_as_of, site_categories, sites_as_of
-    from pipeline.join import Coverage
+    from pipeline.steps.history import coverage_as_of, site_categories, sites_as_of
+    from pipeline.steps.join import Coverage
 
     placed = inputs.sites.set_index("id")
     sites = sites_as_of(inputs.registry, inputs.openings, day)
@@ -415,7 +432,7 @@ def write_coverage_outputs_as_of(coverage: Coverage, inputs: HistoryInputs, as_o
     """Write the GeoPackage of ``as_of`` and, next to it, ``ecoles.csv`` and ``rapprochement.md``.
 
     The GeoPackage has DATE columns and the table ``couverture_historique`` (every date of
-    :func:`pipeline.history.history_dates` up to ``as_of``, and ``as_of`` itself).
+    :func:`pipeline.steps.history.history_dates` up to ``as_of``, and ``as_of`` itself).
 
     Parameters
     ----------
@@ -437,16 +454,15 @@ def write_coverage_outputs_as_of(coverage: Coverage, inputs: HistoryInputs, as_o
     """
     from pathlib import Path
 
-    from pipeline.gpkg import write_coverage_gpkg
-    from pipeline.history import (
-        coverage_history,
-        history_dates,
+    from pipeline.outputs.files import write_csv, write_text
+    from pipeline.outputs.gpkg import write_coverage_gpkg
+    from pipeline.outputs.tables import sites_table
+    from pipeline.steps.history import coverage_history, history_dates
+    from pipeline.steps.report import (
         reconcile_openings,
         reconcile_over_time,
         reconciliation_markdown,
     )
-    from pipeline.io import write_csv, write_text
-    from pipeline.report import sites_table
 
     spatial = inputs.departement_of_site
     dates = sorted({*(d for d in history_dates(inputs.openings, until=as_of) if d <= as_of),
@@ -489,8 +505,8 @@ def write_history_gpkg(inputs: HistoryInputs, path: str | os.PathLike[str], *,
     str
         ``path``.
     """
-    from pipeline.gpkg import write_coverage_gpkg
-    from pipeline.history import coverage_history
+    from pipeline.outputs.gpkg import write_coverage_gpkg
+    from pipeline.steps.history import coverage_history
 
     last = max(dates)
     spatial = inputs.departement_of_site
@@ -502,3 +518,206 @@ def write_history_gpkg(inputs: HistoryInputs, path: str | os.PathLike[str], *,
                         metadata={**inputs.metadata, "DATE_COUVERTURE": last.isoformat()},
                         as_of=last, history=history)
     return str(path)
+
+
+# --- Dated maps (moved from timeline.py) -----------------------------------------------
+class DatedMap(NamedTuple):
+    """The map of one date: its data, its alternative text and the figures behind them."""
+
+    data: MapData
+    alt_text: str
+    counts: dict[str, int]
+
+
+def dated_map(coverage: Coverage, day: dt.date) -> DatedMap:
+    """Build the map data of the coverage on ``day``: title, legend and source line of the date.
+
+    Shared by ``ecoles-map history``, ``render --as-of`` and ``build --as-of``, so a dated map
+    reads the same whichever command drew it.
+
+    Parameters
+    ----------
+    coverage
+        From :func:`pipeline.workflow.coverage_on`.
+    day
+        The date of the map.
+
+    Returns
+    -------
+    DatedMap
+        Ready for :func:`pipeline.outputs.maps.render.draw_map` (labels off: they would jump
+        from one date to the next).
+    """
+    counts = dated_counts(coverage.sites, coverage.departements)
+    source = default_source_line(coverage.departements).replace(
+        "Sources : dossier de presse du 23 novembre 2021 ;",
+        "Sources : dossier de presse du 23 novembre 2021 ; ouvertures documentées depuis "
+        "(presse, écoles) ;")
+    data = map_data(coverage.sites, coverage.departements, title=dated_title(day, counts),
+                    legend=dated_legend(counts), source_line=source)
+    return DatedMap(data, dated_alt_text(day, counts), counts)
+
+
+def render_history(inputs: HistoryInputs, outdir: str | os.PathLike[str], *,
+                   dates: Sequence[dt.date] | None = None, preset: str = "slide",
+                   font: str | None = None) -> tuple[list[Path], str]:
+    """Render the dated maps, the GIF, the chart and the dated reconciliation.
+
+    Each date is computed in memory from the sites geocoded once
+    (:func:`pipeline.workflow.prepare_history`). The maps share one preset and layout and
+    carry no point labels (labels would jump from one date to the next).
+
+    Parameters
+    ----------
+    inputs
+        From :func:`pipeline.workflow.prepare_history`.
+    outdir
+        Folder of the outputs.
+    dates
+        Dates of the maps (default :func:`pipeline.steps.history.history_dates`: the annex, then
+        each 31 December through the latest opening or closing).
+    preset
+        Frame of the maps (see :mod:`pipeline.outputs.maps.layout`).
+    font
+        Font family (default DejaVu Sans).
+
+    Returns
+    -------
+    written : list of Path
+        Per date PNG, SVG and TXT, then the GIF, the chart PNG and SVG and the Markdown
+        reconciliation.
+    text : str
+        The dated reconciliation as plain text, for stderr.
+    """
+    from pipeline.outputs.files import write_text
+    from pipeline.outputs.maps.chart import plot_timeline
+    from pipeline.outputs.maps.render import draw_map
+    from pipeline.outputs.maps.save import save_chart, save_map, write_gif
+    from pipeline.steps.history import history_dates
+    from pipeline.steps.report import (
+        reconcile_openings,
+        reconcile_over_time,
+        reconciliation_markdown,
+        reconciliation_text,
+    )
+    from pipeline.workflow import coverage_on
+
+    out = Path(outdir)
+    days = sorted(set(dates if dates is not None else history_dates(inputs.openings)))
+    written: list[Path] = []
+    pngs: list[Path] = []
+    for day in days:
+        dated = dated_map(coverage_on(inputs, day), day)
+        fig = draw_map(dated.data, preset=preset, font=font, labels=False)
+        # One frame for every date (so they can be flipped through): no preset suffix.
+        stem = out / map_stem("a4", day)
+        png, svg, txt = (stem.with_suffix(x) for x in (".png", ".svg", ".txt"))
+        save_map(fig, png, svg)
+        write_text(dated.alt_text, txt)
+        written += [png, svg, txt]
+        pngs.append(png)
+        log.info("map of %s: %d schools open", day.isoformat(),
+                 dated.counts["ecoles_ouvertes"])
+    written.append(write_gif(pngs, out / GIF_NAME))
+    spatial = inputs.departement_of_site
+    chart = plot_timeline(counts_over_time(inputs.registry, inputs.openings,
+                                           departement_of_site=spatial))
+    chart_png, chart_svg = out / f"{CHART_STEM}.png", out / f"{CHART_STEM}.svg"
+    save_chart(chart, chart_png, chart_svg)
+    written += [chart_png, chart_svg]
+    reconciled = reconcile_over_time(inputs.registry, inputs.openings,
+                                     departement_of_site=spatial)
+    markdown = reconciliation_markdown(reconciled,
+                                       reconcile_openings(inputs.registry, inputs.openings))
+    write_text(markdown, out / RECONCILIATION_NAME)
+    written.append(out / RECONCILIATION_NAME)
+    return written, reconciliation_text(reconciled)
+
+
+def render_dated_maps(inputs: HistoryInputs, day: dt.date, outdir: str | os.PathLike[str], *,
+                      presets: Sequence[str] = ("a4",), basemap: str | None = None,
+                      font: str | None = None) -> list[Path]:
+    """Render the map of ``day`` (not the annex) in each preset: PNG, SVG, alternative text.
+
+    Files are ``ecoles-de-production-YYYY-MM-DD[-preset]``; the annex map keeps
+    :func:`pipeline.workflow.render_maps`.
+
+    Parameters
+    ----------
+    inputs
+        From :func:`pipeline.workflow.prepare_history`.
+    day
+        Date of the map.
+    outdir
+        Folder of the maps.
+    presets, basemap, font
+        As for :func:`pipeline.workflow.render_maps`.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from pipeline.outputs.files import write_text
+    from pipeline.outputs.maps.render import draw_map
+    from pipeline.outputs.maps.save import save_map
+    from pipeline.workflow import coverage_on
+
+    dated = dated_map(coverage_on(inputs, day), day)
+    written: list[Path] = []
+    for preset in presets:
+        fig = draw_map(dated.data, preset=preset, basemap=basemap, font=font, labels=False)
+        stem = Path(outdir) / map_stem(preset, day)
+        png, svg, txt = (stem.with_suffix(x) for x in (".png", ".svg", ".txt"))
+        save_map(fig, png, svg)
+        write_text(dated.alt_text, txt)
+        written += [png, svg, txt]
+    return written
+
+
+def render_maps(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
+                outdir: str | os.PathLike[str], *, presets: Sequence[str] = ("a4",),
+                basemap: str | None = None, font: str | None = None,
+                labels: bool | Literal["auto"] = "auto",
+                overrides_path: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Render and write PNG, SVG and alternative text for each preset.
+
+    Every map is drawn before anything is written for it, so a failure (a basemap that
+    cannot be downloaded, an unknown font) leaves the previous files untouched.
+
+    Parameters
+    ----------
+    sites, departements
+        As for :func:`plot_coverage`.
+    outdir
+        Folder of the maps.
+    presets
+        Presets to render.
+    basemap, font, labels
+        As for :func:`plot_coverage`.
+    overrides_path
+        Manual label offsets file (see :mod:`pipeline.outputs.maps.labels`), or None.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from pipeline.outputs.files import write_text
+    from pipeline.outputs.maps.labels import read_label_overrides
+    from pipeline.outputs.maps.render import draw_map
+    from pipeline.outputs.maps.save import save_map
+
+    overrides = read_label_overrides(overrides_path) if overrides_path else None
+    description = alt_text(sites, departements)
+    data = map_data(sites, departements)
+    written: list[Path] = []
+    for preset in presets:
+        fig = draw_map(data, preset=preset, basemap=basemap, label_overrides=overrides,
+                       font=font, labels=labels)
+        stem = Path(outdir) / map_stem(preset)
+        png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".txt"))
+        save_map(fig, png, svg)
+        write_text(description, txt)
+        written += [png, svg, txt]
+    return written

@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import METRO_CRS, OVERSEAS_CRS  # noqa: E402
-from pipeline.geocode import fold_name  # noqa: E402
+from pipeline.steps.geocode import fold_name  # noqa: E402
 
 DATA_DIR = ROOT / "pipeline" / "data"
 GPKG = DATA_DIR / "departements.gpkg"

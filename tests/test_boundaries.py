@@ -12,16 +12,14 @@ import shapely
 from click.testing import CliRunner
 from geopandas.testing import assert_geodataframe_equal
 
-import pipeline.online
+import pipeline.sources.ign
 from cli import main
-from pipeline.boundaries import (
-    normalize_departements,
-    read_departements,
-    write_departements,
-)
 from pipeline.config import EMBEDDED_DEPARTEMENTS, sources
 from pipeline.errors import BoundaryError
-from pipeline.ingest import DEPARTEMENT_CODES
+from pipeline.outputs.gpkg import write_departements
+from pipeline.schema import DEPARTEMENT_CODES
+from pipeline.sources.inputs import read_departements
+from pipeline.steps.boundaries import normalize_departements
 
 #: Llívia, a Spanish exclave inside Pyrénées-Orientales: the one true hole in metro France.
 LLIVIA = shapely.Point(1.9806, 42.4636)
@@ -162,7 +160,7 @@ def test_ign_source_is_delegated_to_the_online_module(
         calls.append((edition, cache_dir, progress))
         return normalize_departements(ign_sample("4.0"))
 
-    monkeypatch.setattr(pipeline.online, "fetch_ign_departements", fake_fetch)
+    monkeypatch.setattr(pipeline.sources.ign, "fetch_ign_departements", fake_fetch)
     read = read_departements("ign", edition="2024", cache_dir=tmp_path, progress=print)
     assert calls == [("2024", tmp_path, print)]
     assert read["code"].tolist() == ["01", "2A"]

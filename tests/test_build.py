@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from cli import main
 from pipeline.errors import PipelineError
-from pipeline.io import Staging, staged_outputs
+from pipeline.outputs.files import Staging, staged_outputs
 
 REGISTRY = Path("data/raw/ecoles.csv")
 OUTPUTS = ("p/couverture.gpkg", "p/ecoles.csv", "p/ecoles.md", "p/rapprochement.md",
@@ -154,7 +154,8 @@ def test_cli_and_build_import_no_heavy_library():
     import subprocess
     import sys
 
-    code = ("import sys, cli, pipeline.build, pipeline.inputs, pipeline.mapdata\n"
+    code = ("import sys, cli, pipeline.build, pipeline.sources.inputs\n"
+            "import pipeline.outputs.maps.mapdata\n"
             "heavy = [m for m in ('pandas', 'geopandas', 'matplotlib', 'pyogrio', 'requests')"
             " if m in sys.modules]\n"
             "assert not heavy, heavy\n")

@@ -12,17 +12,12 @@ import shapely
 from click.testing import CliRunner
 
 from cli import main
-from pipeline.boundaries import read_departements
 from pipeline.errors import GeocodingError
-from pipeline.geocode import (
-    GEOCODED_COLUMNS,
-    count_statuses,
-    fold_name,
-    geocode_sites,
-    geocoding_problems,
-    read_gazetteer,
-)
-from pipeline.io import read_csv_records
+from pipeline.schema import GEOCODED_COLUMNS
+from pipeline.sources.csvfile import read_csv_records
+from pipeline.sources.embedded import read_gazetteer
+from pipeline.sources.inputs import read_departements
+from pipeline.steps.geocode import count_statuses, fold_name, geocode_sites, geocoding_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -292,7 +287,7 @@ def test_cli_geocode_reports_missing_column_and_file(tmp_path: Path) -> None:
 
 def test_embedded_keys_match_fold_name():
     """The gazetteer's precomputed keys must follow fold_name; rebuild the data if not."""
-    from pipeline.geocode import KEY_COLUMN
+    from pipeline.schema import GAZETTEER_KEY_COLUMN as KEY_COLUMN
 
     gazetteer = read_gazetteer()
     assert KEY_COLUMN in gazetteer.columns
@@ -303,7 +298,7 @@ def test_embedded_keys_match_fold_name():
 
 def test_filtered_and_full_index_agree(monkeypatch):
     """Few names index only their candidate rows; many index all: same answers either way."""
-    import pipeline.geocode as geocode
+    import pipeline.steps.geocode as geocode
     from pipeline.workflow import load_registry
 
     sites = load_registry("data/raw/ecoles.csv")

@@ -13,9 +13,14 @@ import pyogrio
 import pytest
 
 from pipeline.config import CATEGORY_STYLE, STATUS_STYLE
-from pipeline.gpkg import LAYER_DESCRIPTIONS, LAYER_TITLES, coverage_metadata, write_coverage_gpkg
-from pipeline.join import Coverage, mark_coverage
-from pipeline.styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
+from pipeline.outputs.gpkg import (
+    LAYER_DESCRIPTIONS,
+    LAYER_TITLES,
+    coverage_metadata,
+    write_coverage_gpkg,
+)
+from pipeline.outputs.qgis_styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
+from pipeline.steps.join import Coverage, mark_coverage
 from tests.test_join import site, sites_frame, squares
 
 METADATA = {"TITRE": "essai", "SOURCES": "IGN – ADMIN EXPRESS COG (2024)"}

@@ -20,9 +20,9 @@ import urllib3.util.connection
 from click.testing import CliRunner, Result
 
 from cli import main
-from pipeline.boundaries import read_departements
 from pipeline.config import EMBEDDED_DEPARTEMENTS
 from pipeline.errors import BoundaryError, NetworkError, SourceDataError
+from pipeline.sources.inputs import read_departements
 from tests.conftest import GOOD_ROWS
 
 HAS_BUILD = "build" in main.commands
@@ -258,15 +258,13 @@ def test_damaged_ign_cache_with_network_down(network_down: list[str], tmp_path: 
     assert network_down == ["data.geopf.fr:443"]
 
 
-def test_online_geocoders_with_network_down(network_down: list[str]) -> None:
-    from pipeline.online import geocode_address, geocode_online
+def test_online_geocoder_with_network_down(network_down: list[str]) -> None:
+    from pipeline.sources.geoapi import geocode_online
 
     with pytest.raises(NetworkError, match="--geocoder embedded") as err:
         geocode_online(pd.DataFrame({"commune": ["Flers"], "departement": ["61"]}))
     assert "geo.api.gouv.fr" in str(err.value)
-    with pytest.raises(NetworkError, match=r"data\.geopf\.fr"):
-        geocode_address("8 rue de la Paix, Compiègne")
-    assert network_down == ["geo.api.gouv.fr:443", "data.geopf.fr:443"]
+    assert network_down == ["geo.api.gouv.fr:443"]
 
 
 def test_plan_ign_basemap_with_network_down(network_down: list[str], tmp_path: Path,

@@ -7,25 +7,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import history
-from pipeline.config import ANNEX_DATE
+from pipeline import schema
+from pipeline.config import ANNEX_DATE, published_counts
 from pipeline.errors import SourceDataError
-from pipeline.history import (
+from pipeline.schema import HISTORY_TABLE
+from pipeline.sources.csvfile import read_csv_records
+from pipeline.steps.history import (
     FIRST_SCHOOL_SQL,
-    HISTORY_TABLE,
     all_sites,
     coverage_as_of,
     coverage_history,
     history_dates,
-    published_counts,
-    reconcile_openings,
-    reconcile_over_time,
-    resolve_date,
     sites_as_of,
-    validate_openings,
 )
-from pipeline.ingest import validate_registry
-from pipeline.io import read_csv_records
+from pipeline.steps.ingest import validate_registry
+from pipeline.steps.openings import resolve_date, validate_openings
+from pipeline.steps.report import reconcile_openings, reconcile_over_time
 from pipeline.workflow import load_registry
 from tests.conftest import HEADER
 
@@ -366,5 +363,5 @@ def test_real_openings_validate_and_count_sensibly():
 
 
 def test_module_constants_are_consistent():
-    assert history.SITE_COLUMNS[:12] == tuple(
+    assert schema.SITE_COLUMNS[:12] == tuple(
         validate_registry(csv_records(REGISTRY_ROWS, HEADER)).columns)

@@ -2,7 +2,7 @@
 
 ``ecoles-map build`` runs in a subprocess (its own process group) on a 1,000-site synthetic
 registry and is interrupted while it writes, that is once its hidden staging folder
-(``.staging-<pid>``, see :class:`pipeline.io.Staging`) has appeared:
+(``.staging-<pid>``, see :class:`pipeline.outputs.files.Staging`) has appeared:
 
 - SIGINT to the whole group, as Ctrl-C in a terminal: the build removes its staging folders,
   though the forked PNG writer, not waited for, may re-create an empty one as it stops;

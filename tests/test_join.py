@@ -11,7 +11,8 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import MultiPolygon, box
 
 from pipeline.errors import GeocodingError
-from pipeline.join import categorize, join_french, make_label, mark_coverage
+from pipeline.french import join_french
+from pipeline.steps.join import categorize, make_label, mark_coverage
 
 REGISTRY = Path(__file__).resolve().parents[1] / "data" / "raw" / "ecoles.csv"
 
@@ -171,12 +172,13 @@ def test_join_french_and_categorize() -> None:
 
 
 def test_real_registry_gives_13_newly_covered() -> None:
-    geocode = pytest.importorskip("pipeline.geocode")
-    boundaries = pytest.importorskip("pipeline.boundaries")
+    from pipeline.sources.embedded import read_gazetteer
+    from pipeline.sources.inputs import read_departements
+    from pipeline.steps.geocode import geocode_sites
     from pipeline.workflow import load_registry
 
-    sites = geocode.geocode_sites(load_registry(REGISTRY), geocode.read_gazetteer())
-    cov = mark_coverage(sites, boundaries.read_departements())
+    sites = geocode_sites(load_registry(REGISTRY), read_gazetteer())
+    cov = mark_coverage(sites, read_departements())
     assert cov.mismatches.empty, cov.mismatches.to_string()
     assert len(cov.departements) == 101
     assert cov.departements["statut"].eq("nouvellement_couvert").sum() == 13

@@ -23,21 +23,12 @@ import requests
 import shapely
 from geopandas.testing import assert_geodataframe_equal
 
-from pipeline import online
 from pipeline.errors import BoundaryError, NetworkError
-from pipeline.geocode import fold_name
-from pipeline.online import (
-    DEPARTEMENT_CODES,
-    GeoApiGeocoder,
-    HttpClient,
-    RateLimiter,
-    download,
-    fetch_ign_departements,
-    geocode_address,
-    geocode_online,
-    ign_editions,
-    resolve_cache_dir,
-)
+from pipeline.sources import http as online
+from pipeline.sources.geoapi import GeoApiGeocoder, geocode_online
+from pipeline.sources.http import HttpClient, RateLimiter, download, resolve_cache_dir
+from pipeline.sources.ign import DEPARTEMENT_CODES, fetch_ign_departements, ign_editions
+from pipeline.steps.geocode import fold_name
 
 
 def archive_path(edition: str) -> str:
@@ -343,7 +334,7 @@ def test_damaged_cache_is_fetched_again(served: Served, client: HttpClient, tmp_
         squares(DEPARTEMENT_CODES[:-1]).rename(
             columns={"INSEE_DEP": "code", "NOM": "nom"}).to_file(cached, layer="departements",
                                                                 engine="pyogrio")
-    with caplog.at_level(logging.WARNING, logger="pipeline.online"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.sources.http"):
         again = fetch_ign_departements(cache_dir=tmp_path, client=client,
                                        base_url=served.url)
     assert len(again) == 101
@@ -469,24 +460,10 @@ def test_geocode_online_offline_says_how_to_work_offline(tmp_path: Path) -> None
             geocode_online(pd.DataFrame({"commune": ["Flers"]}), geocoder=coder)
 
 
-def test_geocode_address_keeps_the_score(served: Served, client: HttpClient) -> None:
-    served.routes["/geocodage/search"] = lambda query: {"type": "FeatureCollection",
-        "features": [{"type": "Feature",
-                      "geometry": {"type": "Point", "coordinates": [2.83, 49.41]},
-                      "properties": {"label": query["q"][0], "score": 0.93,
-                                     "type": "housenumber", "citycode": "60159",
-                                     "city": "Compiègne"}}]}
-    found = geocode_address("8 rue de la Paix, Compiègne", client=client,
-                            base_url=served.url)
-    assert found == [{"label": "8 rue de la Paix, Compiègne", "score": 0.93,
-                      "type": "housenumber", "code_insee": "60159",
-                      "nom_commune": "Compiègne", "longitude": 2.83, "latitude": 49.41}]
-
-
 def test_read_departements_ign_uses_the_cache_named_by_the_environment(
         served: Served, client: HttpClient, tmp_path: Path, archive_101: bytes,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.boundaries import read_departements
+    from pipeline.sources.inputs import read_departements
 
     served.routes[ARCHIVE_PATH] = archive_101
     fetched = fetch_ign_departements(cache_dir=tmp_path, client=client, base_url=served.url)

@@ -24,26 +24,22 @@ from matplotlib.testing.compare import compare_images
 from matplotlib.text import Annotation, Text
 
 from pipeline import config
+from pipeline.config import map_stem
 from pipeline.errors import RenderError, SourceDataError
-from pipeline.labels import (
+from pipeline.outputs.gpkg import read_coverage
+from pipeline.outputs.maps.labels import (
     _candidates,
     _segment_hits_box,
     leader_anchor,
     place_labels,
     read_label_overrides,
 )
-from pipeline.layout import PRESETS
-from pipeline.render import (
-    MapData,
-    alt_text,
-    draw_map,
-    map_data,
-    map_stem,
-    plot_coverage,
-    read_coverage,
-    render_maps,
-    save_map,
-)
+from pipeline.outputs.maps.layout import PRESETS
+from pipeline.outputs.maps.mapdata import MapData, map_data
+from pipeline.outputs.maps.render import draw_map, plot_coverage
+from pipeline.outputs.maps.save import save_map
+from pipeline.outputs.maps.texts import alt_text
+from pipeline.workflow import render_maps
 
 BASELINE = Path(__file__).parent / "baseline"
 UPDATE_BASELINE = os.environ.get("ECOLES_MAP_UPDATE_BASELINE") == "1"
@@ -610,7 +606,8 @@ def run_python(code: str, *args: str) -> str:
 
 def test_drawing_modules_import_without_pandas():
     out = run_python(
-        "import sys, pipeline.config, pipeline.labels, pipeline.layout, pipeline.render; "
+        "import sys, pipeline.config, pipeline.outputs.maps.labels, "
+        "pipeline.outputs.maps.layout, pipeline.outputs.maps.render; "
         f"print([m for m in {HEAVY!r} if m in sys.modules])")
     assert out.strip() == "[]"
 
@@ -671,7 +668,8 @@ def test_pickled_map_data_draws_the_same_map_without_pandas(sites, departements,
     out = run_python(
         "import json, pickle, sys\n"
         "from pathlib import Path\n"
-        "from pipeline.render import draw_map, save_map\n"
+        "from pipeline.outputs.maps.render import draw_map\n"
+        "from pipeline.outputs.maps.save import save_map\n"
         "folder = Path(sys.argv[1])\n"
         "data = pickle.loads((folder / 'map.pickle').read_bytes())\n"
         "fig = draw_map(data, preset='square', labels=True)\n"

@@ -11,8 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from pipeline.join import mark_coverage
-from pipeline.report import TABLE_COLUMNS, reconcile, sites_markdown, sites_table
+from pipeline.outputs.tables import sites_markdown, sites_table
+from pipeline.schema import TABLE_COLUMNS
+from pipeline.steps.join import mark_coverage
+from pipeline.steps.report import reconcile
 from tests.conftest import GOOD_ROWS
 from tests.test_join import site, sites_frame, squares
 
@@ -94,16 +96,16 @@ def test_join_command_refuses_unknown_commune(tmp_path: Path,
 def test_join_command_refuses_site_outside_its_departement(
         tmp_path: Path, write_registry: Callable[..., Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import pipeline.geocode
+    import pipeline.steps.geocode
 
-    real = pipeline.geocode.geocode_sites
+    real = pipeline.steps.geocode.geocode_sites
 
     def misplaced(sites: pd.DataFrame, gazetteer: pd.DataFrame) -> pd.DataFrame:
         out = real(sites, gazetteer)
         out.loc[out["id"].eq("vire"), ["longitude", "latitude"]] = [2.35, 48.85]  # Paris
         return out
 
-    monkeypatch.setattr(pipeline.geocode, "geocode_sites", misplaced)
+    monkeypatch.setattr(pipeline.steps.geocode, "geocode_sites", misplaced)
     registry = write_registry(GOOD_ROWS)
     out = tmp_path / "out" / "couverture.gpkg"
     result = CliRunner().invoke(main, ["join", str(registry), "-o", str(out)])

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli import main
-from pipeline.history import FIRST_SCHOOL_SQL
-from pipeline.timeline import GIF_NAME, counts_over_time, plot_timeline, write_gif
+from pipeline.outputs.maps.chart import GIF_NAME, plot_timeline
+from pipeline.outputs.maps.save import write_gif
+from pipeline.steps.history import FIRST_SCHOOL_SQL, counts_over_time
 from tests.conftest import HEADER
 from tests.test_history import OPENING_ROWS, OPENINGS_HEADER, REGISTRY_ROWS, csv_records
 
@@ -165,8 +166,8 @@ def test_render_as_of_the_annex_is_the_default_map(tmp_path):
 
 
 def test_chart_draws_registry_and_published_counts():
-    from pipeline.history import validate_openings
-    from pipeline.ingest import validate_registry
+    from pipeline.steps.ingest import validate_registry
+    from pipeline.steps.openings import validate_openings
 
     registry = validate_registry(csv_records(REGISTRY_ROWS, HEADER))
     openings = validate_openings(csv_records(OPENING_ROWS, OPENINGS_HEADER), registry=registry,

@@ -25,23 +25,16 @@ import shapely
 
 from pipeline import __version__
 from pipeline.config import ANNEX_DATE, STORAGE_CRS
-from pipeline.errors import PipelineError
-from pipeline.history import HISTORY_TABLE
-from pipeline.io import atomic_path
-from pipeline.styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
-
-#: Column order of the ``ecoles`` layer (then any other column, then ``geom``).
-ECOLES_COLUMNS = (
-    "id", "nom", "categorie", "etiquette", "commune", "departement", "departement_spatial",
-    "distance_departement_m", "existante_2021", "ami_2021", "libelle_annexe", "metier",
-    "ouverture", "confiance", "sources", "note", "code_insee", "nom_commune", "longitude",
-    "latitude", "methode", "statut_geocodage",
+from pipeline.errors import PipelineError, RenderError
+from pipeline.french import french_date
+from pipeline.outputs.files import atomic_path
+from pipeline.outputs.qgis_styles import (
+    departements_qml,
+    departements_sld,
+    ecoles_qml,
+    ecoles_sld,
 )
-#: Columns of the ``departements`` layer (then ``geom``).
-DEPARTEMENTS_COLUMNS = (
-    "code", "nom", "statut", "nb_ecoles_existantes", "nb_laureats_ingenierie",
-    "nb_laureats_investissement",
-)
+from pipeline.schema import DEPARTEMENTS_COLUMNS, ECOLES_COLUMNS, HISTORY_TABLE
 
 LAYER_TITLES = {
     "ecoles": "Écoles de production et lauréats de l'AMI (23 novembre 2021)",
@@ -93,7 +86,7 @@ def coverage_metadata(sources: Mapping[str, Any] | None = None, *,
         with ``sources`` (external sources) and ``products`` (embedded files).
     provenance
         Where the départements came from (``departements.attrs`` of
-        :func:`pipeline.boundaries.read_departements`); when given, it replaces the embedded
+        :func:`pipeline.sources.inputs.read_departements`); when given, it replaces the embedded
         départements product in the list of sources.
 
     Returns
@@ -166,7 +159,7 @@ def _ordered(frame: gpd.GeoDataFrame, columns: tuple[str, ...]) -> gpd.GeoDataFr
     out = frame[[*known, *others, geometry]].rename_geometry(GEOMETRY_COLUMN)
     if out.crs is None or not out.crs.equals(STORAGE_CRS):
         raise PipelineError(f"layer geometry must be in {STORAGE_CRS}, got {out.crs}; "
-                            "pass the output of pipeline.join.mark_coverage")
+                            "pass the output of pipeline.steps.join.mark_coverage")
     return out.reset_index(drop=True)
 
 
@@ -193,8 +186,6 @@ def _styles_table(timestamp: dt.datetime) -> pd.DataFrame:
 
 def _dated_titles(as_of: dt.date) -> tuple[dict[str, str], dict[str, str]]:
     """Titles and descriptions of the layers of a GeoPackage dated ``as_of``."""
-    from pipeline.history import french_date
-
     day = french_date(as_of)
     titles = {"ecoles": f"Écoles de production et lauréats de l'AMI au {day}",
               "departements": f"Couverture des départements par les écoles de production au "
@@ -280,9 +271,9 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
     Parameters
     ----------
     sites
-        Sites from :func:`pipeline.join.mark_coverage` (points, EPSG:4326).
+        Sites from :func:`pipeline.steps.join.mark_coverage` (points, EPSG:4326).
     departements
-        Départements from :func:`pipeline.join.mark_coverage` (polygons, EPSG:4326).
+        Départements from :func:`pipeline.steps.join.mark_coverage` (polygons, EPSG:4326).
     path
         Destination ``.gpkg``; replaced only once the new file is complete.
     metadata
@@ -296,7 +287,7 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         :data:`LAYER_TITLES`). Datetime columns of either layer (``date_ouverture``,
         ``date_fermeture``, ``premiere_ouverture``) are written as GeoPackage DATE.
     history
-        Coverage per département per date (:func:`pipeline.history.coverage_history`),
+        Coverage per département per date (:func:`pipeline.steps.history.coverage_history`),
         written as the attribute table ``couverture_historique`` (no geometry, data_type
         ``attributes`` in ``gpkg_contents``), its ``date`` and ``premiere_ouverture`` as DATE.
 
@@ -362,3 +353,81 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                                "DESCRIPTION": "Styles QGIS par défaut des couches"})
         os.replace(work, tmp)
     return path
+
+
+#: GDAL timestamp written into GeoPackages of départements, so that the same input gives the
+#: same bytes.
+FIXED_GPKG_DATE = "2021-11-23T00:00:00Z"
+
+
+def write_departements(departements: gpd.GeoDataFrame,
+                       target: str | os.PathLike[str]) -> None:
+    """Write départements to a GeoPackage (layer ``departements``), atomically.
+
+    The bytes are deterministic: GDAL's timestamps are pinned (``OGR_CURRENT_DATE``), and the
+    provenance in ``attrs`` goes into the layer description.
+
+    Parameters
+    ----------
+    departements
+        Départements in the pipeline schema.
+    target
+        Destination ``.gpkg``; replaced only once complete.
+    """
+    import pyogrio
+
+    provenance = departements.attrs.get("source", "")
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_DATE})
+    try:
+        with atomic_path(target) as tmp, tempfile.TemporaryDirectory(
+                dir=tmp.parent, prefix=".gpkg-") as work_dir:
+            # GDAL wants a .gpkg name: write in a private folder, then move over the temp file.
+            work = Path(work_dir) / "departements.gpkg"
+            pyogrio.write_dataframe(
+                departements, work, layer="departements", driver="GPKG",
+                layer_options={"IDENTIFIER": "Départements",
+                               "DESCRIPTION": f"Départements de France. Source : {provenance}"})
+            os.replace(work, tmp)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
+def read_coverage(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Read the layers ``ecoles`` and ``departements`` of the coverage GeoPackage.
+
+    Parameters
+    ----------
+    path
+        ``data/processed/couverture.gpkg`` as written by the join step.
+
+    Returns
+    -------
+    sites, departements : GeoDataFrame
+        Both in EPSG:4326.
+
+    Raises
+    ------
+    RenderError
+        If the file or a layer is missing or unreadable.
+    """
+    import pyogrio
+
+    path = Path(path)
+    if not path.is_file():
+        raise RenderError(f"{path}: file not found; run 'ecoles-map join' (or 'make map') "
+                          "first to produce the coverage GeoPackage")
+    # Reading the dataset metadata would otherwise leave a "couverture.gpkg.aux.xml" beside
+    # the file (GDAL's persistent auxiliary metadata): the GeoPackage already holds it all.
+    pyogrio.set_gdal_config_options({"GDAL_PAM_ENABLED": "NO"})
+    layers = []
+    for layer in ("ecoles", "departements"):
+        try:
+            frame = pyogrio.read_dataframe(path, layer=layer)
+        except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError...
+            raise RenderError(f"{path}: cannot read layer {layer!r} ({exc}); rebuild it with "
+                              "'ecoles-map join'") from exc
+        layers.append(frame.to_crs(STORAGE_CRS) if frame.crs else frame)
+    sites, departements = layers
+    departements["code"] = departements["code"].astype(str)
+    return sites, departements

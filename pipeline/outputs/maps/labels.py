@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.errors import Problem, SourceDataError
-from pipeline.io import read_csv_records
+from pipeline.sources.csvfile import read_csv_records
 
 #: Box as (x0, y0, x1, y1) in display coordinates (pixels, origin bottom left).
 Rect = tuple[float, float, float, float]

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
-from pipeline.config import STATUS_COVERED, STATUS_NEW, STATUS_NONE, STORAGE_CRS
+from pipeline.config import STORAGE_CRS
 from pipeline.errors import GeocodingError
+from pipeline.french import join_french
+from pipeline.schema import STATUS_COVERED, STATUS_NEW, STATUS_NONE
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +63,6 @@ class Coverage:
 def _present(value: object) -> bool:
     """Whether a cell holds a non-blank value."""
     return isinstance(value, str) and bool(value.strip())
-
-
-def join_french(items: list[str]) -> str:
-    """Join items as French prose: "a", "a et b", "a, b et c".
-
-    Parameters
-    ----------
-    items
-        Words or phrases, in order.
-
-    Returns
-    -------
-    str
-        The joined phrase (empty for no items).
-    """
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " et " + items[-1]
 
 
 def make_label(place: str, metier: object) -> str:
@@ -133,7 +117,7 @@ def _check_geocoded(sites: pd.DataFrame) -> None:
     if missing:
         raise GeocodingError(
             f"the sites lack the column(s) {', '.join(missing)}; pass the output of "
-            "pipeline.geocode.geocode_sites (registry columns plus longitude, latitude, "
+            "pipeline.steps.geocode.geocode_sites (registry columns plus longitude, latitude, "
             "statut_geocodage)")
     lon = pd.to_numeric(sites["longitude"], errors="coerce")
     lat = pd.to_numeric(sites["latitude"], errors="coerce")
@@ -201,10 +185,10 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     Parameters
     ----------
     sites
-        Geocoded sites (:func:`pipeline.geocode.geocode_sites`): registry columns plus
+        Geocoded sites (:func:`pipeline.steps.geocode.geocode_sites`): registry columns plus
         ``longitude``, ``latitude`` (WGS84) and ``statut_geocodage``.
     departements
-        Départements (:func:`pipeline.boundaries.read_departements`): ``code``, ``nom``,
+        Départements (:func:`pipeline.sources.inputs.read_departements`): ``code``, ``nom``,
         geometry, in any CRS (reprojected to EPSG:4326).
     tolerance_m
         A site in no département polygon is given the nearest one if it is at most this far
@@ -230,7 +214,7 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     _check_geocoded(sites)
     if departements.crs is None:
         raise GeocodingError("the départements have no CRS; expected EPSG:4326 "
-                             "(pipeline.boundaries.read_departements)")
+                             "(pipeline.sources.inputs.read_departements)")
     deps = departements.to_crs(STORAGE_CRS) if not departements.crs.equals(STORAGE_CRS) \
         else departements.copy()
     deps = deps.sort_values("code", kind="stable").reset_index(drop=True)

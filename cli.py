@@ -1,8 +1,11 @@
 """Command-line interface of the écoles de production coverage pipeline.
 
-Thin by design: each command parses options, calls the library in :mod:`pipeline`, and
-reports. Heavy imports (pandas, geopandas, matplotlib) happen inside the commands, so that
-``ecoles-map --help`` answers at once.
+Thin by design: each command parses its options, calls the orchestrator
+(:mod:`pipeline.run`) and reports. Shared options are defined once below, their choices come
+from the library's own constants, and a bad value is a usage error (exit 2) before any work.
+Heavy imports (pandas, geopandas, matplotlib) happen inside the commands, so that
+``ecoles-map --help`` answers at once. What users read at run time is in French; ``--help``
+is in English, like the docs.
 """
 
 from __future__ import annotations
@@ -12,52 +15,124 @@ import functools
 import gc
 import logging
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from pipeline import __version__
-from pipeline.config import DEFAULT_OPENINGS, DEFAULT_REGISTRY, MAPS_DIR, PROCESSED_DIR
+from pipeline.config import (
+    ANNEX_DATE,
+    BOUNDARY_SOURCES,
+    DEFAULT_IGN_EDITION,
+    DEFAULT_OPENINGS,
+    DEFAULT_REGISTRY,
+    GEOCODERS,
+    MAPS_DIR,
+    PROCESSED_DIR,
+    ign_edition_names,
+)
 from pipeline.errors import PipelineError
+from pipeline.outputs.maps.layout import PRESETS
 
 if TYPE_CHECKING:
+    from pipeline.run import Drawing
     from pipeline.sources.inputs import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("ecoles_map")
-PRESETS = ("a4", "slide", "social", "square")
+ALL_PRESETS = "all"
+HISTORY_SUBDIR = "historique"
+HISTORY_GPKG = "historique.gpkg"
+
+
+# --- Option values checked at parse time ----------------------------------------------------
+def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    """Parse a real calendar day between the annex and today, written YYYY-MM-DD."""
+    if value is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} n'est pas une date AAAA-MM-JJ (par exemple "
+                                 f"{ANNEX_DATE.isoformat()})") from None
+    today = dt.date.today()
+    if not ANNEX_DATE <= day <= today:
+        raise click.BadParameter(f"{value} n'est pas entre l'annexe ({ANNEX_DATE.isoformat()}) "
+                                 f"et aujourd'hui ({today.isoformat()})")
+    return day
+
+
+def _boundaries(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``embedded``, ``ign``, or an existing file."""
+    if value in BOUNDARY_SOURCES or Path(value).is_file():
+        return value
+    raise click.BadParameter(f"{value!r} n'est ni {' ni '.join(BOUNDARY_SOURCES)} ni un fichier "
+                             "existant (GeoPackage, shapefile ou GeoJSON de départements)")
+
+
+def _basemap(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``plan-ign`` or an existing GeoTIFF."""
+    if value is None or value == "plan-ign" or Path(value).is_file():
+        return value
+    raise click.BadParameter(f"{value!r} n'est ni plan-ign ni un fichier GeoTIFF existant")
+
+
+def _presets(ctx: click.Context, param: click.Parameter,
+             value: Sequence[str]) -> tuple[str, ...]:
+    """Return the presets asked, in order, ``all`` standing for every one."""
+    return tuple(PRESETS) if ALL_PRESETS in value else tuple(dict.fromkeys(value))
+
 
 # --- Shared options (defined once, used by several commands) ------------------------------
 registry_arg = click.argument(
     "registry", required=False, default=str(DEFAULT_REGISTRY),
-    type=click.Path(dir_okay=False, path_type=Path),
-)
+    type=click.Path(dir_okay=False, path_type=Path))
 as_of_opt = click.option(
-    "--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-    help="Coverage on this date, YYYY-MM-DD (default: the annex, 2021-11-23); another date "
-         "also reads --openings.")
+    "--as-of", "as_of", metavar="YYYY-MM-DD", callback=_date, default=None,
+    help="Coverage on this date, between the annex (2021-11-23, the default) and today; a "
+         "date after the annex also reads --openings and names every file after the date.")
 openings_opt = click.option(
     "--openings", type=click.Path(dir_okay=False, path_type=Path),
     default=str(DEFAULT_OPENINGS), show_default=True,
-    help="Openings after the annex (read for a date other than the annex).")
+    help="Openings after the annex (read only for a date after the annex).")
 labels_opt = click.option(
     "--labels/--no-labels", "labels", default=None,
-    help="Force point labels on or off (default: when the frame has room and there are at "
-         "most 300 sites).")
+    help="Force point labels on or off (default: on the annex when the frame has room and "
+         "there are at most 300 sites; off on dated maps).")
+presets_opt = click.option(
+    "--preset", "presets", multiple=True, default=["a4"], show_default=True,
+    type=click.Choice([*PRESETS, ALL_PRESETS]), callback=_presets,
+    help="Map frame: A4 print (300 dpi), 16:9 slide, social card 1200x630, square "
+         "1080x1080, or all; repeat for several.")
+processed_dir_opt = click.option(
+    "--processed-dir", type=click.Path(file_okay=False, path_type=Path),
+    default=str(PROCESSED_DIR), show_default=True,
+    help="Folder of the GeoPackages and tables.")
+maps_dir_opt = click.option(
+    "--maps-dir", type=click.Path(file_okay=False, path_type=Path),
+    default=str(MAPS_DIR), show_default=True, help="Folder of the maps.")
+basemap_opt = click.option(
+    "--basemap", default=None, metavar="plan-ign|FILE.tif", callback=_basemap,
+    help="Draw a basemap: IGN Plan tiles (network, cached) or a local GeoTIFF.")
+font_opt = click.option("--font", default=None, help="Font family (default DejaVu Sans).")
+jobs_opt = click.option(
+    "-j", "--jobs", type=click.IntRange(1, 8), default=2, show_default=True,
+    help="Processes drawing the maps (1 draws everything in this one).")
 boundaries_opt = click.option(
     "--boundaries", default="embedded", show_default=True, metavar="embedded|ign|FILE",
+    callback=_boundaries,
     help="Départements: embedded in the package (offline), IGN ADMIN EXPRESS COG CARTO "
          "(downloaded once, cached), or a file of either IGN schema.")
 edition_opt = click.option(
-    "--edition", default="2021", show_default=True,
-    help="IGN edition with --boundaries ign: 2021 (the annex's) … 2025, 2025_gpkg, "
-         "2026_gpkg, or latest (WFS).")
-geocoder_opt = click.option(
-    "--geocoder", type=click.Choice(["embedded", "online"]), default="embedded",
+    "--edition", type=click.Choice(ign_edition_names()), default=DEFAULT_IGN_EDITION,
     show_default=True,
-    help="Communes: the gazetteer embedded in the package (INSEE COG 2025, offline) or "
+    help="IGN edition with --boundaries ign (2021 is the annex's; latest asks the WFS).")
+geocoder_opt = click.option(
+    "--geocoder", type=click.Choice(GEOCODERS), default="embedded", show_default=True,
+    help="Communes: the gazetteer embedded in the package (INSEE COG, offline) or "
          "geo.api.gouv.fr (cached).")
 cache_dir_opt = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -86,10 +161,14 @@ def _sources(boundaries: str, edition: str, geocoder: str, cache_dir: Path | Non
                    cache_dir=cache_dir, progress=_download_bar())
 
 
+def _quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().meta.get("quiet"))
+
+
 def _download_bar() -> Callable[[int, int | None], None] | None:
     """Return a progress callback drawing a bar on stderr, or None with --quiet."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.find_root().meta.get("quiet"):
+    if _quiet():
         return None
     state: dict[str, Any] = {}
 
@@ -122,20 +201,41 @@ def handle_errors(func: F) -> F:
 
 def echo_err(message: str) -> None:
     """Print a message for people on stderr, unless --quiet was given."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.find_root().meta.get("quiet"):
-        return
-    click.echo(message, err=True)
+    if not _quiet():
+        click.echo(message, err=True)
 
 
-def _day(value: dt.datetime | None) -> dt.date | None:
-    """Return the date of a click DateTime option."""
-    return value.date() if value is not None else None
+def report(written: Sequence[Path]) -> None:
+    """List the files written, one per line."""
+    for path in written:
+        echo_err(f"→ {path}")
+
+
+_START = time.perf_counter()
+
+
+def _step(what: str) -> None:
+    """Log the time since the command started (``-vv``)."""
+    log.debug("%.3f s : %s", time.perf_counter() - _START, what)
+
+
+def _drawing(jobs: int) -> Drawing:
+    """Start the drawing workers now, before the heavy imports (see pipeline.run.Drawing)."""
+    from pipeline.run import Drawing
+
+    return Drawing(jobs=jobs)
+
+
+def _recover(*folders: Path) -> None:
+    """Finish a publish that a killed run left in these folders (see Staging)."""
+    from pipeline.run import recover_outputs
+
+    recover_outputs(folders)
 
 
 # --- The group ----------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More detail on stderr (repeat for debug).")
+@click.option("-v", "--verbose", count=True, help="More detail on stderr (repeat for timings).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.version_option(__version__, "--version", prog_name="ecoles-map")
 @click.pass_context
@@ -143,7 +243,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Build the coverage map of France's écoles de production (annex of 23 Nov 2021).
 
     Steps: ingest the registry, geocode its communes, join them with IGN départements,
-    render the map. `build` runs them all.
+    render the map. `build` runs them all; `history` draws the coverage over time.
     """
     ctx.meta["quiet"] = quiet
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
@@ -152,6 +252,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=max(level, logging.WARNING),
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("pipeline").setLevel(level)
+    log.setLevel(level)
 
 
 @main.command()
@@ -167,13 +268,14 @@ def ingest(registry: Path, output: Path) -> None:
     any row is invalid.
     """
     from pipeline.outputs.files import write_csv
+    from pipeline.run import load_registry
+    from pipeline.schema import REGISTRY_COLUMNS
     from pipeline.steps.report import reconcile
-    from pipeline.workflow import load_registry
 
     sites = load_registry(registry)
-    write_csv(sites, output)
+    write_csv(sites[list(REGISTRY_COLUMNS)], output)
     echo_err(reconcile(sites).text())
-    echo_err(f"{len(sites)} sites validated → {output}")
+    echo_err(f"{len(sites)} sites validés → {output}")
 
 
 @main.command()
@@ -197,8 +299,7 @@ def geocode(input_csv: Path, output_csv: Path, geocoder: str, cache_dir: Path | 
     """
     from pipeline.outputs.files import write_csv
     from pipeline.sources.csvfile import read_csv_records
-    from pipeline.sources.embedded import read_gazetteer
-    from pipeline.steps.geocode import count_statuses, geocode_sites, geocoding_problems
+    from pipeline.steps.geocode import count_statuses, geocoding_problems
 
     records, lines = read_csv_records(input_csv)
     if geocoder == "online":
@@ -209,11 +310,14 @@ def geocode(input_csv: Path, output_csv: Path, geocoder: str, cache_dir: Path | 
         geocoded = geocode_online(renamed, cache_dir=cache_dir).rename(
             columns={"commune": commune_column, "departement": departement_column})
     else:
+        from pipeline.sources.embedded import read_gazetteer
+        from pipeline.steps.geocode import geocode_sites
+
         geocoded = geocode_sites(records, read_gazetteer(), commune_column=commune_column,
                                  departement_column=departement_column)
     write_csv(geocoded, output_csv)
     counts = count_statuses(geocoded)
-    echo_err(f"{len(geocoded)} rows geocoded ({geocoder}) → {output_csv}: "
+    echo_err(f"{len(geocoded)} lignes géocodées ({geocoder}) → {output_csv} : "
              + ", ".join(f"{status} {n}" for status, n in counts.items()))
     problems = geocoding_problems(geocoded, path=str(input_csv), lines=lines,
                                   commune_column=commune_column)
@@ -235,173 +339,166 @@ def boundaries(output: Path, boundaries: str, edition: str, cache_dir: Path | No
     """Export the départements the pipeline uses (code, nom, EPSG:4326) to a GeoPackage."""
     from pipeline.outputs.gpkg import write_departements
 
-    departements = _sources(boundaries, edition, "embedded", cache_dir).read_departements()
-    write_departements(departements, output)
-    echo_err(f"{len(departements)} départements "
-             f"({departements.attrs.get('source', boundaries)}) → {output}")
+    departements, provenance = _sources(boundaries, edition, "embedded",
+                                        cache_dir).read_departements()
+    write_departements(departements, output, provenance=provenance)
+    echo_err(f"{len(departements)} départements ({provenance.source}) → {output}")
 
 
 @main.command()
 @registry_arg
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              default=str(PROCESSED_DIR / "couverture.gpkg"), show_default=True,
-              help="GeoPackage to write; ecoles.csv, ecoles.md and rapprochement.md go "
-                   "next to it.")
+@processed_dir_opt
 @as_of_opt
 @openings_opt
 @sources_options
 @handle_errors
-def join(registry: Path, output: Path, as_of: dt.datetime | None, openings: Path,
+def join(registry: Path, processed_dir: Path, as_of: dt.date | None, openings: Path,
          sources: Sources) -> None:
     """Place the sites of REGISTRY in their départements and write the coverage data.
 
     Writes the analysts' GeoPackage (layers ecoles and departements, QGIS styles inside),
     the table behind the map (CSV and Markdown) and the reconciliation with the press
-    release. Nothing is written when a commune is not found or a site falls outside its
-    declared département.
+    release, all together. Nothing is written when a commune is not found or a site falls
+    outside its declared département.
     """
-    from pipeline.workflow import (
-        prepare_coverage_as_of,
-        write_coverage_outputs,
-        write_coverage_outputs_as_of,
-    )
+    from pipeline.run import prepare, publish, snapshot
 
-    day = _day(as_of)
-    coverage, reconciliation, metadata, inputs = prepare_coverage_as_of(
-        registry, as_of=day, openings_path=openings, sources=sources)
-    if inputs is None or day is None:
-        assert reconciliation is not None  # the annex date: the press release's figures
-        written = write_coverage_outputs(coverage, reconciliation, output, metadata=metadata)
-        echo_err(reconciliation.text())
-    else:
-        written = write_coverage_outputs_as_of(coverage, inputs, day, output,
-                                               metadata=metadata)
-    for path in written:
-        echo_err(f"→ {path}")
+    _recover(processed_dir)
+    prepared = prepare(registry, openings_path=_openings_for(as_of, openings),
+                       sources=sources)
+    snap = snapshot(prepared, as_of)
+    written = publish(snap, processed_dir=processed_dir, maps_dir=MAPS_DIR, parts=("tables",))
+    echo_err(snap.summary)
+    report(written)
+
+
+def _openings_for(day: dt.date | None, openings: Path) -> Path | None:
+    """Return the openings file when the date needs it (any date after the annex)."""
+    return openings if day is not None and day != ANNEX_DATE else None
 
 
 @main.command()
 @click.argument("couverture", required=False,
                 default=str(PROCESSED_DIR / "couverture.gpkg"),
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--preset", "presets", multiple=True, default=["a4"], show_default=True,
-              type=click.Choice([*PRESETS, "all"]),
-              help="Frame: A4 print (300 dpi), 16:9 slide, social card 1200×630, square "
-                   "1080×1080, or all of them; repeat for several.")
-@click.option("--basemap", default=None, metavar="plan-ign|FILE.tif",
-              help="Draw a basemap: IGN Plan tiles (network, cached) or a local GeoTIFF.")
-@click.option("--font", default=None, help="Font family (default DejaVu Sans).")
+@presets_opt
+@basemap_opt
+@font_opt
 @labels_opt
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=str(MAPS_DIR), show_default=True, help="Folder of the maps.")
-@as_of_opt
-@click.option("--registry", "registry_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=str(DEFAULT_REGISTRY), show_default=True,
-              help="Registry, read for a date other than the annex.")
-@openings_opt
-@sources_options
+@maps_dir_opt
+@jobs_opt
 @handle_errors
 def render(couverture: Path, presets: tuple[str, ...], basemap: str | None, font: str | None,
-           labels: bool | None, outdir: Path, as_of: dt.datetime | None, registry_path: Path,
-           openings: Path, sources: Sources) -> None:
-    """Draw the annex map from the coverage GeoPackage COUVERTURE (PNG, SVG, alt text).
+           labels: bool | None, maps_dir: Path, jobs: int) -> None:
+    """Draw the map of the coverage GeoPackage COUVERTURE (PNG, SVG, alternative text).
 
-    Writes ecoles-de-production-2021.{png,svg,txt} for A4 and
-    ecoles-de-production-2021-<preset>.{png,svg,txt} for the other presets. Manual label
-    offsets are read from data/raw/etiquettes.csv when it exists.
+    COUVERTURE is a GeoPackage written by `join`, `build` or `history`: the annex gives
+    ecoles-de-production-2021[-<preset>].{png,svg,txt}, a dated one
+    ecoles-de-production-<date>[-<preset>].{png,svg,txt}. Manual label offsets are read from
+    data/raw/etiquettes.csv when it exists.
     """
-    from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES
-    from pipeline.outputs.gpkg import read_coverage
-    from pipeline.workflow import render_maps
+    drawing = _drawing(jobs)
+    with drawing:
+        from pipeline.run import publish, read_snapshot
 
-    chosen = list(PRESETS) if "all" in presets else list(dict.fromkeys(presets))
-    day = _day(as_of)
-    if day is not None and day != ANNEX_DATE:
-        from pipeline.workflow import prepare_history, render_dated_maps
-
-        inputs = prepare_history(registry_path, openings, sources=sources)
-        for path in render_dated_maps(inputs, day, outdir, presets=chosen,
-                                      basemap=basemap, font=font):
-            echo_err(f"→ {path}")
-        return
-    sites, departements = read_coverage(couverture)
-    overrides_path = DEFAULT_LABEL_OVERRIDES if DEFAULT_LABEL_OVERRIDES.exists() else None
-    written = render_maps(sites, departements, outdir, presets=chosen, basemap=basemap,
-                          font=font, labels="auto" if labels is None else labels,
-                          overrides_path=overrides_path)
-    for path in written:
-        echo_err(f"→ {path}")
+        _recover(maps_dir)
+        snap = read_snapshot(couverture)
+        written = publish(snap, processed_dir=PROCESSED_DIR, maps_dir=maps_dir, parts=("maps",),
+                          presets=presets, labels=labels, basemap=basemap, font=font,
+                          drawing=drawing)
+    report(written)
 
 
 @main.command()
 @registry_arg
 @openings_opt
-@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Last date of interest, YYYY-MM-DD (default: the latest opening or "
-                   "closing); maps run through its year.")
+@click.option("--until", metavar="YYYY-MM-DD", callback=_date, default=None,
+              help="Last date of interest (default: the latest opening or closing); maps run "
+                   "through its year.")
 @click.option("--preset", default="slide", show_default=True, type=click.Choice(PRESETS),
               help="Frame of every dated map (one frame, so they can be flipped through).")
-@click.option("--gpkg", type=click.Path(dir_okay=False, path_type=Path),
-              default=str(PROCESSED_DIR / "historique.gpkg"), show_default=True,
-              help="GeoPackage of every site ever drawn, with DATE columns and the table "
-                   "couverture_historique.")
-@click.option("-o", "--outdir", type=click.Path(file_okay=False, path_type=Path),
-              default=str(MAPS_DIR / "historique"), show_default=True,
-              help="Folder of the maps.")
+@processed_dir_opt
+@maps_dir_opt
+@font_opt
 @sources_options
+@jobs_opt
 @handle_errors
-def history(registry: Path, openings: Path, until: dt.datetime | None, preset: str,
-            gpkg: Path, outdir: Path, sources: Sources) -> None:
+def history(registry: Path, openings: Path, until: dt.date | None, preset: str,
+            processed_dir: Path, maps_dir: Path, font: str | None, sources: Sources,
+            jobs: int) -> None:
     """Draw the coverage at the annex date and at each 31 December since, with a GIF and chart.
 
-    Writes ecoles-de-production-YYYY-MM-DD.{png,svg,txt} per date, an animated GIF, the chart
-    of schools and départements over time beside the published counts, the dated
-    reconciliation (Markdown, also printed) and the history GeoPackage.
+    Writes, in <maps-dir>/historique/, ecoles-de-production-YYYY-MM-DD.{png,svg,txt} per
+    date, an animated GIF, the chart of schools and départements over time beside the
+    published counts and the dated reconciliation (also printed); and
+    <processed-dir>/historique.gpkg. All together: a failed run changes none of them.
     """
-    from pipeline.steps.history import history_dates
-    from pipeline.workflow import prepare_history, render_history, write_history_gpkg
+    drawing = _drawing(jobs)
+    with drawing:
+        from pipeline.run import prepare, publish_history
+        from pipeline.steps.history import history_dates
 
-    inputs = prepare_history(registry, openings, sources=sources)
-    dates = history_dates(inputs.openings, until=_day(until))
-    written, text = render_history(inputs, outdir, dates=dates, preset=preset)
-    written.append(Path(write_history_gpkg(inputs, gpkg, dates=dates)))
+        outdir = maps_dir / HISTORY_SUBDIR
+        _recover(outdir, processed_dir)
+        prepared = prepare(registry, openings_path=openings, sources=sources)
+        dates = history_dates(prepared.require_openings(), until=until)
+        written, text = publish_history(prepared, dates=dates, outdir=outdir,
+                                        gpkg_path=processed_dir / HISTORY_GPKG, preset=preset,
+                                        font=font, drawing=drawing)
     echo_err(text)
-    for path in written:
-        echo_err(f"→ {path}")
+    report(written)
 
 
 @main.command()
 @registry_arg
-@click.option("--processed-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=str(PROCESSED_DIR), show_default=True,
-              help="Folder of the GeoPackage and tables.")
-@click.option("--maps-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=str(MAPS_DIR), show_default=True, help="Folder of the map.")
-@click.option("--preset", default="a4", show_default=True, type=click.Choice(PRESETS),
-              help="Map frame (see `render`).")
+@processed_dir_opt
+@maps_dir_opt
+@presets_opt
 @labels_opt
 @as_of_opt
 @openings_opt
+@click.option("--history/--no-history", "with_history", default=False,
+              help="Also draw the coverage over time (what `history` writes), in the same "
+                   "run.")
 @sources_options
-@click.option("-j", "--jobs", type=click.IntRange(1, 2), default=2, show_default=True,
-              help="Processes to use (2 writes the PNG alongside the other outputs).")
+@jobs_opt
 @handle_errors
-def build(registry: Path, processed_dir: Path, maps_dir: Path, preset: str,
-          labels: bool | None, as_of: dt.datetime | None, openings: Path, sources: Sources,
-          jobs: int) -> None:
-    """Run every step on REGISTRY: the GeoPackage, the tables and the map.
+def build(registry: Path, processed_dir: Path, maps_dir: Path, presets: tuple[str, ...],
+          labels: bool | None, as_of: dt.date | None, openings: Path, with_history: bool,
+          sources: Sources, jobs: int) -> None:
+    """Run every step on REGISTRY: the GeoPackage, the tables and the maps, all together.
 
-    All outputs are written together at the end: a failed or interrupted build leaves the
-    previous ones untouched. `make map` runs this command.
+    Without --as-of, the annex of 23 November 2021 (the paths `make map` keeps); with a later
+    date, the same set under names carrying the date, beside the annex's, never over them.
+    A failed or interrupted build leaves the previous files untouched.
     """
-    from pipeline.build import build_all
+    drawing = _drawing(jobs)
+    with drawing:
+        from pipeline.run import prepare, publish, publish_history, snapshot
 
-    result = build_all(registry, processed_dir=processed_dir, maps_dir=maps_dir,
-                       preset=preset, labels="auto" if labels is None else labels,
-                       as_of=_day(as_of), openings=openings, sources=sources, jobs=jobs)
-    echo_err(result.reconciliation)
-    for path in result.written:
-        echo_err(f"→ {path}")
+        _step("drawing workers started")
+        history_dir = maps_dir / HISTORY_SUBDIR
+        _recover(processed_dir, maps_dir, *((history_dir,) if with_history else ()))
+        needs_openings = with_history or _openings_for(as_of, openings) is not None
+        prepared = prepare(registry, openings_path=openings if needs_openings else None,
+                           sources=sources)
+        _step("sites placed")
+        snap = snapshot(prepared, as_of)
+        _step("snapshot made")
+        written = publish(snap, processed_dir=processed_dir, maps_dir=maps_dir,
+                          presets=presets, labels=labels, drawing=drawing, progress=_step)
+        summary = snap.summary
+        if with_history:
+            from pipeline.steps.history import history_dates
+
+            more, summary_history = publish_history(
+                prepared, dates=history_dates(prepared.require_openings()),
+                outdir=history_dir, gpkg_path=processed_dir / HISTORY_GPKG, drawing=drawing)
+            written += more
+            summary += "\n" + summary_history
+        _step("published")
+    echo_err(summary)
+    report(written)
 
 
 def run() -> None:

@@ -234,6 +234,14 @@ STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
 }
 
 
+#: The choices of the command line's ``--boundaries`` (besides a file) and ``--geocoder``.
+BOUNDARY_SOURCES: Final = ("embedded", "ign")
+GEOCODERS: Final = ("embedded", "online")
+#: The IGN edition served by the WFS, beside the archived ones of ``sources.json``.
+IGN_LATEST: Final = "latest"
+DEFAULT_IGN_EDITION: Final = "2021"
+
+
 @cache
 def sources() -> dict[str, Any]:
     """Return the registry of external sources (producer, edition, URL, licence, sha256).
@@ -268,3 +276,15 @@ def map_stem(preset: str, day: dt.date | None = None) -> str:
     """
     name = "ecoles-de-production-" + ("2021" if day is None else day.isoformat())
     return name + ("" if preset == "a4" else f"-{preset}")
+
+
+def ign_edition_names() -> tuple[str, ...]:
+    """Return the IGN editions ``--edition`` accepts: those of ``sources.json``, then latest.
+
+    Returns
+    -------
+    tuple of str
+        E.g. ``("2021", "2022", ..., "2026_gpkg", "latest")``.
+    """
+    editions = sources()["sources"]["ign_admin_express_cog_carto"]["editions"]
+    return (*editions, IGN_LATEST)

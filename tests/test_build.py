@@ -8,8 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from pipeline.errors import PipelineError
-from pipeline.outputs.files import Staging, staged_outputs
+from pipeline.outputs.files import staged_outputs
 
 REGISTRY = Path("data/raw/ecoles.csv")
 OUTPUTS = ("p/couverture.gpkg", "p/ecoles.csv", "p/ecoles.md", "p/rapprochement.md",
@@ -84,21 +83,6 @@ def test_staging_publishes_all_or_nothing(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["a.txt", "b.txt"]
 
 
-def test_staging_refuses_to_publish_a_missing_output(tmp_path):
-    with pytest.raises(PipelineError, match="not produced"), staged_outputs() as staging:
-        staging.path(tmp_path / "never-written.txt")
-
-
-def test_stale_staging_of_a_dead_process_is_removed(tmp_path):
-    stale = tmp_path / ".staging-999999999"
-    stale.mkdir()
-    (stale / "half.png").write_bytes(b"half")
-    staging = Staging()
-    staging.path(tmp_path / "x.txt")
-    staging.discard()
-    assert not stale.exists()
-
-
 def test_build_as_of_annex_date_is_the_annex(built, tmp_path):
     result = build(tmp_path, "--as-of", "2021-11-23")
     assert result.exit_code == 0, result.output
@@ -112,7 +96,40 @@ def test_build_as_of_another_date_names_outputs_after_it(tmp_path):
     assert maps == [f"ecoles-de-production-2024-12-31.{x}" for x in ("png", "svg", "txt")]
     alt = (tmp_path / "m" / "ecoles-de-production-2024-12-31.txt").read_text(encoding="utf-8")
     assert "31 décembre 2024" in alt
-    assert (tmp_path / "p" / "couverture.gpkg").is_file()
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
+        "couverture-2024-12-31.gpkg", "ecoles-2024-12-31.csv", "rapprochement-2024-12-31.md"]
+
+
+def test_build_as_of_a_date_leaves_the_annex_outputs_intact(built):
+    before = snapshot(built)
+    result = build(built, "--as-of", "2024-06-30")
+    assert result.exit_code == 0, result.output
+    assert snapshot(built) == before
+    assert (built / "p" / "couverture-2024-06-30.gpkg").is_file()
+    assert (built / "m" / "ecoles-de-production-2024-06-30.png").is_file()
+    for name in ("couverture-2024-06-30.gpkg", "ecoles-2024-06-30.csv",
+                 "rapprochement-2024-06-30.md"):
+        (built / "p" / name).unlink()
+    for ext in ("png", "svg", "txt"):
+        (built / "m" / f"ecoles-de-production-2024-06-30.{ext}").unlink()
+
+
+@pytest.mark.parametrize("value", ["2019-02-30", "2021-11-22", "2999-01-01", "31/12/2024"])
+def test_as_of_outside_the_annex_and_today_is_a_usage_error(tmp_path, value):
+    result = build(tmp_path, "--as-of", value)
+    assert result.exit_code == 2
+    assert "--as-of" in result.output and "Traceback" not in result.output
+    assert not tmp_path.joinpath("p").exists()
+
+
+@pytest.mark.parametrize("option", [["--edition", "1999"], ["--preset", "poster"],
+                                    ["--geocoder", "google"], ["--boundaries", "nowhere.gpkg"],
+                                    ["--jobs", "0"]])
+def test_bad_option_values_are_usage_errors_before_any_work(tmp_path, option):
+    result = build(tmp_path, *option)
+    assert result.exit_code == 2, result.output
+    assert option[0] in result.output
+    assert not tmp_path.joinpath("p").exists()
 
 
 def test_build_with_cached_ign_boundaries_needs_no_network(built, tmp_path, monkeypatch):
@@ -154,7 +171,7 @@ def test_cli_and_build_import_no_heavy_library():
     import subprocess
     import sys
 
-    code = ("import sys, cli, pipeline.build, pipeline.sources.inputs\n"
+    code = ("import sys, cli, pipeline.run, pipeline.sources.inputs\n"
             "import pipeline.outputs.maps.mapdata\n"
             "heavy = [m for m in ('pandas', 'geopandas', 'matplotlib', 'pyogrio', 'requests')"
             " if m in sys.modules]\n"

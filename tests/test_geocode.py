@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -210,7 +209,7 @@ def test_gazetteer_is_complete_and_consistent(gazetteer: pd.DataFrame) -> None:
 def test_every_gazetteer_point_lies_in_its_departement(gazetteer: pd.DataFrame) -> None:
     # The build moves the few points that simplification left outside (Saint-Malo): both
     # embedded files agree, so no site lands at sea in the join step.
-    departements = read_departements().set_index("code")
+    departements = read_departements()[0].set_index("code")
     polygons = departements.geometry.loc[gazetteer["departement"]].to_numpy()
     points = shapely.points(gazetteer["longitude"].to_numpy(), gazetteer["latitude"].to_numpy())
     assert shapely.contains(polygons, points).all()
@@ -221,21 +220,19 @@ def test_registry_resolves_inside_declared_departements(gazetteer: pd.DataFrame)
     out = geocode_sites(records, gazetteer)
     assert (out["statut_geocodage"] == "ok").all(), out.loc[
         out["statut_geocodage"] != "ok", ["commune", "departement", "methode"]]
-    departements = read_departements().set_index("code")
+    departements = read_departements()[0].set_index("code")
     polygons = departements.geometry.loc[out["departement"]].to_numpy()
     points = shapely.points(out["longitude"].to_numpy(), out["latitude"].to_numpy())
     outside = out.loc[~shapely.contains(polygons, points), ["commune", "departement"]]
     assert outside.empty, outside
 
 
-def test_geocoding_every_commune_name_is_fast(gazetteer: pd.DataFrame) -> None:
+def test_geocoding_every_commune_name(gazetteer: pd.DataFrame) -> None:
+    """Every current commune name resolves (the speed is measured by make bench)."""
     names = pd.DataFrame({"commune": gazetteer.loc[gazetteer["type"] == "COM", "nom"]})
-    fold_name.cache_clear()
-    start = time.perf_counter()
     out = geocode_sites(names, gazetteer)
-    elapsed = time.perf_counter() - start
     assert len(out) > 34_000
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
+    assert out["statut_geocodage"].isin(["ok", "ambigu"]).all()
 
 
 # --- CLI ----------------------------------------------------------------------------------------
@@ -299,7 +296,7 @@ def test_embedded_keys_match_fold_name():
 def test_filtered_and_full_index_agree(monkeypatch):
     """Few names index only their candidate rows; many index all: same answers either way."""
     import pipeline.steps.geocode as geocode
-    from pipeline.workflow import load_registry
+    from pipeline.run import load_registry
 
     sites = load_registry("data/raw/ecoles.csv")
     tricky = pd.DataFrame({"commune": ["Flers", "ST-ETIENNE", "Petit Quevilly (Le)", "Vire",

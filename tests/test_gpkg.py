@@ -20,6 +20,7 @@ from pipeline.outputs.gpkg import (
     write_coverage_gpkg,
 )
 from pipeline.outputs.qgis_styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
+from pipeline.provenance import Provenance
 from pipeline.steps.join import Coverage, mark_coverage
 from tests.test_join import site, sites_frame, squares
 
@@ -200,9 +201,9 @@ def test_metadata_from_sources_registry() -> None:
     assert meta["LICENCE"] == "Licence Ouverte 2.0"
     assert meta["VERSION_PIPELINE"].startswith("ecoles-map ")
     assert "COG 2024" in meta["SOURCES"] and "COG 2025" in meta["SOURCES"]
-    online = coverage_metadata(registry, provenance={"edition": "2021", "source": "ign"})
+    online = coverage_metadata(registry, provenance=Provenance("ign", "2021", "", ""))
     assert "d.gpkg" not in online["SOURCES"]
-    assert online["SOURCE_DEPARTEMENTS"] == "edition : 2021 ; source : ign"
+    assert online["SOURCE_DEPARTEMENTS"] == "edition : 2021 ; licence :  ; source : ign ; url : "
 
 
 QGIS_SCRIPT = """

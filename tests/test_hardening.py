@@ -62,7 +62,7 @@ def assert_intact(snapshot: Snapshot) -> None:
 def run_pipeline(command: str, registry: Path, root: Path) -> Result:
     """Run ``join`` or ``build`` writing into ``root/processed`` (and ``root/maps``)."""
     if command == "join":
-        args = ["join", str(registry), "-o", str(root / "processed" / "couverture.gpkg")]
+        args = ["join", str(registry), "--processed-dir", str(root / "processed")]
     else:
         args = ["build", str(registry), "--processed-dir", str(root / "processed"),
                 "--maps-dir", str(root / "maps"), "--jobs", "1"]
@@ -117,7 +117,7 @@ def test_ambiguous_commune_without_departement_column(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def swapped_boundaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded départements with the codes of Rhône (69) and Isère (38) swapped."""
-    departements = read_departements()
+    departements = read_departements()[0]
     codes = departements["code"].replace({"69": "38", "38": "69"})
     path = tmp_path_factory.mktemp("boundaries") / "departements.gpkg"
     departements.assign(code=codes).to_file(path, layer="departements")
@@ -126,15 +126,16 @@ def swapped_boundaries(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_site_outside_its_declared_departement(swapped_boundaries: Path,
                                                write_registry: Callable[..., Path]) -> None:
-    from pipeline.workflow import prepare_coverage
+    from pipeline.run import prepare
+    from pipeline.sources.inputs import Sources
 
     registry = write_registry(GOOD_ROWS)
     with pytest.raises(SourceDataError) as err:
-        prepare_coverage(registry, departements_source=swapped_boundaries)
+        prepare(registry, sources=Sources(boundaries=swapped_boundaries))
     message = str(err.value)
     assert f"{registry}:2" in message and "'69'" in message
-    assert "'boisard'" in message and "lies in département 38" in message
-    assert "outside their declared département" in message
+    assert "'boisard'" in message and "est dans le département 38" in message
+    assert "hors de leur département déclaré" in message
 
 
 # --- Damaged boundaries files -------------------------------------------------------------------
@@ -169,11 +170,12 @@ def test_damaged_boundaries_file_raises_boundary_error(kind: str, tmp_path: Path
 
 def test_damaged_boundaries_file_leaves_earlier_outputs(
         tmp_path: Path, earlier: Snapshot, write_registry: Callable[..., Path]) -> None:
-    from pipeline.workflow import prepare_coverage
+    from pipeline.run import prepare
+    from pipeline.sources.inputs import Sources
 
     with pytest.raises(BoundaryError):
-        prepare_coverage(write_registry(GOOD_ROWS),
-                         departements_source=damaged("truncated 0.5", tmp_path))
+        prepare(write_registry(GOOD_ROWS),
+                sources=Sources(boundaries=damaged("truncated 0.5", tmp_path)))
     assert_intact(earlier)
 
 
@@ -189,16 +191,16 @@ def blocker(tmp_path: Path) -> Path:
 def test_join_into_unwritable_folder(write_registry: Callable[..., Path], blocker: Path
                                      ) -> None:
     result = run_pipeline("join", write_registry(GOOD_ROWS), blocker / "sub")
-    assert_refused(result, "cannot write to", str(blocker))
+    assert_refused(result, "impossible d'écrire dans", str(blocker))
     assert blocker.read_text() == "a file where a folder is expected\n"
 
 
 def test_render_into_unwritable_folder(write_registry: Callable[..., Path], tmp_path: Path,
                                        blocker: Path) -> None:
     gpkg = tmp_path / "c" / "couverture.gpkg"
-    assert CliRunner().invoke(main, ["join", str(write_registry(GOOD_ROWS)), "-o",
-                                     str(gpkg)]).exit_code == 0
-    result = CliRunner().invoke(main, ["render", str(gpkg), "-o", str(blocker / "maps")])
+    assert CliRunner().invoke(main, ["join", str(write_registry(GOOD_ROWS)), "--processed-dir",
+                                     str(gpkg.parent)]).exit_code == 0
+    result = CliRunner().invoke(main, ["render", str(gpkg), "--maps-dir", str(blocker / "maps")])
     assert_refused(result, str(blocker))
     assert blocker.read_text() == "a file where a folder is expected\n"
 
@@ -271,10 +273,10 @@ def test_plan_ign_basemap_with_network_down(network_down: list[str], tmp_path: P
                                             write_registry: Callable[..., Path],
                                             earlier: Snapshot) -> None:
     gpkg = tmp_path / "c" / "couverture.gpkg"
-    assert CliRunner().invoke(main, ["join", str(write_registry(GOOD_ROWS)), "-o",
-                                     str(gpkg)]).exit_code == 0
-    result = CliRunner().invoke(main, ["render", str(gpkg), "--basemap", "plan-ign", "-o",
-                                       str(tmp_path / "maps")])
+    assert CliRunner().invoke(main, ["join", str(write_registry(GOOD_ROWS)), "--processed-dir",
+                                     str(gpkg.parent)]).exit_code == 0
+    result = CliRunner().invoke(main, ["render", str(gpkg), "--basemap", "plan-ign",
+                                       "--maps-dir", str(tmp_path / "maps"), "--jobs", "1"])
     assert_refused(result, "Plan IGN", "without --basemap", "No map was written")
     assert network_down and all(a.endswith(":443") for a in network_down)
     assert_intact(earlier)

@@ -10,6 +10,7 @@ import pytest
 from pipeline import schema
 from pipeline.config import ANNEX_DATE, published_counts
 from pipeline.errors import SourceDataError
+from pipeline.run import load_registry
 from pipeline.schema import HISTORY_TABLE
 from pipeline.sources.csvfile import read_csv_records
 from pipeline.steps.history import (
@@ -23,7 +24,6 @@ from pipeline.steps.history import (
 from pipeline.steps.ingest import validate_registry
 from pipeline.steps.openings import resolve_date, validate_openings
 from pipeline.steps.report import reconcile_openings, reconcile_over_time
-from pipeline.workflow import load_registry
 from tests.conftest import HEADER
 
 OPENINGS_HEADER = ("id,nom,commune,departement,ouverture,fermeture,ami_2021_id,metier,"

@@ -6,8 +6,8 @@ from click.testing import CliRunner
 
 from cli import main
 from pipeline.errors import SourceDataError
+from pipeline.run import load_registry
 from pipeline.steps.ingest import normalize_departement
-from pipeline.workflow import load_registry
 from tests.conftest import GOOD_ROWS, HEADER
 
 

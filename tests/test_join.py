@@ -172,13 +172,13 @@ def test_join_french_and_categorize() -> None:
 
 
 def test_real_registry_gives_13_newly_covered() -> None:
+    from pipeline.run import load_registry
     from pipeline.sources.embedded import read_gazetteer
     from pipeline.sources.inputs import read_departements
     from pipeline.steps.geocode import geocode_sites
-    from pipeline.workflow import load_registry
 
     sites = geocode_sites(load_registry(REGISTRY), read_gazetteer())
-    cov = mark_coverage(sites, read_departements())
+    cov = mark_coverage(sites, read_departements()[0])
     assert cov.mismatches.empty, cov.mismatches.to_string()
     assert len(cov.departements) == 101
     assert cov.departements["statut"].eq("nouvellement_couvert").sum() == 13

@@ -297,26 +297,26 @@ def test_fetch_ign_departements_then_cache(served: Served, client: HttpClient,
                                            tmp_path: Path, archive_101: bytes) -> None:
     served.routes[ARCHIVE_PATH] = archive_101
     progress: list[tuple[int, int | None]] = []
-    first = fetch_ign_departements(edition="2021", cache_dir=tmp_path, client=client,
-                                   base_url=served.url, progress=lambda d, t:
-                                   progress.append((d, t)))
+    first, provenance = fetch_ign_departements(
+        edition="2021", cache_dir=tmp_path, client=client, base_url=served.url,
+        progress=lambda d, t: progress.append((d, t)))
     assert list(first.columns) == ["code", "nom", "geometry"]
     assert list(first["code"]) == list(DEPARTEMENT_CODES)
     assert first.crs == "EPSG:4326"
     assert set(first.geom_type) == {"MultiPolygon"}
     assert first.loc[first["code"] == "2A", "nom"].item() == "Département 2A"
-    assert first.attrs["source"] == "IGN – ADMIN EXPRESS COG CARTO 2021"
-    assert first.attrs["licence"] == "Licence Ouverte 2.0"
-    assert first.attrs["edition"] == EDITION_2021
+    assert provenance.source == "IGN – ADMIN EXPRESS COG CARTO 2021"
+    assert provenance.licence == "Licence Ouverte 2.0"
+    assert provenance.edition == EDITION_2021
     assert progress[-1] == (len(archive_101), len(archive_101))
     # The archive is gone once read; only the small normalised layer stays.
     assert sorted(p.name for p in (tmp_path / "ign").iterdir()) == ["departements-2021.gpkg"]
 
-    second = fetch_ign_departements(edition="2021", cache_dir=tmp_path, client=client,
-                                    base_url=served.url)
+    second, again = fetch_ign_departements(edition="2021", cache_dir=tmp_path, client=client,
+                                           base_url=served.url)
     assert len(served.log) == 1  # no request the second time
     assert_geodataframe_equal(first, second)
-    assert second.attrs == first.attrs
+    assert again == provenance
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "incomplete"])
@@ -334,9 +334,9 @@ def test_damaged_cache_is_fetched_again(served: Served, client: HttpClient, tmp_
         squares(DEPARTEMENT_CODES[:-1]).rename(
             columns={"INSEE_DEP": "code", "NOM": "nom"}).to_file(cached, layer="departements",
                                                                 engine="pyogrio")
-    with caplog.at_level(logging.WARNING, logger="pipeline.sources.http"):
-        again = fetch_ign_departements(cache_dir=tmp_path, client=client,
-                                       base_url=served.url)
+    with caplog.at_level(logging.WARNING, logger="pipeline.sources.ign"):
+        again, _ = fetch_ign_departements(cache_dir=tmp_path, client=client,
+                                          base_url=served.url)
     assert len(again) == 101
     assert len(served.log) == 2
     assert "downloading them again" in caplog.text
@@ -370,11 +370,11 @@ def test_4_0_geopackage_edition(served: Served, client: HttpClient, tmp_path: Pa
     with py7zr.SevenZipFile(tmp_path / "a.7z", "w") as z:
         z.writeall(build, arcname=build.name)
     served.routes[archive_path("2026_gpkg")] = (tmp_path / "a.7z").read_bytes()
-    got = fetch_ign_departements(edition="2026_gpkg", cache_dir=tmp_path / "cache",
-                                 client=client, base_url=served.url)
+    got, provenance = fetch_ign_departements(edition="2026_gpkg", cache_dir=tmp_path / "cache",
+                                             client=client, base_url=served.url)
     assert list(got.columns) == ["code", "nom", "geometry"]
     assert list(got["code"]) == list(DEPARTEMENT_CODES)
-    assert got.attrs["source"] == "IGN – ADMIN EXPRESS COG CARTO 2026"
+    assert provenance.source == "IGN – ADMIN EXPRESS COG CARTO 2026"
 
 
 def test_unknown_edition() -> None:
@@ -386,13 +386,13 @@ def test_latest_edition_reads_the_wfs_4_0_schema(served: Served, client: HttpCli
                                                  tmp_path: Path) -> None:
     wfs = squares().rename(columns={"INSEE_DEP": "code_insee", "NOM": "nom_officiel"})
     served.routes["/wfs/ows"] = lambda query: json.loads(wfs.to_json())
-    latest = fetch_ign_departements(edition="latest", cache_dir=tmp_path, client=client,
-                                    base_url=served.url)
+    latest, provenance = fetch_ign_departements(edition="latest", cache_dir=tmp_path,
+                                                client=client, base_url=served.url)
     assert list(latest["code"]) == list(DEPARTEMENT_CODES)
     query = parse_qs(urlsplit(served.log[0][0]).query)
     assert query["TYPENAMES"] == ["ADMINEXPRESS-COG-CARTO.LATEST:departement"]
     assert query["SRSNAME"] == ["EPSG:4326"]
-    assert latest.attrs["edition"] == "latest"
+    assert provenance.edition == "latest"
     assert (tmp_path / "ign" / "departements-latest.gpkg").exists()
 
 
@@ -466,9 +466,9 @@ def test_read_departements_ign_uses_the_cache_named_by_the_environment(
     from pipeline.sources.inputs import read_departements
 
     served.routes[ARCHIVE_PATH] = archive_101
-    fetched = fetch_ign_departements(cache_dir=tmp_path, client=client, base_url=served.url)
+    fetched, _ = fetch_ign_departements(cache_dir=tmp_path, client=client, base_url=served.url)
     monkeypatch.setenv("ECOLES_MAP_CACHE", str(tmp_path))
     # No client, no base_url: this would go to data.geopf.fr if the cache were not used.
-    cached = read_departements("ign", edition="2021")
+    cached, provenance = read_departements("ign", edition="2021")
     assert_geodataframe_equal(fetched, cached)
-    assert cached.attrs["url"].startswith("https://data.geopf.fr/telechargement/")
+    assert provenance.url.startswith("https://data.geopf.fr/telechargement/")

@@ -39,7 +39,6 @@ from pipeline.outputs.maps.mapdata import MapData, map_data
 from pipeline.outputs.maps.render import draw_map, plot_coverage
 from pipeline.outputs.maps.save import save_map
 from pipeline.outputs.maps.texts import alt_text
-from pipeline.workflow import render_maps
 
 BASELINE = Path(__file__).parent / "baseline"
 UPDATE_BASELINE = os.environ.get("ECOLES_MAP_UPDATE_BASELINE") == "1"
@@ -133,11 +132,10 @@ def figure(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame):
 @pytest.fixture(scope="module")
 def real_coverage():
     """Sites and départements of the real registry, when the join and the data are there."""
-    workflow = pytest.importorskip("pipeline.workflow")
-    if not hasattr(workflow, "prepare_coverage") or not config.EMBEDDED_DEPARTEMENTS.exists():
-        pytest.skip("the join step or the embedded départements are not available")
-    coverage, _, _ = workflow.prepare_coverage(config.DEFAULT_REGISTRY)
-    return coverage.sites, coverage.departements
+    from pipeline.run import prepare, snapshot
+
+    snap = snapshot(prepare(config.DEFAULT_REGISTRY))
+    return snap.sites, snap.departements
 
 
 # --- Helpers ------------------------------------------------------------------------------------
@@ -411,8 +409,13 @@ def test_offline_tiles_raise_and_write_nothing(sites, departements, tmp_path, mo
     previous = tmp_path / "maps" / f"{map_stem('a4')}.png"
     previous.parent.mkdir()
     previous.write_bytes(b"previous map")
+    from pipeline.outputs.gpkg import write_coverage_gpkg
+    from pipeline.run import publish, read_snapshot
+
+    gpkg = write_coverage_gpkg(sites, departements, tmp_path / "couverture.gpkg")
     with pytest.raises(RenderError, match="Plan IGN"):
-        render_maps(sites, departements, tmp_path / "maps", basemap="plan-ign")
+        publish(read_snapshot(gpkg), processed_dir=tmp_path, maps_dir=tmp_path / "maps",
+                parts=("maps",), basemap="plan-ign")
     assert previous.read_bytes() == b"previous map"
     assert sorted(p.name for p in previous.parent.iterdir()) == [previous.name]
 
@@ -495,10 +498,10 @@ def test_cli_render_reads_the_geopackage(sites, departements, tmp_path):
     gpkg = tmp_path / "couverture.gpkg"
     sites.to_file(gpkg, layer="ecoles", driver="GPKG")
     departements.to_file(gpkg, layer="departements", driver="GPKG")
-    read_sites, read_deps = read_coverage(gpkg)
-    assert len(read_sites) == len(sites) and len(read_deps) == len(departements)
+    read = read_coverage(gpkg)
+    assert len(read.sites) == len(sites) and len(read.departements) == len(departements)
     result = CliRunner().invoke(main, ["render", str(gpkg), "--preset", "social",
-                                       "-o", str(tmp_path / "maps")])
+                                       "--maps-dir", str(tmp_path / "maps")])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "maps").iterdir())
     stem = map_stem("social")
@@ -704,7 +707,8 @@ def test_reading_the_geopackage_leaves_no_sidecar_file(tmp_path):
     from cli import main
 
     gpkg = tmp_path / "couverture.gpkg"
-    result = CliRunner().invoke(main, ["join", "data/raw/ecoles.csv", "-o", str(gpkg)])
+    result = CliRunner().invoke(main, ["join", "data/raw/ecoles.csv", "--processed-dir",
+                                       str(tmp_path)])
     assert result.exit_code == 0, result.output
     read_coverage(gpkg)
     assert not (tmp_path / "couverture.gpkg.aux.xml").exists()

@@ -18,7 +18,7 @@ from pipeline.steps.report import reconcile
 from tests.conftest import GOOD_ROWS
 from tests.test_join import site, sites_frame, squares
 
-OUTPUTS = ("couverture.gpkg", "ecoles.csv", "ecoles.md", "rapprochement.md")
+OUTPUTS = ("couverture.gpkg", "ecoles.csv", "ecoles.md", "rapprochement.md", "registre.csv")
 
 
 def small_coverage() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,7 +65,8 @@ def test_join_command_writes_every_output(tmp_path: Path,
                                           write_registry: Callable[..., Path]) -> None:
     registry = write_registry(GOOD_ROWS)
     out = tmp_path / "out" / "couverture.gpkg"
-    result = CliRunner().invoke(main, ["join", str(registry), "-o", str(out)])
+    result = CliRunner().invoke(main, ["join", str(registry), "--processed-dir",
+                                       str(out.parent)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.parent.iterdir()) == sorted(OUTPUTS)
     assert (out.parent / "ecoles.csv").read_bytes().startswith(b"\xef\xbb\xbfid,nom,commune")
@@ -87,7 +88,8 @@ def test_join_command_refuses_unknown_commune(tmp_path: Path,
     registry = write_registry([*GOOD_ROWS, GOOD_ROWS[2].replace("vire,", "nulle,", 1)
                                .replace(",Vire,14,", ",Nulleville-sur-Rien,14,")])
     out = tmp_path / "out" / "couverture.gpkg"
-    result = CliRunner().invoke(main, ["join", str(registry), "-o", str(out)])
+    result = CliRunner().invoke(main, ["join", str(registry), "--processed-dir",
+                                       str(out.parent)])
     assert result.exit_code == 1
     assert "Nulleville-sur-Rien" in result.stderr and ":5:" in result.stderr
     assert not out.parent.exists()
@@ -108,8 +110,9 @@ def test_join_command_refuses_site_outside_its_departement(
     monkeypatch.setattr(pipeline.steps.geocode, "geocode_sites", misplaced)
     registry = write_registry(GOOD_ROWS)
     out = tmp_path / "out" / "couverture.gpkg"
-    result = CliRunner().invoke(main, ["join", str(registry), "-o", str(out)])
+    result = CliRunner().invoke(main, ["join", str(registry), "--processed-dir",
+                                       str(out.parent)])
     assert result.exit_code == 1
     assert ":4: column 'departement' value '14'" in result.stderr
-    assert "lies in département 75" in result.stderr
+    assert "est dans le département 75" in result.stderr
     assert not out.parent.exists()

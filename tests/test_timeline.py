@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cli import main
-from pipeline.outputs.maps.chart import GIF_NAME, plot_timeline
+from pipeline.outputs.maps.chart import plot_timeline
+from pipeline.run import GIF_NAME
 from pipeline.outputs.maps.save import write_gif
 from pipeline.steps.history import FIRST_SCHOOL_SQL, counts_over_time
 from tests.conftest import HEADER
@@ -33,10 +34,10 @@ def write_inputs(folder: Path) -> tuple[Path, Path]:
 
 def run_history(tmp: Path, name: str) -> Path:
     registry, openings = write_inputs(tmp / "raw")
-    out = tmp / name
+    out = tmp / name / "historique"  # the maps go to <maps-dir>/historique
     result = CliRunner().invoke(main, [
         "history", str(registry), "--openings", str(openings), "--preset", "social",
-        "--until", "2024-06-30", "-o", str(out), "--gpkg", str(out / "historique.gpkg")])
+        "--until", "2024-06-30", "--maps-dir", str(tmp / name), "--processed-dir", str(out)])
     assert result.exit_code == 0, result.output
     return out
 
@@ -119,9 +120,9 @@ def test_reconciliation_names_dates_with_missing_schools(history_run):
 def test_join_as_of_the_annex_is_the_default_output(tmp_path):
     registry, openings = write_inputs(tmp_path / "raw")
     runner = CliRunner()
-    plain = runner.invoke(main, ["join", str(registry), "-o", str(tmp_path / "a" / "c.gpkg")])
+    plain = runner.invoke(main, ["join", str(registry), "--processed-dir", str(tmp_path / "a")])
     dated = runner.invoke(main, ["join", str(registry), "--as-of", "2021-11-23", "--openings",
-                                 str(openings), "-o", str(tmp_path / "b" / "c.gpkg")])
+                                 str(openings), "--processed-dir", str(tmp_path / "b")])
     assert plain.exit_code == 0 and dated.exit_code == 0, plain.output + dated.output
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
@@ -133,9 +134,12 @@ def test_join_and_render_at_another_date(tmp_path):
     registry, openings = write_inputs(tmp_path / "raw")
     runner = CliRunner()
     result = runner.invoke(main, ["join", str(registry), "--as-of", "2023-12-31", "--openings",
-                                  str(openings), "-o", str(tmp_path / "j" / "c.gpkg")])
+                                  str(openings), "--processed-dir", str(tmp_path / "j")])
     assert result.exit_code == 0, result.output
-    with sqlite3.connect(tmp_path / "j" / "c.gpkg") as con:
+    gpkg = tmp_path / "j" / "couverture-2023-12-31.gpkg"
+    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [
+        gpkg.name, "ecoles-2023-12-31.csv", "rapprochement-2023-12-31.md"]
+    with sqlite3.connect(gpkg) as con:
         statut = dict(con.execute("SELECT code, statut FROM departements WHERE code IN "
                                   "('14', '21', '69')").fetchall())
         conde = con.execute("SELECT lieu_annonce, categorie FROM ecoles WHERE id = 'fil-conde'"
@@ -143,26 +147,47 @@ def test_join_and_render_at_another_date(tmp_path):
     assert statut == {"14": "couvert_depuis_annexe", "21": "couvert_depuis_annexe",
                       "69": "couvert_avant_annexe"}
     assert conde == ("Vire", "ouverte_depuis_annexe")
-    result = runner.invoke(main, ["render", "--as-of", "2023-12-31", "--registry", str(registry),
-                                  "--openings", str(openings), "--preset", "social", "-o",
+    result = runner.invoke(main, ["render", str(gpkg), "--preset", "social", "--maps-dir",
                                   str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     svg = (tmp_path / "m" / "ecoles-de-production-2023-12-31-social.svg").read_text()
     assert "Écoles de production au 31 décembre 2023" in svg
 
 
-def test_render_as_of_the_annex_is_the_default_map(tmp_path):
+def test_render_draws_the_history_geopackage_at_its_last_date(history_run, tmp_path):
+    out, _ = history_run
+    result = CliRunner().invoke(main, ["render", str(out / "historique.gpkg"), "--preset",
+                                       "social", "--maps-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    svg = (tmp_path / "ecoles-de-production-2024-12-31-social.svg").read_text()
+    assert "Écoles de production au 31 décembre 2024" in svg
+    # The legend counts what is drawn, never 0 beside drawn points.
+    assert "Écoles ouvertes au 23 novembre 2021 (0)" not in legend_text(svg)
+
+
+def test_render_refuses_what_it_cannot_draw(history_run, tmp_path):
+    import geopandas as gpd
+
+    out, _ = history_run
     registry, _ = write_inputs(tmp_path / "raw")
-    runner = CliRunner()
-    gpkg = tmp_path / "c.gpkg"
-    assert runner.invoke(main, ["join", str(registry), "-o", str(gpkg)]).exit_code == 0
-    for name, extra in (("a", []), ("b", ["--as-of", "2021-11-23"])):
-        result = runner.invoke(main, ["render", str(gpkg), "--preset", "social", "-o",
-                                      str(tmp_path / name), *extra])
-        assert result.exit_code == 0, result.output
-    for ext in ("png", "svg", "txt"):
-        name = f"ecoles-de-production-2021-social.{ext}"
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    broken = tmp_path / "sans-categorie.gpkg"
+    sites = gpd.read_file(out / "historique.gpkg", layer="ecoles")
+    sites.drop(columns=["categorie"]).to_file(broken, layer="ecoles")
+    gpd.read_file(out / "historique.gpkg", layer="departements").to_file(
+        broken, layer="departements")
+    unknown = tmp_path / "categorie-inconnue.gpkg"
+    sites.assign(categorie="fantome").to_file(unknown, layer="ecoles")
+    gpd.read_file(out / "historique.gpkg", layer="departements").to_file(
+        unknown, layer="departements")
+    for path, fragment in ((registry, "n'est pas un GeoPackage"),
+                           (broken, "n'a pas la/les colonne(s) categorie"),
+                           (unknown, "catégorie inconnue(s) fantome"),
+                           (tmp_path / "absent.gpkg", "introuvable")):
+        result = CliRunner().invoke(main, ["render", str(path), "--maps-dir",
+                                           str(tmp_path / "maps")])
+        assert result.exit_code == 1, result.output
+        assert fragment in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "maps").exists()
 
 
 def test_chart_draws_registry_and_published_counts():

@@ -14,11 +14,11 @@ import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -34,6 +34,7 @@ from pipeline.outputs.qgis_styles import (
     ecoles_qml,
     ecoles_sld,
 )
+from pipeline.provenance import Provenance
 from pipeline.schema import DEPARTEMENTS_COLUMNS, ECOLES_COLUMNS, HISTORY_TABLE
 
 LAYER_TITLES = {
@@ -76,7 +77,7 @@ FID_COLUMN = "fid"
 
 
 def coverage_metadata(sources: Mapping[str, Any] | None = None, *,
-                      provenance: Mapping[str, Any] | None = None) -> dict[str, str]:
+                      provenance: Provenance | None = None) -> dict[str, str]:
     """Build the GeoPackage's dataset metadata from the registry of sources.
 
     Parameters
@@ -85,8 +86,8 @@ def coverage_metadata(sources: Mapping[str, Any] | None = None, *,
         Parsed ``pipeline/data/sources.json`` (default :func:`pipeline.config.sources`),
         with ``sources`` (external sources) and ``products`` (embedded files).
     provenance
-        Where the départements came from (``departements.attrs`` of
-        :func:`pipeline.sources.inputs.read_departements`); when given, it replaces the embedded
+        Where the départements came from
+        (:func:`pipeline.sources.inputs.read_departements`); when given, it replaces the embedded
         départements product in the list of sources.
 
     Returns
@@ -135,14 +136,17 @@ def coverage_metadata(sources: Mapping[str, Any] | None = None, *,
             if isinstance(r, Mapping) and r.get("licence")})),
     }
     if provenance:
-        meta["SOURCE_DEPARTEMENTS"] = " ; ".join(
-            f"{k} : {v}" for k, v in sorted(provenance.items(), key=lambda kv: str(kv[0])))
+        meta["SOURCE_DEPARTEMENTS"] = provenance.line()
     return meta
 
 
 @contextlib.contextmanager
-def _gdal_config(options: Mapping[str, str]) -> Iterator[None]:
-    """Set GDAL configuration options for the duration of the block, then restore them."""
+def gdal_options(options: Mapping[str, str]) -> Iterator[None]:
+    """Set GDAL configuration options for the duration of the block, then restore them.
+
+    The one way the pipeline sets GDAL options (timestamps of written GeoPackages, no
+    ``.aux.xml`` sidecar when reading), so that none leaks into later reads or writes.
+    """
     before = {key: pyogrio.get_gdal_config_option(key) for key in options}
     pyogrio.set_gdal_config_options(dict(options))
     try:
@@ -216,12 +220,12 @@ def _write_with_dates(frame: pd.DataFrame, path: Path, *, layer: str, promote_to
                       **options: Any) -> None:
     """Write ``frame`` as pyogrio would, but its datetime columns as DATE (day precision).
 
-    ``pyogrio.write_dataframe`` writes pandas datetimes as DATETIME; the raw writer makes a
-    DATE field of a ``datetime64[D]`` array, stored as ``YYYY-MM-DD`` text, the
-    GeoPackage encoding that SQL compares and sorts correctly.
+    ``pyogrio.write_dataframe`` writes pandas datetimes as DATETIME (pandas has no day
+    unit); pyogrio's public array writer, :func:`pyogrio.raw.write`, makes a DATE field of a
+    ``datetime64[D]`` array, stored as ``YYYY-MM-DD`` text, the GeoPackage encoding that SQL
+    compares and sorts correctly. Columns with missing values go as numpy values plus a
+    mask, through pandas' public conversions.
     """
-    from pandas.api.extensions import ExtensionArray
-    from pandas.arrays import BooleanArray, FloatingArray, IntegerArray
     from pyogrio.raw import write as raw_write
 
     geometry = None
@@ -242,16 +246,20 @@ def _write_with_dates(frame: pd.DataFrame, path: Path, *, layer: str, promote_to
     masks: list[Any] = []
     for column in fields:
         values = frame[column]
+        missing = values.isna().to_numpy()
         if pd.api.types.is_datetime64_any_dtype(values):
             data.append(values.to_numpy().astype("datetime64[D]"))
             masks.append(None)
-        elif isinstance(values.array, IntegerArray | FloatingArray | BooleanArray):
-            masked: Any = values.array  # numpy values and NA mask, as pyogrio passes them
-            data.append(masked._data)
-            masks.append(masked._mask)
-        elif isinstance(values.array, ExtensionArray):
-            data.append(np.asarray(values.array))
-            masks.append(np.asarray(values.isna()))
+        elif isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and (
+                pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values)):
+            # Nullable booleans and numbers: their numpy type, the NA cells masked.
+            kind: Any = ("bool" if pd.api.types.is_bool_dtype(values)
+                         else getattr(values.dtype, "numpy_dtype", "float64"))
+            data.append(values.to_numpy(dtype=kind, na_value=False if kind == "bool" else 0))
+            masks.append(missing)
+        elif isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+            data.append(values.astype(object).where(~missing, None).to_numpy())
+            masks.append(missing)
         else:
             data.append(values.to_numpy())
             masks.append(None)
@@ -319,7 +327,7 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                                                                prefix=".gpkg-") as work_dir:
         # GDAL wants a .gpkg name: write in a private folder, then move over the temp file.
         work = Path(work_dir) / "couverture.gpkg"
-        with _gdal_config({"OGR_CURRENT_DATE": current_date}):
+        with gdal_options({"OGR_CURRENT_DATE": current_date}):
             for index, (name, frame) in enumerate(layers.items()):
                 options: dict[str, Any] = {
                     "dataset_metadata": meta if index == 0 else None,
@@ -360,12 +368,12 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
 FIXED_GPKG_DATE = "2021-11-23T00:00:00Z"
 
 
-def write_departements(departements: gpd.GeoDataFrame,
-                       target: str | os.PathLike[str]) -> None:
+def write_departements(departements: gpd.GeoDataFrame, target: str | os.PathLike[str], *,
+                       provenance: Provenance | None = None) -> None:
     """Write départements to a GeoPackage (layer ``departements``), atomically.
 
-    The bytes are deterministic: GDAL's timestamps are pinned (``OGR_CURRENT_DATE``), and the
-    provenance in ``attrs`` goes into the layer description.
+    The bytes are deterministic: GDAL's timestamps are pinned (``OGR_CURRENT_DATE``); the
+    provenance goes into the layer description and the dataset metadata.
 
     Parameters
     ----------
@@ -373,61 +381,145 @@ def write_departements(departements: gpd.GeoDataFrame,
         Départements in the pipeline schema.
     target
         Destination ``.gpkg``; replaced only once complete.
+    provenance
+        Where they came from.
     """
-    import pyogrio
-
-    provenance = departements.attrs.get("source", "")
-    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_DATE})
-    try:
-        with atomic_path(target) as tmp, tempfile.TemporaryDirectory(
-                dir=tmp.parent, prefix=".gpkg-") as work_dir:
-            # GDAL wants a .gpkg name: write in a private folder, then move over the temp file.
-            work = Path(work_dir) / "departements.gpkg"
-            pyogrio.write_dataframe(
-                departements, work, layer="departements", driver="GPKG",
-                layer_options={"IDENTIFIER": "Départements",
-                               "DESCRIPTION": f"Départements de France. Source : {provenance}"})
-            os.replace(work, tmp)
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+    credit = provenance.source if provenance is not None else ""
+    metadata = {"SOURCE_DEPARTEMENTS": provenance.line()} if provenance is not None else None
+    with gdal_options({"OGR_CURRENT_DATE": FIXED_GPKG_DATE}), atomic_path(target) as tmp, \
+            tempfile.TemporaryDirectory(dir=tmp.parent, prefix=".gpkg-") as work_dir:
+        # GDAL wants a .gpkg name: write in a private folder, then move over the temp file.
+        work = Path(work_dir) / "departements.gpkg"
+        pyogrio.write_dataframe(
+            departements, work, layer="departements", driver="GPKG",
+            dataset_metadata=metadata,
+            layer_options={"IDENTIFIER": "Départements",
+                           "DESCRIPTION": f"Départements de France. Source : {credit}"})
+        os.replace(work, tmp)
 
 
-def read_coverage(path: str | os.PathLike[str]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Read the layers ``ecoles`` and ``departements`` of the coverage GeoPackage.
+@dataclass(frozen=True, eq=False)
+class CoverageFile:
+    """A coverage GeoPackage read back: its two layers, metadata, provenance and date.
+
+    Attributes
+    ----------
+    sites, departements
+        The layers ``ecoles`` and ``departements``, in EPSG:4326.
+    metadata
+        The dataset metadata.
+    provenance
+        Where the départements came from (None in a file that does not say).
+    day
+        The date it describes; None for the annex of 23 November 2021.
+    """
+
+    sites: gpd.GeoDataFrame
+    departements: gpd.GeoDataFrame
+    metadata: dict[str, str]
+    provenance: Provenance | None
+    day: dt.date | None
+
+
+#: What ``render`` needs in each layer, beyond the geometry, by kind of file.
+_NEEDED: Final = {
+    "ecoles": ("id", "categorie", "etiquette", "departement"),
+    "departements": ("code", "nom", "statut"),
+}
+_NEEDED_ANNEX: Final = ()
+_NEEDED_DATED: Final = ("ouverte", "ouverte_annexe", "statut_site")
+_REBUILD: Final = ("refaites-le avec `ecoles-map join` (ou `make map`), ou passez un GeoPackage "
+                   "écrit par `ecoles-map join`, `build` ou `history`")
+
+
+def read_coverage(path: str | os.PathLike[str]) -> CoverageFile:
+    """Read a coverage GeoPackage back, refusing any file ``render`` cannot draw.
 
     Parameters
     ----------
     path
-        ``data/processed/couverture.gpkg`` as written by the join step.
+        ``data/processed/couverture.gpkg``, a dated ``couverture-<date>.gpkg`` or
+        ``historique.gpkg`` (the coverage of its last date).
 
     Returns
     -------
-    sites, departements : GeoDataFrame
-        Both in EPSG:4326.
+    CoverageFile
+        Layers, metadata, provenance and date.
 
     Raises
     ------
     RenderError
-        If the file or a layer is missing or unreadable.
+        If the file is missing, is not a GeoPackage, or lacks a layer, a column, or holds a
+        category or status the map has no style for; the message says what to pass.
     """
     import pyogrio
 
+    from pipeline.schema import (
+        ANNEX_CATEGORIES,
+        ANNEX_STATUSES,
+        DATED_CATEGORIES,
+        DATED_STATUSES,
+        missing_columns,
+    )
+
     path = Path(path)
     if not path.is_file():
-        raise RenderError(f"{path}: file not found; run 'ecoles-map join' (or 'make map') "
-                          "first to produce the coverage GeoPackage")
+        raise RenderError(f"{path} : fichier introuvable ; lancez d'abord `ecoles-map join` (ou "
+                          "`make map`) pour produire le GeoPackage de couverture")
+    try:
+        with path.open("rb") as f:
+            magic = f.read(16)
+    except OSError as exc:
+        raise RenderError(f"{path} : illisible ({exc.strerror})") from exc
+    if magic != b"SQLite format 3\x00":
+        raise RenderError(f"{path} : ce n'est pas un GeoPackage ; `render` dessine le GeoPackage "
+                          "de couverture (data/processed/couverture.gpkg), pas le registre ni "
+                          "une carte : " + _REBUILD)
     # Reading the dataset metadata would otherwise leave a "couverture.gpkg.aux.xml" beside
     # the file (GDAL's persistent auxiliary metadata): the GeoPackage already holds it all.
-    pyogrio.set_gdal_config_options({"GDAL_PAM_ENABLED": "NO"})
-    layers = []
-    for layer in ("ecoles", "departements"):
+    with gdal_options({"GDAL_PAM_ENABLED": "NO"}):
         try:
-            frame = pyogrio.read_dataframe(path, layer=layer)
+            layers = {str(name) for name, _ in pyogrio.list_layers(path)}
+            absent = [name for name in _NEEDED if name not in layers]
+            if absent:
+                raise RenderError(f"{path} : couche(s) {', '.join(absent)} absente(s) ; "
+                                  + _REBUILD)
+            metadata = dict(pyogrio.read_info(path, layer="ecoles").get("dataset_metadata")
+                            or {})
+            frames = {name: pyogrio.read_dataframe(path, layer=name) for name in _NEEDED}
+        except RenderError:
+            raise
         except Exception as exc:  # pyogrio raises DataSourceError, DataLayerError...
-            raise RenderError(f"{path}: cannot read layer {layer!r} ({exc}); rebuild it with "
-                              "'ecoles-map join'") from exc
-        layers.append(frame.to_crs(STORAGE_CRS) if frame.crs else frame)
-    sites, departements = layers
+            raise RenderError(f"{path} : illisible ({exc}) ; " + _REBUILD) from exc
+    day = None
+    if metadata.get("DATE_COUVERTURE"):
+        try:
+            day = dt.date.fromisoformat(metadata["DATE_COUVERTURE"])
+        except ValueError as exc:
+            raise RenderError(f"{path} : DATE_COUVERTURE {metadata['DATE_COUVERTURE']!r} n'est "
+                              "pas une date ; " + _REBUILD) from exc
+    needed = {"ecoles": (*_NEEDED["ecoles"], *(_NEEDED_ANNEX if day is None else _NEEDED_DATED)),
+              "departements": _NEEDED["departements"]}
+    for name, frame in frames.items():
+        lacking = missing_columns(frame.columns, needed[name])
+        if lacking:
+            raise RenderError(f"{path} : la couche {name} n'a pas la/les colonne(s) "
+                              f"{', '.join(lacking)} ; " + _REBUILD)
+        if frame.crs is None:
+            raise RenderError(f"{path} : la couche {name} n'a pas de système de coordonnées ; "
+                              + _REBUILD)
+        frames[name] = frame.to_crs(STORAGE_CRS)
+    sites, departements = frames["ecoles"], frames["departements"]
+    categories, statuses = ((ANNEX_CATEGORIES, ANNEX_STATUSES) if day is None
+                            else (DATED_CATEGORIES, DATED_STATUSES))
+    for values, allowed, what in ((sites["categorie"], categories, "catégorie"),
+                                  (departements["statut"], statuses, "statut")):
+        unknown = sorted({str(v) for v in values.dropna()} - set(allowed))
+        if unknown:
+            raise RenderError(f"{path} : {what} inconnue(s) {', '.join(unknown)} (attendu : "
+                              f"{', '.join(allowed)}) ; " + _REBUILD)
+    if not sites.geometry.geom_type.isin(["Point"]).all():
+        raise RenderError(f"{path} : la couche ecoles doit contenir des points ; " + _REBUILD)
     departements["code"] = departements["code"].astype(str)
-    return sites, departements
+    provenance = Provenance.from_line(metadata.get("SOURCE_DEPARTEMENTS", ""))
+    return CoverageFile(sites, departements, metadata, provenance, day)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from pipeline.config import EMBEDDED_DEPARTEMENTS, EMBEDDED_GAZETTEER, sources
 from pipeline.errors import BoundaryError, GeocodingError
+from pipeline.provenance import Provenance
 from pipeline.schema import GAZETTEER_COLUMNS, GAZETTEER_KEY_COLUMN
 from pipeline.sources.vectorfile import read_vector
 
@@ -26,29 +27,25 @@ log = logging.getLogger(__name__)
 DEPARTEMENTS_LAYER: Final = "departements"
 
 
-def embedded_provenance() -> dict[str, str]:
-    """Return the ``attrs`` of the embedded départements, read from ``sources.json``.
+def embedded_provenance() -> Provenance:
+    """Return the provenance of the embedded départements, read from ``sources.json``.
 
     Returns
     -------
-    dict
-        ``source`` (attribution line), ``edition``, ``licence``, ``url``, ``sha256``.
+    Provenance
+        Attribution line, edition, licence, the package's URL and the file's sha256.
     """
     registry = sources()
     product = registry["products"]["departements_gpkg"]
     origin = registry["sources"][product["derived_from"][0]]
-    return {
-        "source": product["attribution"],
-        "edition": product["edition"],
-        "licence": product["licence"],
-        "url": origin["url"],
-        "sha256": product["sha256"],
-    }
+    return Provenance(source=product["attribution"], edition=product["edition"],
+                      licence=product["licence"], url=origin["url"],
+                      sha256=product["sha256"])
 
 
 
 
-def read_embedded_departements() -> gpd.GeoDataFrame:
+def read_embedded_departements() -> tuple[gpd.GeoDataFrame, Provenance]:
     """Read the packaged GeoPackage (already in the pipeline schema: no reprojection)."""
     if not EMBEDDED_DEPARTEMENTS.is_file():
         raise BoundaryError(
@@ -56,10 +53,9 @@ def read_embedded_departements() -> gpd.GeoDataFrame:
             "package, or rebuild them with `python scripts/build_embedded.py`"
         )
     departements = read_vector(EMBEDDED_DEPARTEMENTS, layer=DEPARTEMENTS_LAYER)
-    departements.attrs.update(embedded_provenance())
     log.debug("read %d embedded départements from %s", len(departements),
               EMBEDDED_DEPARTEMENTS)
-    return departements
+    return departements, embedded_provenance()
 
 
 

@@ -13,7 +13,9 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Final
 
+from pipeline.config import IGN_LATEST
 from pipeline.errors import BoundaryError
+from pipeline.provenance import Provenance
 from pipeline.schema import DEPARTEMENT_CODES as _CODES
 from pipeline.sources.http import (
     HttpClient,
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 #: Keys of pipeline/data/sources.json used here (URLs, editions, attributions live there).
 IGN_ARCHIVES_KEY: Final = "ign_admin_express_cog_carto"
 IGN_WFS_KEY: Final = "ign_wfs_departements"
-LATEST: Final = "latest"
+LATEST: Final = IGN_LATEST
 #: Refuse to unpack more than this from an archive (the real DEPARTEMENT layer is ~50 MB).
 MAX_EXTRACT_BYTES: Final = 2 * 1024**3
 SHAPEFILE_PARTS: Final = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -59,8 +61,8 @@ def ign_editions() -> dict[str, str]:
     return dict(source_entry(IGN_ARCHIVES_KEY)["editions"])
 
 
-def ign_provenance(edition: str, url: str) -> dict[str, str]:
-    """Return the ``attrs`` of départements fetched from IGN.
+def ign_provenance(edition: str, url: str) -> Provenance:
+    """Return the provenance of départements fetched from IGN.
 
     Parameters
     ----------
@@ -71,16 +73,16 @@ def ign_provenance(edition: str, url: str) -> dict[str, str]:
 
     Returns
     -------
-    dict
-        ``source`` (the attribution line), ``edition``, ``licence``, ``url``.
+    Provenance
+        The attribution line, edition (the delivery name), licence and URL.
     """
     if edition == LATEST:
         entry = source_entry(IGN_WFS_KEY)
-        return {"source": entry["attribution"], "edition": LATEST,
-                "licence": entry["licence"], "url": url}
+        return Provenance(source=entry["attribution"], edition=LATEST,
+                          licence=entry["licence"], url=url)
     entry = source_entry(IGN_ARCHIVES_KEY)
-    return {"source": entry["attribution"].format(edition=edition.removesuffix("_gpkg")),
-            "edition": entry["editions"][edition], "licence": entry["licence"], "url": url}
+    return Provenance(source=entry["attribution"].format(edition=edition.removesuffix("_gpkg")),
+                      edition=entry["editions"][edition], licence=entry["licence"], url=url)
 
 
 def _validate_departements(departements: gpd.GeoDataFrame, *, origin: str) -> None:
@@ -106,7 +108,7 @@ def _validate_departements(departements: gpd.GeoDataFrame, *, origin: str) -> No
         )
 
 
-def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
+def _read_cached(path: Path) -> gpd.GeoDataFrame | None:
     """Read a cached normalised layer; None (after a warning) if absent or damaged."""
     if not path.exists():
         return None
@@ -122,9 +124,7 @@ def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
                     "downloading them again", path, exc)
         path.unlink(missing_ok=True)
         return None
-    cached = cached.sort_values("code", kind="stable", ignore_index=True)
-    cached.attrs.update(ign_provenance(edition, url))
-    return cached
+    return cached.sort_values("code", kind="stable", ignore_index=True)
 
 
 def _write_cache(departements: gpd.GeoDataFrame, target: Path) -> None:
@@ -197,7 +197,7 @@ def fetch_ign_departements(*, edition: str = "2021",
                            session: requests.Session | None = None,
                            progress: Progress | None = None,
                            client: HttpClient | None = None, base_url: str | None = None,
-                           refresh: bool = False) -> gpd.GeoDataFrame:
+                           refresh: bool = False) -> tuple[gpd.GeoDataFrame, Provenance]:
     """Return IGN ADMIN EXPRESS COG CARTO départements, from the cache or the Géoplateforme.
 
     Editions ``"2021"``...``"2025"`` download the 3.x 7z archive (hundreds of MB, resumable),
@@ -225,9 +225,10 @@ def fetch_ign_departements(*, edition: str = "2021",
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        ``code``, ``nom``, geometry (MultiPolygon, EPSG:4326), sorted by ``code``; ``attrs``
-        carry the provenance (:func:`ign_provenance`).
+    departements : geopandas.GeoDataFrame
+        ``code``, ``nom``, geometry (MultiPolygon, EPSG:4326), sorted by ``code``.
+    provenance : Provenance
+        From :func:`ign_provenance`.
 
     Raises
     ------
@@ -252,10 +253,10 @@ def fetch_ign_departements(*, edition: str = "2021",
         url = rebase(entry["url"].format(resource=entry["resource"],
                                           edition=editions[edition]), base_url)
     if not refresh:
-        cached = _read_cached(cached_path, edition, url)
+        cached = _read_cached(cached_path)
         if cached is not None:
             log.info("IGN départements %s read from the cache %s", edition, cached_path)
-            return cached
+            return cached, ign_provenance(edition, url)
     http = client_for(client, session)
     if edition == LATEST:
         response = http.get(url)
@@ -279,6 +280,5 @@ def fetch_ign_departements(*, edition: str = "2021",
             raise
         archive.unlink(missing_ok=True)
     _validate_departements(departements, origin=url)
-    departements.attrs = ign_provenance(edition, url)
     _write_cache(departements, cached_path)
-    return departements
+    return departements, ign_provenance(edition, url)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from pipeline.provenance import Provenance
+
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
@@ -48,8 +50,8 @@ class Sources:
     cache_dir: str | os.PathLike[str] | None = None
     progress: Callable[[int, int | None], None] | None = None
 
-    def read_departements(self) -> gpd.GeoDataFrame:
-        """Read the départements from the chosen source."""
+    def read_departements(self) -> tuple[gpd.GeoDataFrame, Provenance]:
+        """Read the départements from the chosen source, with their provenance."""
         return read_departements(self.boundaries, edition=self.edition,
                                  cache_dir=self.cache_dir, progress=self.progress)
 
@@ -68,8 +70,8 @@ class Sources:
 def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str = "2021",
                       cache_dir: str | os.PathLike[str] | None = None,
                       progress: Callable[[int, int | None], None] | None = None,
-                      ) -> gpd.GeoDataFrame:
-    """Return the 101 départements from the embedded data, IGN, or a file.
+                      ) -> tuple[gpd.GeoDataFrame, Provenance]:
+    """Return the 101 départements from the embedded data, IGN, or a file, with provenance.
 
     Parameters
     ----------
@@ -88,9 +90,10 @@ def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str
 
     Returns
     -------
-    geopandas.GeoDataFrame
-        ``code``, ``nom``, geometry (MultiPolygon, EPSG:4326), sorted by ``code``; ``attrs``
-        carry the provenance (``source``, ``edition``, ``licence``, ``url``).
+    departements : geopandas.GeoDataFrame
+        ``code``, ``nom``, geometry (MultiPolygon, EPSG:4326), sorted by ``code``.
+    provenance : Provenance
+        Where they came from (attribution line, edition, licence, URL or path).
 
     Raises
     ------
@@ -112,6 +115,5 @@ def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str
 
     path = Path(source)
     departements = normalize_departements(read_vector(path), origin=str(path))
-    departements.attrs.update({"source": f"fichier {path.name}", "edition": "",
-                               "licence": "", "url": str(path)})
-    return departements
+    return departements, Provenance(source=f"fichier {path.name}", edition="", licence="",
+                                    url=str(path))

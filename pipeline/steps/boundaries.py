@@ -45,7 +45,7 @@ def normalize_departements(departements: gpd.GeoDataFrame, *,
     -------
     geopandas.GeoDataFrame
         ``code`` (upper case, ``"1"`` → ``"01"``), ``nom``, geometry (MultiPolygon,
-        EPSG:4326), sorted by ``code`` with a fresh index; ``attrs`` copied from the input.
+        EPSG:4326), sorted by ``code`` with a fresh index.
 
     Raises
     ------
@@ -89,6 +89,4 @@ def normalize_departements(departements: gpd.GeoDataFrame, *,
         {"code": codes.to_numpy(), "nom": frame["nom"].astype(str).to_numpy()},
         geometry=gpd.GeoSeries(geometry, crs=STORAGE_CRS),
     )
-    out = out.sort_values("code", kind="stable", ignore_index=True)
-    out.attrs = dict(departements.attrs)
-    return out
+    return out.sort_values("code", kind="stable", ignore_index=True)

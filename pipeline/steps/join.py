@@ -12,12 +12,15 @@ import pandas as pd
 from pipeline.config import STORAGE_CRS
 from pipeline.errors import GeocodingError
 from pipeline.french import join_french
-from pipeline.schema import STATUS_COVERED, STATUS_NEW, STATUS_NONE
+from pipeline.schema import (
+    DEPARTEMENTS_COLUMNS,
+    STATUS_COVERED,
+    STATUS_NEW,
+    STATUS_NONE,
+)
 
 log = logging.getLogger(__name__)
 
-#: Values of the ``categorie`` column; a laureate category wins over "existante".
-CATEGORIES = ("investissement", "ingenierie", "existante", "autre")
 #: Decimals kept on longitude and latitude (1e-6 degree is about 0.1 m): stable bytes.
 COORDINATE_DECIMALS = 6
 #: How far outside every département polygon a site may lie and still be given the nearest
@@ -33,8 +36,7 @@ _ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(?:e|er|ère|ème|eme)\s+arrondissem
                              re.IGNORECASE)
 
 _REQUIRED_SITE_COLUMNS = (
-    "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
-    "metier", "longitude", "latitude", "statut_geocodage",
+    "id", "nom", "commune", "departement", "longitude", "latitude", "statut_geocodage",
 )
 
 
@@ -104,7 +106,7 @@ def categorize(existing: bool, ami: object) -> str:
     Returns
     -------
     str
-        One of :data:`CATEGORIES`.
+        One of :data:`pipeline.schema.ANNEX_CATEGORIES`.
     """
     if ami in ("investissement", "ingenierie"):
         return str(ami)
@@ -178,18 +180,47 @@ def _spatial_departement(points: gpd.GeoDataFrame, departements: gpd.GeoDataFram
     return codes.astype("string"), distance
 
 
-def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
-                  tolerance_m: float = NEAREST_TOLERANCE_M) -> Coverage:
-    """Place each geocoded site in its département and mark every département's coverage.
+@dataclass(frozen=True)
+class Placement:
+    """Result of :func:`place_sites`.
+
+    Attributes
+    ----------
+    points
+        One point per site (EPSG:4326), the input's columns plus ``departement_spatial`` and
+        ``distance_departement_m``, in the input's order.
+    mismatches
+        Sites whose declared ``departement`` is not the one their point falls in (or whose
+        point falls in none): columns :data:`MISMATCH_COLUMNS`. Empty when all agree.
+    """
+
+    points: gpd.GeoDataFrame
+    mismatches: pd.DataFrame
+
+
+def _storage(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Départements in EPSG:4326, sorted by code, with a fresh index."""
+    if departements.crs is None:
+        raise GeocodingError("the départements have no CRS; expected EPSG:4326 "
+                             "(pipeline.sources.inputs.read_departements)")
+    deps = departements.to_crs(STORAGE_CRS) if not departements.crs.equals(STORAGE_CRS) \
+        else departements.copy()
+    return deps.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def place_sites(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
+                tolerance_m: float = NEAREST_TOLERANCE_M) -> Placement:
+    """Turn geocoded sites into points and find the département each one lies in.
 
     Parameters
     ----------
     sites
-        Geocoded sites (:func:`pipeline.steps.geocode.geocode_sites`): registry columns plus
-        ``longitude``, ``latitude`` (WGS84) and ``statut_geocodage``.
+        Geocoded sites (:func:`pipeline.steps.geocode.geocode_sites`): at least ``id``,
+        ``nom``, ``commune``, ``departement``, ``longitude``, ``latitude`` (WGS84) and
+        ``statut_geocodage``.
     departements
         Départements (:func:`pipeline.sources.inputs.read_departements`): ``code``, ``nom``,
-        geometry, in any CRS (reprojected to EPSG:4326).
+        geometry, in any CRS.
     tolerance_m
         A site in no département polygon is given the nearest one if it is at most this far
         (generalised coastlines miss some seaside town halls); its distance is kept in
@@ -197,13 +228,9 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
 
     Returns
     -------
-    Coverage
-        Sites as points with ``departement_spatial``, ``distance_departement_m`` (0 when
-        inside), ``categorie``, ``etiquette``;
-        départements with ``statut`` ("deja_couvert": at least one school existing on
-        23 November 2021; "nouvellement_couvert": none, but at least one AMI laureate;
-        "non_couvert") and integer counts; the sites whose declared département disagrees
-        with their position. Inputs are not modified.
+    Placement
+        The points and the sites whose declared département disagrees with their position.
+        Inputs are not modified.
 
     Raises
     ------
@@ -212,13 +239,7 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
         site is listed: the caller decides how to fix them, none is silently dropped).
     """
     _check_geocoded(sites)
-    if departements.crs is None:
-        raise GeocodingError("the départements have no CRS; expected EPSG:4326 "
-                             "(pipeline.sources.inputs.read_departements)")
-    deps = departements.to_crs(STORAGE_CRS) if not departements.crs.equals(STORAGE_CRS) \
-        else departements.copy()
-    deps = deps.sort_values("code", kind="stable").reset_index(drop=True)
-
+    deps = _storage(departements)
     frame = pd.DataFrame(sites).reset_index(drop=True).copy()
     frame["longitude"] = pd.to_numeric(frame["longitude"]).round(COORDINATE_DECIMALS)
     frame["latitude"] = pd.to_numeric(frame["latitude"]).round(COORDINATE_DECIMALS)
@@ -227,12 +248,6 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
         crs=STORAGE_CRS)
     points["departement_spatial"], points["distance_departement_m"] = _spatial_departement(
         points, deps, frame["departement"], tolerance_m)
-    points["categorie"] = [categorize(bool(e), a) for e, a in
-                           zip(frame["existante_2021"], frame["ami_2021"], strict=True)]
-    points["etiquette"] = [
-        make_label(lib if _present(lib) else com, met) for lib, com, met in
-        zip(frame["libelle_annexe"], frame["commune"], frame["metier"], strict=True)]
-
     wrong = points["departement_spatial"].isna() | points["departement_spatial"].ne(
         frame["departement"].astype("string")).fillna(True)
     mismatches = pd.DataFrame(points[wrong.to_numpy()]).reindex(
@@ -240,7 +255,51 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     if len(mismatches):
         log.warning("%d site(s) fall outside their declared département: %s",
                     len(mismatches), ", ".join(mismatches["id"]))
+    return Placement(points, mismatches)
 
+
+def site_labels(sites: pd.DataFrame) -> list[str]:
+    """Return each site's label: the annex's place (or the commune) and the trades.
+
+    Parameters
+    ----------
+    sites
+        Rows with ``libelle_annexe``, ``commune`` and ``metier``.
+
+    Returns
+    -------
+    list of str
+        :func:`make_label` of each row, in order.
+    """
+    return [make_label(lib if _present(lib) else com, met) for lib, com, met in
+            zip(sites["libelle_annexe"], sites["commune"], sites["metier"], strict=True)]
+
+
+def annex_coverage(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame) -> Coverage:
+    """Mark the annex's categories of placed sites and every département's coverage.
+
+    Parameters
+    ----------
+    points
+        Registry sites placed by :func:`place_sites` (registry columns plus
+        ``departement_spatial``).
+    departements
+        Départements (``code``, ``nom``, geometry).
+
+    Returns
+    -------
+    Coverage
+        Sites with ``categorie`` and ``etiquette`` added; départements with ``statut``
+        ("deja_couvert": at least one school existing on 23 November 2021;
+        "nouvellement_couvert": none, but at least one AMI laureate; "non_couvert") and
+        integer counts; no mismatches (they are :func:`place_sites`' business). Inputs are
+        not modified.
+    """
+    deps = _storage(departements)
+    points = points.copy()
+    points["categorie"] = [categorize(bool(e), a) for e, a in
+                           zip(points["existante_2021"], points["ami_2021"], strict=True)]
+    points["etiquette"] = site_labels(points)
     where = points["departement_spatial"]
     counts = pd.DataFrame({
         "nb_ecoles_existantes": points["existante_2021"].astype(bool),
@@ -253,6 +312,39 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     deps["statut"] = STATUS_NONE
     deps.loc[laureates.gt(0), "statut"] = STATUS_NEW
     deps.loc[deps["nb_ecoles_existantes"].gt(0), "statut"] = STATUS_COVERED
-    deps = deps[["code", "nom", "statut", "nb_ecoles_existantes", "nb_laureats_ingenierie",
-                 "nb_laureats_investissement", deps.geometry.name]]
-    return Coverage(points, deps, mismatches)
+    deps = deps[[*DEPARTEMENTS_COLUMNS, deps.geometry.name]]
+    return Coverage(points, deps, pd.DataFrame(columns=list(MISMATCH_COLUMNS)))
+
+
+def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
+                  tolerance_m: float = NEAREST_TOLERANCE_M) -> Coverage:
+    """Place each geocoded site in its département and mark every département's coverage.
+
+    :func:`place_sites` then :func:`annex_coverage`, in one call.
+
+    Parameters
+    ----------
+    sites
+        Geocoded registry (:func:`pipeline.steps.geocode.geocode_sites`): registry columns
+        plus ``longitude``, ``latitude`` (WGS84) and ``statut_geocodage``.
+    departements
+        Départements (:func:`pipeline.sources.inputs.read_departements`): ``code``, ``nom``,
+        geometry, in any CRS (reprojected to EPSG:4326).
+    tolerance_m
+        As for :func:`place_sites`.
+
+    Returns
+    -------
+    Coverage
+        Sites as points with ``departement_spatial``, ``distance_departement_m`` (0 when
+        inside), ``categorie``, ``etiquette``; départements with ``statut`` and integer
+        counts; the sites whose declared département disagrees with their position.
+
+    Raises
+    ------
+    GeocodingError
+        If any site's ``statut_geocodage`` is not "ok" or it lacks coordinates.
+    """
+    placed = place_sites(sites, departements, tolerance_m=tolerance_m)
+    coverage = annex_coverage(placed.points, departements)
+    return Coverage(coverage.sites, coverage.departements, placed.mismatches)

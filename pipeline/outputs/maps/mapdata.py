@@ -24,6 +24,7 @@ from pipeline.outputs.maps.texts import (
     edition_label,
     legend_entries,
 )
+from pipeline.provenance import Provenance
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -114,7 +115,8 @@ def _check_statuts(codes: Sequence[object], statuts: Sequence[object]) -> None:
 
 
 def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
-             title: str | None = None, legend: Sequence[tuple[str, str]] | None = None,
+             provenance: Provenance | None = None, title: str | None = None,
+             legend: Sequence[tuple[str, str]] | None = None,
              source_line: str | None = None) -> MapData:
     """Check the coverage tables and turn what the map shows into a :class:`MapData`.
 
@@ -122,6 +124,9 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
     ----------
     sites, departements
         As for :func:`plot_coverage`.
+    provenance
+        Where the départements came from, credited on the source line (default: the
+        embedded ones).
     title, legend, source_line
         As for :func:`plot_coverage`; None (or an empty title or source line) gives the
         defaults, :func:`default_title`, :func:`legend_entries` and
@@ -170,7 +175,7 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         departement_noms=strings(deps["nom"].astype(str)),
         departement_statuts=strings(deps["statut"].astype(str)),
         departement_geometries=np.asarray(deps.geometry.values, dtype=object),
-        edition=edition_label(departements),
+        edition=edition_label(provenance),
         site_ids=strings(drawn["id"].astype(str)),
         site_categories=strings(drawn["categorie"].astype(str)),
         site_etiquettes=strings(drawn["etiquette"].fillna("").astype(str)),
@@ -180,7 +185,7 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         title=title or default_title(drawn),
         legend=tuple((key, text) for key, text in
                      (legend_entries(drawn, departements) if legend is None else legend)),
-        source_line=source_line or default_source_line(departements),
+        source_line=source_line or default_source_line(provenance),
     )
 
 

@@ -65,6 +65,7 @@ from pipeline.outputs.maps.layout import (
     get_preset,
 )
 from pipeline.outputs.maps.mapdata import MapData, map_data
+from pipeline.provenance import Provenance
 
 if TYPE_CHECKING:  # pandas and geopandas are not imported to draw (see the module docstring)
     import geopandas as gpd
@@ -305,6 +306,7 @@ def plot_coverage(
     departements: gpd.GeoDataFrame,
     *,
     preset: str = "a4",
+    provenance: Provenance | None = None,
     title: str | None = None,
     source_line: str | None = None,
     legend: Sequence[tuple[str, str]] | None = None,
@@ -328,6 +330,8 @@ def plot_coverage(
     preset
         Frame: ``a4`` (2481 × 3508 px), ``slide`` (1920 × 1080), ``social`` (1200 × 630)
         or ``square`` (1080 × 1080).
+    provenance
+        Where the départements came from, credited on the source line.
     title
         Title; default :func:`default_title`.
     source_line
@@ -360,7 +364,8 @@ def plot_coverage(
         ``statut`` has no style or a legend key is unknown.
     """
     _layout(preset)  # an unknown preset is refused before the data is checked
-    data = map_data(sites, departements, title=title, legend=legend, source_line=source_line)
+    data = map_data(sites, departements, provenance=provenance, title=title, legend=legend,
+                    source_line=source_line)
     return draw_map(data, preset=preset, basemap=basemap, label_overrides=label_overrides,
                     font=font, labels=labels)
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import matplotlib as mpl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 
 from pipeline.errors import RenderError
 from pipeline.outputs.files import atomic_path
+from pipeline.outputs.maps.mapdata import MapData
 
 _SVG_SALT: Final = "ecoles-map"
 _CHART_SALT: Final = "ecoles-map-evolution"
@@ -171,3 +173,44 @@ def write_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return Path(path)
+
+
+#: Formats a map is saved in, and their file suffixes.
+MAP_FORMATS: Final = ("png", "svg")
+
+
+@dataclass(frozen=True)
+class MapJob:
+    """One map file to draw and save: the map's data, how to draw it, where to write it.
+
+    Plain data, so that it can be drawn in another process.
+    """
+
+    data: MapData
+    preset: str
+    fmt: str
+    path: Path
+    labels: bool | Literal["auto"] = "auto"
+    label_overrides: Mapping[str, tuple[float, float]] | None = None
+    basemap: str | None = None
+    font: str | None = None
+
+
+def draw_and_save(job: MapJob) -> Path:
+    """Draw the map of ``job`` and save it in its format; return its path.
+
+    Raises
+    ------
+    RenderError
+        If the map cannot be drawn or written, or the format is unknown.
+    """
+    from pipeline.outputs.maps.render import draw_map
+
+    if job.fmt not in MAP_FORMATS:
+        raise RenderError(f"format de carte inconnu {job.fmt!r} ; formats : "
+                          f"{', '.join(MAP_FORMATS)}")
+    fig = draw_map(job.data, preset=job.preset, labels=job.labels,
+                   label_overrides=job.label_overrides, basemap=job.basemap, font=job.font)
+    save_map(fig, job.path if job.fmt == "png" else None,
+             job.path if job.fmt == "svg" else None)
+    return job.path

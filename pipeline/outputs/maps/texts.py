@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Final
 from pipeline import config
 from pipeline.config import ANNEX_DATE, latest_published
 from pipeline.french import french_date
+from pipeline.provenance import Provenance
 from pipeline.schema import (
     ANNOUNCED,
     CATEGORY_ANNOUNCED,
@@ -45,17 +46,27 @@ def _counts(sites: pd.DataFrame, departements: pd.DataFrame) -> dict[str, int]:
     }
 
 
-def edition_label(departements: pd.DataFrame) -> str:
-    """Edition of the boundaries, from the frame's provenance or the sources registry."""
-    attrs = getattr(departements, "attrs", {}) or {}
-    edition = attrs.get("edition")
+def edition_label(provenance: Provenance | None) -> str:
+    """Edition of the boundaries as the map prints it ("2024" for "COG 2024")."""
+    edition = provenance.edition if provenance is not None else ""
     if not edition:
         try:
             edition = config.sources()["products"]["departements_gpkg"]["edition"]
         except (OSError, ValueError, KeyError, TypeError):
             edition = "édition inconnue"
-    # "COG 2024" reads "ADMIN EXPRESS COG (2024)" on the map.
     return re.sub(r"^COG\s+", "", str(edition))
+
+
+def boundaries_credit(provenance: Provenance | None) -> str:
+    """Credit of the départements on the source line, from their provenance.
+
+    The embedded boundaries (edition "COG 2024") read "IGN – ADMIN EXPRESS COG (2024)";
+    IGN's own layers their attribution ("IGN – ADMIN EXPRESS COG CARTO 2021"); a user's
+    file its name.
+    """
+    if provenance is None or provenance.edition.startswith("COG "):
+        return f"IGN – ADMIN EXPRESS COG ({edition_label(provenance)})"
+    return provenance.source
 
 
 def default_title(sites: pd.DataFrame) -> str:
@@ -66,10 +77,10 @@ def default_title(sites: pd.DataFrame) -> str:
             "déploiement des écoles sur tout le territoire")
 
 
-def default_source_line(departements: pd.DataFrame) -> str:
-    """Source line of the map, with the boundaries' edition."""
-    return ("Sources : dossier de presse du 23 novembre 2021 ; FNEP ; IGN – ADMIN EXPRESS COG "
-            f"({edition_label(departements)}) ; INSEE COG. Réalisation : ecoles-map.")
+def default_source_line(provenance: Provenance | None) -> str:
+    """Source line of the map, crediting the boundaries it was drawn on."""
+    return ("Sources : dossier de presse du 23 novembre 2021 ; FNEP ; "
+            f"{boundaries_credit(provenance)} ; INSEE COG. Réalisation : ecoles-map.")
 
 
 def legend_entries(sites: pd.DataFrame,

@@ -14,8 +14,8 @@ from PIL import Image
 
 from cli import main
 from pipeline.outputs.maps.chart import plot_timeline
-from pipeline.run import GIF_NAME
 from pipeline.outputs.maps.save import write_gif
+from pipeline.run import GIF_NAME
 from pipeline.steps.history import FIRST_SCHOOL_SQL, counts_over_time
 from tests.conftest import HEADER
 from tests.test_history import OPENING_ROWS, OPENINGS_HEADER, REGISTRY_ROWS, csv_records

@@ -357,12 +357,46 @@ def test_real_openings_validate_and_count_sensibly():
     conflicts = reconcile_openings(registry, openings)
     flagged = set(conflicts.loc[conflicts["ecart"] != "sans_ouverture_connue", "ami_2021_id"])
     assert {"fask-academy", "metallik-vallee", "ep2b"} <= flagged
-    assert (conflicts["ecart"] == "sans_ouverture_connue").sum() == 9
+    # Nine in 2025; Wood'up (December 2026 research) realises the Châteaubriant laureate.
+    assert (conflicts["ecart"] == "sans_ouverture_connue").sum() == 8
+    assert "chateaubriant" not in set(
+        conflicts.loc[conflicts["ecart"] == "sans_ouverture_connue", "ami_2021_id"])
 
     with sqlite3.connect(":memory:") as db:
         coverage_history(registry, openings).to_sql(HISTORY_TABLE, db, index=False)
         aisne = db.execute(FIRST_SCHOOL_SQL, {"departement": "02"}).fetchone()
     assert aisne == ("2022-12-31", "2022-12-01")  # Étincelle, Vervins
+
+
+def test_december_2026_openings_are_on_the_dated_maps():
+    registry = load_registry(RAW / "ecoles.csv")
+    records, lines = read_csv_records(RAW / "ouvertures.csv")
+    openings = validate_openings(records, lines=lines, source="ouvertures.csv",
+                                 registry=registry).set_index("id")
+    new = {"garage-ecole-pevele-orchies": ("59", "2022-12-31", "annee", None),
+           "wood-up-chateaubriant": ("44", "2023-12-31", "annee", "chateaubriant"),
+           "mes-talents-les-mureaux": ("78", "2024-10-01", "mois", None),
+           "factory-academy-argenteuil": ("95", "2025-12-31", "annee", None)}
+    for rid, (dep, day, precision, link) in new.items():
+        row = openings.loc[rid]
+        assert row["departement"] == dep and row["sources"].startswith("https://")
+        assert (row["date_ouverture"].date().isoformat(), row["ouverture_precision"]) == (
+            day, precision)
+        assert (None if pd.isna(row["ami_2021_id"]) else row["ami_2021_id"]) == link
+    # A year alone is the year's last day: not open on the 30 December, open on the 31st.
+    day_before = sites_as_of(registry, openings.reset_index(), dt.date(2022, 12, 30))
+    year_end = sites_as_of(registry, openings.reset_index(), dt.date(2022, 12, 31))
+    assert "garage-ecole-pevele-orchies" not in set(day_before["id"])
+    assert "garage-ecole-pevele-orchies" in set(year_end["id"])
+    # Left out on purpose: projects, and the brief's unplaced "Orchy" row (now Orchies).
+    assert not {"ecole-production-le-creusot", "avaloirs", "montereau",
+                "garage-ecole-orchy"} & set(openings.index)
+    assert openings.loc["edpi-21-dijon", "ouverture"] == "2023-09-04"
+    assert openings.loc["ep2b-lillers", "commune"] == "Lillers"
+    end = sites_as_of(registry, openings.reset_index(), dt.date(2025, 12, 31))
+    assert int(end["ouverte"].sum()) == 68
+    wood = end.set_index("id").loc["wood-up-chateaubriant"]
+    assert wood["ami_2021_id"] == "chateaubriant" and pd.isna(wood["lieu_annonce"])
 
 
 def test_module_constants_are_consistent():

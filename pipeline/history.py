@@ -25,7 +25,7 @@ import datetime as dt
 import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 
@@ -82,6 +82,16 @@ FIRST_SCHOOL_SQL: Final = (
 )
 
 
+#: Precision of a published figure's date beyond those of openings: a season or a span of
+#: years (``date`` is then its last day).
+PRECISION_PERIOD: Final = "periode"
+
+#: What a published figure is (values of ``nature``).
+FIGURE_COUNT: Final = "effectif"
+FIGURE_RANK: Final = "rang"
+FIGURE_FORECAST: Final = "prevision"
+
+
 @dataclass(frozen=True)
 class PublishedCount:
     """A published size of the network on a date, with where it was published.
@@ -89,15 +99,27 @@ class PublishedCount:
     Parameters
     ----------
     date
-        The day the figure describes.
+        The day the figure is compared at: the day it describes, or the last day of the
+        month, season or years it was published in (the registry is then at its largest
+        over that period, so the gap shown is the smallest possible).
     ecoles
-        Number of écoles de production.
+        Number of écoles de production (for a rank, the rank: "la 77e école" is 77).
     libelle
         The date as the source words it (French).
     source
         Who published it (French).
     url
         Page quoting the figure, or None when only the outlet is known.
+    precision
+        ``"jour"``, ``"mois"``, ``"annee"`` or ``"periode"``.
+    nature
+        ``"effectif"`` (a count), ``"rang"`` (the rank given to a new school) or
+        ``"prevision"`` (a number announced for later).
+    arrondi
+        The figure looks rounded or chosen rather than counted (a round rank, a rank
+        matching a département number).
+    note
+        Why it is flagged or how it compares (French), or None.
     """
 
     date: dt.date
@@ -105,9 +127,14 @@ class PublishedCount:
     libelle: str
     source: str
     url: str | None
+    precision: str = PRECISION_DAY
+    nature: str = FIGURE_COUNT
+    arrondi: bool = False
+    note: str | None = None
 
 
-#: Dated sizes of the network as published (research brief, "After the annex").
+#: Sizes of the network as published, in order of date (research brief, "After the annex",
+#: and its "December 2026 update").
 PUBLISHED_COUNTS: Final = (
     PublishedCount(
         dt.date(2021, 5, 6), 35, "6 mai 2021",
@@ -127,21 +154,69 @@ PUBLISHED_COUNTS: Final = (
         "https://fondation.totalenergies.com/fr/les-ecoles-de-production-se-former-par-la-"
         "pratique-des-metiers-qui-recrutent-1jeune1emploi"),
     PublishedCount(
+        dt.date(2023, 9, 30), 70, "septembre 2023",
+        "La Gazette (Bourgogne) : l'EDPI 21 de Dijon présentée comme la « 70e » école", None,
+        precision=PRECISION_MONTH, nature=FIGURE_RANK, arrondi=True,
+        note="incompatible avec les 62 écoles du 6 octobre 2023"),
+    PublishedCount(
         dt.date(2023, 10, 6), 62, "6 octobre 2023", "Fondation TotalEnergies",
         "https://fondation.totalenergies.com/fr/nos-actus/les-ecoles-de-production-en-passe-"
         "de-reussir-leur-pari"),
+    PublishedCount(
+        dt.date(2023, 12, 21), 59, "automne 2023", "Journal du Palais", None,
+        precision=PRECISION_PERIOD,
+        note="inférieur aux 62 du 6 octobre 2023 : le réseau compte parfois des sections"),
+    PublishedCount(
+        dt.date(2024, 12, 31), 67, "2023-2024", "Le Monde, repris par O'Tech Sud Oise", None,
+        precision=PRECISION_PERIOD, note="article non daté, de 2023 ou 2024"),
+    PublishedCount(
+        dt.date(2024, 12, 31), 69, "fin 2024 (probable)",
+        "entretien du directeur de la FNEP : « 69 d'ici la fin de l'année »", None,
+        precision=PRECISION_YEAR, nature=FIGURE_FORECAST,
+        note="entretien non daté, 2024 probable"),
     PublishedCount(
         dt.date(2025, 2, 14), 71, "14 février 2025",
         "revue de presse de la FNEP (France Bleu, 14/02/2025)", None),
     PublishedCount(
         dt.date(2025, 11, 10), 77, "10 novembre 2025",
         "presse locale : Cap'Métal présentée comme la 77e école de production",
-        "https://www.crazyradio.fr/?p=59319"),
+        "https://www.crazyradio.fr/?p=59319", nature=FIGURE_RANK, arrondi=True,
+        note="la source rapproche elle-même ce rang du numéro du département (77)"),
+)
+
+
+@dataclass(frozen=True)
+class UndatedCount:
+    """A published size of the network that no date places in time (listed, not compared).
+
+    Parameters
+    ----------
+    ecoles, libelle, source, url, nature, arrondi, note
+        As in :class:`PublishedCount`; ``libelle`` says what is known of the date.
+    """
+
+    ecoles: int
+    libelle: str
+    source: str
+    url: str | None
+    nature: str = FIGURE_COUNT
+    arrondi: bool = False
+    note: str | None = None
+
+
+#: Published sizes without a usable date (research brief, "December 2026 update").
+UNDATED_COUNTS: Final = (
+    UndatedCount(70, "non daté", "Métal Flash", None, arrondi=True),
+    UndatedCount(71, "après février 2025 probable (non daté)", "Banque des Territoires", None,
+                 note="probablement le chiffre du 14 février 2025"),
 )
 
 
 def published_counts() -> tuple[PublishedCount, ...]:
-    """Return the dated sizes of the network as published, oldest first.
+    """Return the sizes of the network published for a given day, oldest first.
+
+    These are the figures the dated maps quote and the chart draws; the figures dated only
+    by a month, a season, a year or not at all are in :func:`all_published_counts`.
 
     Returns
     -------
@@ -149,7 +224,19 @@ def published_counts() -> tuple[PublishedCount, ...]:
         May 2021: 35; 23 Nov 2021: 42; 1 Sep 2022: 44; 31 Dec 2022: 56; 6 Oct 2023: 62;
         14 Feb 2025: 71; 10 Nov 2025: 77.
     """
-    return PUBLISHED_COUNTS
+    return tuple(p for p in PUBLISHED_COUNTS if p.precision == PRECISION_DAY)
+
+
+def all_published_counts() -> tuple[PublishedCount, ...]:
+    """Return every dated published size of the network, by comparison date.
+
+    Returns
+    -------
+    tuple of PublishedCount
+        :data:`PUBLISHED_COUNTS` sorted by ``date`` (stable); the figures without a date
+        are :data:`UNDATED_COUNTS`.
+    """
+    return tuple(sorted(PUBLISHED_COUNTS, key=lambda p: p.date))
 
 
 def resolve_date(value: str) -> tuple[dt.date, dt.date, str]:
@@ -661,12 +748,14 @@ def reconcile_over_time(
     Returns
     -------
     pandas.DataFrame
-        One row per :func:`published_counts` entry: ``date`` (``datetime64[s]``),
-        ``libelle``, ``ecoles_publiees``, ``ecoles_registre`` (open on that date),
-        ``ecart`` (registre − publiées), ``departements_couverts``, ``source``, ``url``.
+        One row per :func:`all_published_counts` entry: ``date`` (``datetime64[s]``, the
+        day compared at), ``libelle``, ``ecoles_publiees``, ``ecoles_registre`` (open on
+        that date), ``ecart`` (registre − publiées), ``departements_couverts``, ``source``,
+        ``url``, and what qualifies the figure: ``precision`` of its date, ``nature``
+        ("effectif", "rang", "prevision"), ``arrondi`` (bool) and ``note``.
     """
     rows = []
-    for pub in published_counts():
+    for pub in all_published_counts():
         sites = sites_as_of(registry, openings, pub.date)
         cov = coverage_as_of(sites, departement_of_site=departement_of_site)
         counted = int(sites["ouverte"].sum())
@@ -676,7 +765,8 @@ def reconcile_over_time(
             "ecart": counted - pub.ecoles,
             "departements_couverts": int(cov["statut"].isin([COVERED_BEFORE,
                                                              COVERED_SINCE]).sum()),
-            "source": pub.source, "url": pub.url,
+            "source": pub.source, "url": pub.url, "precision": pub.precision,
+            "nature": pub.nature, "arrondi": pub.arrondi, "note": pub.note,
         })
     out = pd.DataFrame(rows)
     out["date"] = out["date"].astype("datetime64[s]")
@@ -918,8 +1008,30 @@ def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     return text + "\n"
 
 
+def _qualifiers(row: Mapping[Any, object]) -> list[str]:
+    """Say what qualifies a published figure (French): rank, forecast, rounded, date."""
+    parts = []
+    nature = row.get("nature", FIGURE_COUNT)
+    if nature == FIGURE_RANK:
+        parts.append("rang donné à une nouvelle école")
+    elif nature == FIGURE_FORECAST:
+        parts.append("prévision")
+    if row.get("arrondi") is True:
+        parts.append("chiffre qui semble arrondi ou choisi")
+    note = row.get("note")
+    if isinstance(note, str) and note:
+        parts.append(note)
+    precision = row.get("precision", PRECISION_DAY)
+    date = row.get("date")
+    if precision != PRECISION_DAY and isinstance(date, (dt.date, pd.Timestamp)):
+        day = date.date() if isinstance(date, pd.Timestamp) else date
+        parts.append(f"comparé au {french_date(day)}, dernier jour de la période")
+    return parts
+
+
 def reconciliation_markdown(reconciled: pd.DataFrame, findings: pd.DataFrame, *,
-                            missing_note: str | None = None) -> str:
+                            missing_note: str | None = None,
+                            undated: Sequence[UndatedCount] = UNDATED_COUNTS) -> str:
     """Render the dated reconciliation as a Markdown document.
 
     Parameters
@@ -931,37 +1043,58 @@ def reconciliation_markdown(reconciled: pd.DataFrame, findings: pd.DataFrame, *,
     missing_note
         Extra sentence on the schools known to be missing (default: the openings left out
         of ``ouvertures.csv`` and the network's unidentified openings).
+    undated
+        Published figures without a date, listed after the table (default
+        :data:`UNDATED_COUNTS`).
 
     Returns
     -------
     str
-        A table (date, published, registry, gap, départements covered, source), the dates
-        where schools are known to be missing, and the findings.
+        A table (date, published, registry, gap, départements covered, source, remark:
+        rank, forecast, rounded figure, approximate date), the dates where schools are
+        known to be missing, the undated figures, and the findings.
     """
     out = ["# Rapprochement dans le temps : registre et effectifs publiés", "",
-           "| date | publié | registre | écart | départements couverts | source |",
-           "|---|---:|---:|---:|---:|---|"]
+           "| date | publié | registre | écart | départements couverts | source | remarque |",
+           "|---|---:|---:|---:|---:|---|---|"]
     rows = reconciled.to_dict("records")
     for row in rows:
         url = row["url"]
         source = f"[{row['source']}]({url})" if isinstance(url, str) else str(row["source"])
         out.append(f"| {row['libelle']} | {row['ecoles_publiees']} | {row['ecoles_registre']} | "
-                   f"{int(row['ecart']):+d} | {row['departements_couverts']} | {source} |")
+                   f"{int(row['ecart']):+d} | {row['departements_couverts']} | {source} | "
+                   f"{' ; '.join(_qualifiers(row))} |")
     out += ["", "## Dates où des écoles manquent au registre", ""]
     if all(int(row["ecart"]) >= 0 for row in rows):
         out.append("Aucune : le registre atteint chaque effectif publié.")
     for row in rows:
         gap = int(row["ecart"])
+        caveat = ""
+        if row.get("nature") == FIGURE_FORECAST:
+            caveat = " ; une prévision, pas un constat"
+        elif row.get("arrondi") is True:
+            caveat = " ; chiffre qui semble arrondi ou choisi"
         if gap < 0:
             out.append(f"- {row['libelle']} : {-gap} école(s) publiée(s) absente(s) du "
-                       f"registre ({row['ecoles_registre']} contre {row['ecoles_publiees']}).")
+                       f"registre ({row['ecoles_registre']} contre {row['ecoles_publiees']}"
+                       f"{caveat}).")
         elif gap > 0:
             out.append(f"- {row['libelle']} : le registre compte {gap} école(s) de plus que le "
                        "chiffre publié (ouverture datée plus tôt, ou chiffre arrondi).")
     out += ["", missing_note or (
         "Les écarts négatifs viennent des ouvertures non identifiées par la recherche et des "
         "lignes écartées de ouvertures.csv faute de lieu ou de confirmation (voir "
-        "docs/history.md).")]
+        "data/raw/README.md). Le réseau compte parfois des sections ou des sites secondaires, "
+        "et certains rangs semblent arrondis : l'écart est un ordre de grandeur.")]
+    if undated:
+        out += ["", "## Chiffres publiés sans date", "",
+                "Ils ne se rapprochent d'aucune date du registre ; listés pour mémoire.", ""]
+        for fig in undated:
+            source = f"[{fig.source}]({fig.url})" if fig.url else fig.source
+            qualifiers = _qualifiers({"nature": fig.nature, "arrondi": fig.arrondi,
+                                      "note": fig.note})
+            extra = f" ({' ; '.join(qualifiers)})" if qualifiers else ""
+            out.append(f"- {fig.ecoles} : {source}, {fig.libelle}{extra}.")
     if not findings.empty:
         out += ["", "## Points d'attention", "",
                 "| site | lauréat 2021 | écart | détail |", "|---|---|---|---|"]
@@ -982,12 +1115,20 @@ def reconciliation_text(reconciled: pd.DataFrame) -> str:
     Returns
     -------
     str
-        One line per published count, the gap flagged "MANQUE" where schools are missing.
+        One line per published count, the gap flagged "MANQUE" where schools are missing,
+        then what qualifies the figure (rank, forecast, rounded) in parentheses.
     """
     out = ["Rapprochement dans le temps (registre / publié) :"]
     for row in reconciled.to_dict("records"):
         gap = int(row["ecart"])
         mark = "ok" if gap == 0 else ("MANQUE" if gap < 0 else "en plus")
+        flags = [label for flag, label in (
+            (row.get("nature") == FIGURE_RANK, "rang"),
+            (row.get("nature") == FIGURE_FORECAST, "prévision"),
+            (row.get("arrondi") is True, "arrondi ?"),
+            (row.get("precision", PRECISION_DAY) != PRECISION_DAY, "date approchée"),
+        ) if flag]
+        extra = f" ({', '.join(flags)})" if flags else ""
         out.append(f"  {row['libelle']!s:<20} {row['ecoles_registre']!s:>3} / "
-                   f"{row['ecoles_publiees']!s:<3} {gap:+d} {mark}")
+                   f"{row['ecoles_publiees']!s:<3} {gap:+d} {mark}{extra}")
     return "\n".join(out)

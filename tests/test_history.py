@@ -399,6 +399,39 @@ def test_december_2026_openings_are_on_the_dated_maps():
     assert wood["ami_2021_id"] == "chateaubriant" and pd.isna(wood["lieu_annonce"])
 
 
+def test_all_published_figures_keep_source_date_and_flags():
+    figures = history.all_published_counts()
+    assert [f.date for f in figures] == sorted(f.date for f in figures)
+    assert len(figures) == len(history.PUBLISHED_COUNTS) == 11
+    assert all(f.source and f.libelle for f in (*figures, *history.UNDATED_COUNTS))
+    assert set(published_counts()) == {f for f in figures if f.precision == "jour"}
+    flagged = {f.libelle: f for f in figures if f.arrondi}
+    assert set(flagged) == {"septembre 2023", "10 novembre 2025"}
+    assert {f.nature for f in flagged.values()} == {"rang"}
+    forecast = [f for f in figures if f.nature == "prevision"]
+    assert [(f.ecoles, f.date.isoformat()) for f in forecast] == [(69, "2024-12-31")]
+    autumn = next(f for f in figures if f.libelle == "automne 2023")
+    assert (autumn.ecoles, autumn.precision, autumn.date) == (59, "periode",
+                                                              dt.date(2023, 12, 21))
+    assert [(u.ecoles, u.source) for u in history.UNDATED_COUNTS] == [
+        (70, "Métal Flash"), (71, "Banque des Territoires")]
+
+
+def test_reconciliation_lists_every_figure_with_its_qualifiers(registry, openings):
+    table = reconcile_over_time(registry, openings)
+    assert len(table) == 11
+    assert {"precision", "nature", "arrondi", "note"} <= set(table.columns)
+    rank = table.set_index("libelle").loc["10 novembre 2025"]
+    assert (rank["nature"], bool(rank["arrondi"])) == ("rang", True)
+    text = history.reconciliation_markdown(table, reconcile_openings(registry, openings))
+    assert "| 10 novembre 2025 | 77 |" in text
+    assert "chiffre qui semble arrondi ou choisi" in text
+    assert "comparé au 21 décembre 2023, dernier jour de la période" in text
+    assert "## Chiffres publiés sans date" in text and "- 70 : Métal Flash" in text
+    plain = history.reconciliation_text(table)
+    assert "(rang, arrondi ?)" in plain and "(prévision, date approchée)" in plain
+
+
 def test_module_constants_are_consistent():
     assert history.SITE_COLUMNS[:12] == tuple(
         validate_registry(csv_records(REGISTRY_ROWS, HEADER)).columns)

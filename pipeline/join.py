@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import geopandas as gpd
 import pandas as pd
@@ -29,6 +31,14 @@ MISMATCH_COLUMNS = ("id", "nom", "commune", "code_insee", "departement", "depart
 #: arrondissement", "Marseille 15ème Arrondissement"), which the annex labels leave out.
 _ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(?:e|er|ère|ème|eme)\s+arrondissement\b",
                              re.IGNORECASE)
+
+#: Spelling corrections of the annex's place labels, applied when building ``etiquette``:
+#: the annex's text as written (kept verbatim in ``libelle_annexe``) → the label printed.
+#: Pass ``label_corrections={}`` to :func:`mark_coverage` to print the annex's labels as is.
+ANNEX_LABEL_CORRECTIONS: Mapping[str, str] = MappingProxyType({
+    "Châteaubriand": "Châteaubriant",  # the commune of Loire-Atlantique (44)
+    "Saint-Eloi": "Saint-Éloi",  # the school of Annecy, named after Saint Éloi
+})
 
 _REQUIRED_SITE_COLUMNS = (
     "id", "nom", "commune", "departement", "existante_2021", "ami_2021", "libelle_annexe",
@@ -195,7 +205,8 @@ def _spatial_departement(points: gpd.GeoDataFrame, departements: gpd.GeoDataFram
 
 
 def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
-                  tolerance_m: float = NEAREST_TOLERANCE_M) -> Coverage:
+                  tolerance_m: float = NEAREST_TOLERANCE_M,
+                  label_corrections: Mapping[str, str] = ANNEX_LABEL_CORRECTIONS) -> Coverage:
     """Place each geocoded site in its département and mark every département's coverage.
 
     Parameters
@@ -210,6 +221,9 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
         A site in no département polygon is given the nearest one if it is at most this far
         (generalised coastlines miss some seaside town halls); its distance is kept in
         ``distance_departement_m``.
+    label_corrections
+        Annex label as written → label printed in ``etiquette`` (default
+        :data:`ANNEX_LABEL_CORRECTIONS`; ``{}`` keeps the annex's spelling).
 
     Returns
     -------
@@ -246,7 +260,8 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     points["categorie"] = [categorize(bool(e), a) for e, a in
                            zip(frame["existante_2021"], frame["ami_2021"], strict=True)]
     points["etiquette"] = [
-        make_label(lib if _present(lib) else com, met) for lib, com, met in
+        make_label(label_corrections.get(lib, lib) if _present(lib) else com, met)
+        for lib, com, met in
         zip(frame["libelle_annexe"], frame["commune"], frame["metier"], strict=True)]
 
     wrong = points["departement_spatial"].isna() | points["departement_spatial"].ne(

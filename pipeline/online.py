@@ -24,7 +24,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Final
@@ -35,7 +35,7 @@ import requests
 from pipeline import __version__, ingest
 from pipeline.config import sources
 from pipeline.errors import BoundaryError, GeocodingError, NetworkError
-from pipeline.geocode import AMBIGUOUS, NOT_FOUND, OK, fold_name
+from pipeline.geocode import AMBIGUOUS, NOT_FOUND, OK, FormerName, fold_name, former_names
 from pipeline.io import write_text
 
 if TYPE_CHECKING:
@@ -810,9 +810,14 @@ def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
 
 
 def choose_commune(name: str, departement: str | None,
-                   candidates: Iterable[CommuneCandidate]
-                   ) -> tuple[str, CommuneCandidate | None, str]:
+                   candidates: Iterable[CommuneCandidate], *,
+                   former: Sequence[FormerName] = ()) -> tuple[str, CommuneCandidate | None, str]:
     """Pick the commune whose name matches ``name`` exactly once folded, never guessing.
+
+    The API knows current communes only. When none of its answers bears the name and
+    ``name`` is a former name of the département (:func:`pipeline.geocode.former_names`),
+    the embedded gazetteer's rule applies: the one current commune it leads to is accepted
+    if the API proposed it; several current communes make the name ambiguous.
 
     Parameters
     ----------
@@ -821,7 +826,9 @@ def choose_commune(name: str, departement: str | None,
     departement
         Canonical département code, or None.
     candidates
-        What the API proposed.
+        What the API proposed (fresh or from the cache).
+    former
+        The current communes ``name`` leads to as a former name in ``departement``.
 
     Returns
     -------
@@ -840,6 +847,17 @@ def choose_commune(name: str, departement: str | None,
     if len({c.code_insee for c in exact}) > 1:
         listed = ", ".join(map(str, exact))
         return AMBIGUOUS, None, f"{GEO_API_METHOD} : plusieurs communes ({listed})"
+    if not exact and former:
+        if len({f.code_insee for f in former}) > 1:
+            listed = ", ".join(f"{f.code_insee} {f.nom_commune} ({f.departement})"
+                               for f in former)
+            return AMBIGUOUS, None, (f"{GEO_API_METHOD} : ancien nom de plusieurs communes "
+                                     f"actuelles ({listed})")
+        match = [c for c in proposed if c.code_insee == former[0].code_insee]
+        if match:
+            return OK, match[0], f"{GEO_API_METHOD}, {former[0].description}"
+        return NOT_FOUND, None, (f"{GEO_API_METHOD} : {former[0].description}, commune "
+                                 "absente des réponses")
     if not exact:
         listed = ", ".join(map(str, proposed))
         why = f"aucun nom identique (proposé : {listed})" if listed else "aucune commune"
@@ -854,7 +872,10 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
 
     The online twin of :func:`pipeline.geocode.geocode_sites`: same output columns, same
     rule (a name that matches nothing, or communes in several départements, is reported,
-    never guessed).
+    never guessed). A name the API does not know that is a former name of its
+    département in the embedded gazetteer resolves to the one current commune it leads to
+    (asked of the API by its current name when not proposed), ``ambigu`` when it leads to
+    several; the rule is applied to the answers each time, fresh or from the cache.
 
     Parameters
     ----------
@@ -896,6 +917,14 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
         dep = _departement(raw_dep)
         found = coder.candidates(name, dep) if name.strip() else []
         status, commune, methode = choose_commune(name, dep, found)
+        former = former_names(name, dep) if status == NOT_FOUND and dep and name.strip() \
+            else []
+        if former:
+            if len({f.code_insee for f in former}) == 1 and not any(
+                    c.code_insee == former[0].code_insee for c in found):
+                # Ask for the current commune by its name (cached like any answer).
+                found = [*found, *coder.candidates(former[0].nom_commune, dep)]
+            status, commune, methode = choose_commune(name, dep, found, former=former)
         if status != OK:
             log.warning("commune %r (département %s): %s", name, dep or "?", methode)
         results.append((commune, methode, status))

@@ -524,6 +524,8 @@ def geocoding_problems(geocoded: pd.DataFrame, *, path: str = "<sites>",
         advice = ("add the département code in the 'departement' column"
                   if status == AMBIGUOUS else
                   "check the spelling and the département, or use the current official name")
+        if status == AMBIGUOUS and str(methode).startswith("ancien nom de plusieurs"):
+            advice = "ancien nom de plusieurs communes : écrivez le nom de la commune actuelle"
         problems.append(Problem(path, line, commune_column, str(value),
                                 f"{status} ({methode}); {advice}"))
     return problems

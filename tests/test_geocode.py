@@ -216,6 +216,10 @@ def test_problems_carry_file_line_and_value(gazetteer: pd.DataFrame) -> None:
     assert [(p.line, p.value) for p in problems] == [(5, "Flers"), (9, "Atlantis")]
     assert str(problems[0]).startswith("sites.csv:5: column 'commune' value 'Flers': ambigu")
     assert "département" in problems[0].message
+    shared = geocode_sites(pd.DataFrame({"commune": ["Beaumont"], "departement": ["84"]}),
+                           gazetteer)
+    (problem,) = geocoding_problems(shared)
+    assert problem.message.endswith("écrivez le nom de la commune actuelle")
 
 
 def test_gazetteer_is_complete_and_consistent(gazetteer: pd.DataFrame) -> None:

@@ -14,7 +14,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
-from pipeline.schema import STATUS_COVERED, STATUS_NEW, STATUS_NONE
+from pipeline.schema import (
+    PRECISION_DAY,
+    PRECISION_MONTH,
+    PRECISION_YEAR,
+    STATUS_COVERED,
+    STATUS_NEW,
+    STATUS_NONE,
+)
 
 # --- Paths ------------------------------------------------------------------------------
 PACKAGE_DATA: Final = Path(__file__).resolve().parent / "data"
@@ -50,6 +57,16 @@ PRESS_RELEASE: Final[dict[str, int]] = {
     "nouvellement_couverts": 13,
 }
 
+#: Precision of a published figure's date beyond those of openings: a season or a span of
+#: years (``date`` is then its last day).
+PRECISION_PERIOD: Final = "periode"
+
+#: What a published figure is (values of ``nature``).
+FIGURE_COUNT: Final = "effectif"
+FIGURE_RANK: Final = "rang"
+FIGURE_FORECAST: Final = "prevision"
+
+
 @dataclass(frozen=True)
 class PublishedCount:
     """A published size of the network on a date, with where it was published.
@@ -57,15 +74,27 @@ class PublishedCount:
     Parameters
     ----------
     date
-        The day the figure describes.
+        The day the figure is compared at: the day it describes, or the last day of the
+        month, season or years it was published in (the registry is then at its largest
+        over that period, so the gap shown is the smallest possible).
     ecoles
-        Number of écoles de production.
+        Number of écoles de production (for a rank, the rank: "la 77e école" is 77).
     libelle
         The date as the source words it (French).
     source
         Who published it (French).
     url
         Page quoting the figure, or None when only the outlet is known.
+    precision
+        ``"jour"``, ``"mois"``, ``"annee"`` or ``"periode"``.
+    nature
+        ``"effectif"`` (a count), ``"rang"`` (the rank given to a new school) or
+        ``"prevision"`` (a number announced for later).
+    arrondi
+        The figure looks rounded or chosen rather than counted (a round rank, a rank
+        matching a département number).
+    note
+        Why it is flagged or how it compares (French), or None.
     """
 
     date: dt.date
@@ -73,9 +102,14 @@ class PublishedCount:
     libelle: str
     source: str
     url: str | None
+    precision: str = PRECISION_DAY
+    nature: str = FIGURE_COUNT
+    arrondi: bool = False
+    note: str | None = None
 
 
-#: Dated sizes of the network as published (research brief, "After the annex").
+#: Sizes of the network as published, in order of date (research brief, "After the annex",
+#: and its "December 2026 update").
 PUBLISHED_COUNTS: Final = (
     PublishedCount(
         dt.date(2021, 5, 6), 35, "6 mai 2021",
@@ -95,21 +129,69 @@ PUBLISHED_COUNTS: Final = (
         "https://fondation.totalenergies.com/fr/les-ecoles-de-production-se-former-par-la-"
         "pratique-des-metiers-qui-recrutent-1jeune1emploi"),
     PublishedCount(
+        dt.date(2023, 9, 30), 70, "septembre 2023",
+        "La Gazette (Bourgogne) : l'EDPI 21 de Dijon présentée comme la « 70e » école", None,
+        precision=PRECISION_MONTH, nature=FIGURE_RANK, arrondi=True,
+        note="incompatible avec les 62 écoles du 6 octobre 2023"),
+    PublishedCount(
         dt.date(2023, 10, 6), 62, "6 octobre 2023", "Fondation TotalEnergies",
         "https://fondation.totalenergies.com/fr/nos-actus/les-ecoles-de-production-en-passe-"
         "de-reussir-leur-pari"),
+    PublishedCount(
+        dt.date(2023, 12, 21), 59, "automne 2023", "Journal du Palais", None,
+        precision=PRECISION_PERIOD,
+        note="inférieur aux 62 du 6 octobre 2023 : le réseau compte parfois des sections"),
+    PublishedCount(
+        dt.date(2024, 12, 31), 67, "2023-2024", "Le Monde, repris par O'Tech Sud Oise", None,
+        precision=PRECISION_PERIOD, note="article non daté, de 2023 ou 2024"),
+    PublishedCount(
+        dt.date(2024, 12, 31), 69, "fin 2024 (probable)",
+        "entretien du directeur de la FNEP : « 69 d'ici la fin de l'année »", None,
+        precision=PRECISION_YEAR, nature=FIGURE_FORECAST,
+        note="entretien non daté, 2024 probable"),
     PublishedCount(
         dt.date(2025, 2, 14), 71, "14 février 2025",
         "revue de presse de la FNEP (France Bleu, 14/02/2025)", None),
     PublishedCount(
         dt.date(2025, 11, 10), 77, "10 novembre 2025",
         "presse locale : Cap'Métal présentée comme la 77e école de production",
-        "https://www.crazyradio.fr/?p=59319"),
+        "https://www.crazyradio.fr/?p=59319", nature=FIGURE_RANK, arrondi=True,
+        note="la source rapproche elle-même ce rang du numéro du département (77)"),
+)
+
+
+@dataclass(frozen=True)
+class UndatedCount:
+    """A published size of the network that no date places in time (listed, not compared).
+
+    Parameters
+    ----------
+    ecoles, libelle, source, url, nature, arrondi, note
+        As in :class:`PublishedCount`; ``libelle`` says what is known of the date.
+    """
+
+    ecoles: int
+    libelle: str
+    source: str
+    url: str | None
+    nature: str = FIGURE_COUNT
+    arrondi: bool = False
+    note: str | None = None
+
+
+#: Published sizes without a usable date (research brief, "December 2026 update").
+UNDATED_COUNTS: Final = (
+    UndatedCount(70, "non daté", "Métal Flash", None, arrondi=True),
+    UndatedCount(71, "après février 2025 probable (non daté)", "Banque des Territoires", None,
+                 note="probablement le chiffre du 14 février 2025"),
 )
 
 
 def published_counts() -> tuple[PublishedCount, ...]:
-    """Return the dated sizes of the network as published, oldest first.
+    """Return the sizes of the network published for a given day, oldest first.
+
+    These are the figures the dated maps quote and the chart draws; the figures dated only
+    by a month, a season, a year or not at all are in :func:`all_published_counts`.
 
     Returns
     -------
@@ -117,7 +199,19 @@ def published_counts() -> tuple[PublishedCount, ...]:
         May 2021: 35; 23 Nov 2021: 42; 1 Sep 2022: 44; 31 Dec 2022: 56; 6 Oct 2023: 62;
         14 Feb 2025: 71; 10 Nov 2025: 77.
     """
-    return PUBLISHED_COUNTS
+    return tuple(p for p in PUBLISHED_COUNTS if p.precision == PRECISION_DAY)
+
+
+def all_published_counts() -> tuple[PublishedCount, ...]:
+    """Return every dated published size of the network, by comparison date.
+
+    Returns
+    -------
+    tuple of PublishedCount
+        :data:`PUBLISHED_COUNTS` sorted by ``date`` (stable); the figures without a date
+        are :data:`UNDATED_COUNTS`.
+    """
+    return tuple(sorted(PUBLISHED_COUNTS, key=lambda p: p.date))
 
 
 def latest_published(day: dt.date) -> PublishedCount | None:

@@ -70,6 +70,12 @@ GEOCODE_STATUSES: Final = (GEOCODE_OK, GEOCODE_AMBIGUOUS, GEOCODE_NOT_FOUND)
 GAZETTEER_COLUMNS: Final = ("code", "type", "nom", "departement", "code_parent", "population",
                             "longitude", "latitude")
 GAZETTEER_KEY_COLUMN: Final = "cle"
+#: Type of a gazetteer row holding a former name: a commune merged or renamed since, whose
+#: ``code_parent`` is the current commune that holds its territory.
+GAZETTEER_FORMER: Final = "ANCIEN"
+#: Optional column of the gazetteer: what ended a former name ("fusion 2019",
+#: "changement de nom 1965"); empty for current places.
+GAZETTEER_EVENT_COLUMN: Final = "evenement"
 
 # --- Coverage on the annex date ---------------------------------------------------------
 #: Values of the annex's ``categorie``; a laureate category wins over "existante".

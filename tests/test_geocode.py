@@ -93,6 +93,18 @@ RESOLVED = [
     # a current commune and a commune déléguée of the same name: the current one wins
     ("Annecy", "74", "74010", "Annecy"),
     ("Annecy", "", "74010", "Annecy"),
+    # former names, absorbed without a commune déléguée or renamed: the current commune's
+    # code, name and point, inside the département given
+    ("Courcouronnes", "91", "91228", "Évry-Courcouronnes"),
+    ("COURCOURONNES", "91", "91228", "Évry-Courcouronnes"),
+    ("Evry", "91", "91228", "Évry-Courcouronnes"),
+    ("Évry-Petit-Bourg", "91", "91228", "Évry-Courcouronnes"),
+    ("Cherbourg", "50", "50129", "Cherbourg-en-Cotentin"),
+    ("Beaumont", "62", "62427", "Hénin-Beaumont"),
+    ("Vire", "46", "46336", "Vire-sur-Lot"),
+    # ... while a current commune of that name elsewhere is found without a département
+    ("Évry", "", "89162", "Évry"),
+    ("Évry", "89", "89162", "Évry"),
 ]
 
 
@@ -132,6 +144,17 @@ def test_delegated_commune_gets_its_own_point_and_says_so(gazetteer: pd.DataFram
     ("Paris", "20", "introuvable", "département inconnu : '20'"),
     ("", "75", "introuvable", "nom de commune vide"),
     ("Lyon 21e", "69", "introuvable", "aucune commune de ce nom"),
+    # a former name matches only inside its département, and only when it leads to one
+    # current commune; without a département it is not matched
+    ("Courcouronnes", "77", "introuvable",
+     "ancien nom d'une commune d'un autre département : Courcouronnes, aujourd'hui "
+     "Évry-Courcouronnes (91)"),
+    ("Courcouronnes", "", "introuvable", "indiquez le département"),
+    ("Évry", "77", "introuvable", "trouvée ailleurs : Évry (89)"),
+    ("Beaumont", "84", "ambigu",
+     "84014 Beaumont-de-Pertuis (84), 84015 Beaumont-du-Ventoux (84)"),
+    ("Le Cloître", "29", "ambigu", "29033 Le Cloître-Pleyben (29), "
+     "29034 Le Cloître-Saint-Thégonnec (29)"),
 ])
 def test_unresolved_names_are_reported_never_guessed(
         gazetteer: pd.DataFrame, commune: str, departement: str, statut: str, hint: str) -> None:
@@ -187,23 +210,109 @@ def test_problems_carry_file_line_and_value(gazetteer: pd.DataFrame) -> None:
     assert [(p.line, p.value) for p in problems] == [(5, "Flers"), (9, "Atlantis")]
     assert str(problems[0]).startswith("sites.csv:5: column 'commune' value 'Flers': ambigu")
     assert "département" in problems[0].message
+    shared = geocode_sites(pd.DataFrame({"commune": ["Beaumont"], "departement": ["84"]}),
+                           gazetteer)
+    (problem,) = geocoding_problems(shared)
+    assert problem.message.endswith("écrivez le nom de la commune actuelle")
 
 
 def test_gazetteer_is_complete_and_consistent(gazetteer: pd.DataFrame) -> None:
-    assert 37_000 < len(gazetteer) < 38_500
-    assert not gazetteer.duplicated(["code", "type"]).any()
-    assert set(gazetteer["type"]) == {"COM", "COMD", "COMA", "ARM"}
+    places = gazetteer[gazetteer["type"] != "ANCIEN"]
+    assert 37_000 < len(places) < 38_500
+    assert not places.duplicated(["code", "type"]).any()
+    assert set(gazetteer["type"]) == {"COM", "COMD", "COMA", "ARM", "ANCIEN"}
     assert gazetteer["departement"].nunique() == 101
     com = gazetteer[gazetteer["type"] == "COM"]
     assert (com["code_parent"] == "").all()
     others = gazetteer[gazetteer["type"] != "COM"]
     assert others["code_parent"].isin(set(com["code"])).all()
     assert gazetteer[["longitude", "latitude"]].notna().all().all()
+    assert (places["evenement"] == "").all()
     # Every official name is found again, in its département, as itself.
-    names = gazetteer.rename(columns={"nom": "commune"})
+    names = places.rename(columns={"nom": "commune"})
     out = geocode_sites(names, gazetteer)
     assert (out["statut_geocodage"] == "ok").all()
     assert (out["nom_commune"] == out["commune"]).all()
+
+
+def test_former_names_point_to_current_communes(gazetteer: pd.DataFrame) -> None:
+    former = gazetteer[gazetteer["type"] == "ANCIEN"]
+    assert 3_000 < len(former) < 4_000
+    events = r"(fusion|changement de nom) (19[4-9]\d|20[0-2]\d)"
+    assert former["evenement"].str.fullmatch(events).all()
+    com = gazetteer[gazetteer["type"] == "COM"].set_index("code")
+    parents = com.loc[former["code_parent"]]
+    # in the current commune's département, at its point
+    assert (former["departement"].to_numpy() == parents["departement"].to_numpy()).all()
+    assert (former["longitude"].to_numpy() == parents["longitude"].to_numpy()).all()
+    # one row per (name, département, current commune); none a current place answers
+    assert not former.duplicated(["cle", "departement", "code_parent"]).any()
+    current = set(zip(gazetteer.loc[gazetteer["type"] != "ANCIEN", "cle"],
+                      gazetteer.loc[gazetteer["type"] != "ANCIEN", "departement"], strict=True))
+    assert not any(pair in current for pair in zip(former["cle"], former["departement"],
+                                                   strict=True))
+    # Each former name resolves in its département, or is ambiguous there: never guessed.
+    # (Typed exactly, "Géus" and "Geüs" (64) are told apart; "Geus" is ambiguous.)
+    out = geocode_sites(former.rename(columns={"nom": "commune"}), gazetteer)
+    shared = former.groupby(["nom", "departement"])["code_parent"].transform("nunique") > 1
+    assert former.groupby(["cle", "departement"])["code_parent"].nunique().gt(1).sum() >= 20
+    assert geocode_one(gazetteer, "Geus", "64")["statut_geocodage"] == "ambigu"
+    assert (out.loc[~shared.to_numpy(), "statut_geocodage"] == "ok").all()
+    assert (out.loc[~shared.to_numpy(), "code_insee"].to_numpy()
+            == former.loc[~shared, "code_parent"].to_numpy()).all()
+    assert (out.loc[shared.to_numpy(), "statut_geocodage"] == "ambigu").all()
+
+
+def test_former_name_says_what_happened(gazetteer: pd.DataFrame) -> None:
+    row = geocode_one(gazetteer, "Courcouronnes", "91")
+    assert row["methode"] == "nom exact, ancien nom (fusion 2019) d'Évry-Courcouronnes"
+    evry = geocode_one(gazetteer, "Évry-Courcouronnes", "91")
+    assert (row["longitude"], row["latitude"]) == (evry["longitude"], evry["latitude"])
+    renamed = geocode_one(gazetteer, "Evry Petit Bourg", "91")
+    assert renamed["methode"] == ("nom normalisé, ancien nom (changement de nom 1965) "
+                                  "d'Évry-Courcouronnes")
+    # A commune déléguée still answers with its own point, before any former name.
+    assert geocode_one(gazetteer, "Vire", "14")["methode"].endswith("déléguée de Vire Normandie")
+
+
+def tiny_gazetteer(*rows: tuple[str, str, str, str, str, str]) -> pd.DataFrame:
+    """Rows (code, type, nom, departement, code_parent, evenement) with made-up points."""
+    frame = pd.DataFrame(rows, columns=["code", "type", "nom", "departement", "code_parent",
+                                        "evenement"])
+    frame["population"] = pd.array([None] * len(frame), dtype="Int64")
+    frame["longitude"] = [2.0 + i / 10 for i in range(len(frame))]
+    frame["latitude"] = 48.0
+    return frame
+
+
+def test_former_name_rule_on_a_tiny_gazetteer() -> None:
+    gazetteer = tiny_gazetteer(
+        ("91001", "COM", "Neuville-Grande", "91", "", ""),
+        ("91002", "COM", "Autre-Ville", "91", "", ""),
+        ("91003", "ANCIEN", "Petiteville", "91", "91001", "fusion 2019"),
+        ("91004", "ANCIEN", "Le Hameau", "91", "91001", "fusion 2016"),
+        ("91005", "ANCIEN", "Le Hameau", "91", "91002", "fusion 1973"),
+        ("77001", "COM", "Petiteville", "77", "", ""),
+    )
+    sites = pd.DataFrame({"commune": ["Petiteville", "Petiteville", "Petiteville", "Hameau",
+                                      "Neuville-Grande"],
+                          "departement": ["91", "77", "", "91", "91"]})
+    out = geocode_sites(sites, gazetteer)
+    assert out["statut_geocodage"].tolist() == ["ok", "ok", "ok", "ambigu", "ok"]
+    assert out["code_insee"].tolist()[:3] == ["91001", "77001", "77001"]
+    assert out.loc[0, "nom_commune"] == "Neuville-Grande"
+    assert out.loc[0, "methode"] == "nom exact, ancien nom (fusion 2019) de Neuville-Grande"
+    assert out.loc[0, "longitude"] == gazetteer.loc[2, "longitude"]  # the row's point
+    assert "91001 Neuville-Grande (91), 91002 Autre-Ville (91)" in out.loc[3, "methode"]
+    # The former-name table answers the online geocoder with the same rule.
+    from pipeline.steps.geocode import former_names
+
+    assert [f.code_insee for f in former_names("PETITEVILLE", "91", gazetteer)] == ["91001"]
+    assert former_names("Petiteville", "92", gazetteer) == []
+    assert [f.code_insee for f in former_names("Hameau", "91", gazetteer)] == ["91001",
+                                                                               "91002"]
+    assert former_names("Petiteville", "91", gazetteer)[0].description == (
+        "ancien nom (fusion 2019) de Neuville-Grande")
 
 
 def test_every_gazetteer_point_lies_in_its_departement(gazetteer: pd.DataFrame) -> None:

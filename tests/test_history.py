@@ -7,12 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline import schema
+from pipeline import config, schema
 from pipeline.config import ANNEX_DATE, published_counts
 from pipeline.errors import SourceDataError
 from pipeline.run import load_registry
 from pipeline.schema import HISTORY_TABLE
 from pipeline.sources.csvfile import read_csv_records
+from pipeline.steps import report
 from pipeline.steps.history import (
     FIRST_SCHOOL_SQL,
     all_sites,
@@ -354,12 +355,79 @@ def test_real_openings_validate_and_count_sensibly():
     conflicts = reconcile_openings(registry, openings)
     flagged = set(conflicts.loc[conflicts["ecart"] != "sans_ouverture_connue", "ami_2021_id"])
     assert {"fask-academy", "metallik-vallee", "ep2b"} <= flagged
-    assert (conflicts["ecart"] == "sans_ouverture_connue").sum() == 9
+    # Nine in 2025; Wood'up (December 2026 research) realises the Châteaubriant laureate.
+    assert (conflicts["ecart"] == "sans_ouverture_connue").sum() == 8
+    assert "chateaubriant" not in set(
+        conflicts.loc[conflicts["ecart"] == "sans_ouverture_connue", "ami_2021_id"])
 
     with sqlite3.connect(":memory:") as db:
         coverage_history(registry, openings).to_sql(HISTORY_TABLE, db, index=False)
         aisne = db.execute(FIRST_SCHOOL_SQL, {"departement": "02"}).fetchone()
     assert aisne == ("2022-12-31", "2022-12-01")  # Étincelle, Vervins
+
+
+def test_december_2026_openings_are_on_the_dated_maps():
+    registry = load_registry(RAW / "ecoles.csv")
+    records, lines = read_csv_records(RAW / "ouvertures.csv")
+    openings = validate_openings(records, lines=lines, source="ouvertures.csv",
+                                 registry=registry).set_index("id")
+    new = {"garage-ecole-pevele-orchies": ("59", "2022-12-31", "annee", None),
+           "wood-up-chateaubriant": ("44", "2023-12-31", "annee", "chateaubriant"),
+           "mes-talents-les-mureaux": ("78", "2024-10-01", "mois", None),
+           "factory-academy-argenteuil": ("95", "2025-12-31", "annee", None)}
+    for rid, (dep, day, precision, link) in new.items():
+        row = openings.loc[rid]
+        assert row["departement"] == dep and row["sources"].startswith("https://")
+        assert (row["date_ouverture"].date().isoformat(), row["ouverture_precision"]) == (
+            day, precision)
+        assert (None if pd.isna(row["ami_2021_id"]) else row["ami_2021_id"]) == link
+    # A year alone is the year's last day: not open on the 30 December, open on the 31st.
+    day_before = sites_as_of(registry, openings.reset_index(), dt.date(2022, 12, 30))
+    year_end = sites_as_of(registry, openings.reset_index(), dt.date(2022, 12, 31))
+    assert "garage-ecole-pevele-orchies" not in set(day_before["id"])
+    assert "garage-ecole-pevele-orchies" in set(year_end["id"])
+    # Left out on purpose: projects, and the brief's unplaced "Orchy" row (now Orchies).
+    assert not {"ecole-production-le-creusot", "avaloirs", "montereau",
+                "garage-ecole-orchy"} & set(openings.index)
+    assert openings.loc["edpi-21-dijon", "ouverture"] == "2023-09-04"
+    assert openings.loc["ep2b-lillers", "commune"] == "Lillers"
+    end = sites_as_of(registry, openings.reset_index(), dt.date(2025, 12, 31))
+    assert int(end["ouverte"].sum()) == 68
+    wood = end.set_index("id").loc["wood-up-chateaubriant"]
+    assert wood["ami_2021_id"] == "chateaubriant" and pd.isna(wood["lieu_annonce"])
+
+
+def test_all_published_figures_keep_source_date_and_flags():
+    figures = config.all_published_counts()
+    assert [f.date for f in figures] == sorted(f.date for f in figures)
+    assert len(figures) == len(config.PUBLISHED_COUNTS) == 11
+    assert all(f.source and f.libelle for f in (*figures, *config.UNDATED_COUNTS))
+    assert set(published_counts()) == {f for f in figures if f.precision == "jour"}
+    flagged = {f.libelle: f for f in figures if f.arrondi}
+    assert set(flagged) == {"septembre 2023", "10 novembre 2025"}
+    assert {f.nature for f in flagged.values()} == {"rang"}
+    forecast = [f for f in figures if f.nature == "prevision"]
+    assert [(f.ecoles, f.date.isoformat()) for f in forecast] == [(69, "2024-12-31")]
+    autumn = next(f for f in figures if f.libelle == "automne 2023")
+    assert (autumn.ecoles, autumn.precision, autumn.date) == (59, "periode",
+                                                              dt.date(2023, 12, 21))
+    assert [(u.ecoles, u.source) for u in config.UNDATED_COUNTS] == [
+        (70, "Métal Flash"), (71, "Banque des Territoires")]
+
+
+def test_reconciliation_lists_every_figure_with_its_qualifiers(registry, openings):
+    table = reconcile_over_time(registry, openings)
+    assert len(table) == 11
+    assert {"precision", "nature", "arrondi", "note"} <= set(table.columns)
+    rank = table.set_index("libelle").loc["10 novembre 2025"]
+    assert (rank["nature"], bool(rank["arrondi"])) == ("rang", True)
+    text = report.reconciliation_markdown(table, reconcile_openings(registry, openings))
+    assert "| 10 novembre 2025 | 77 |" in text
+    assert "chiffre qui semble arrondi ou choisi" in text
+    assert "comparé au 21 décembre 2023, dernier jour de la période" in text
+    assert "## Chiffres publiés sans date" in text and "- 70 : Métal Flash" in text
+    plain = report.reconciliation_text(table)
+    assert "(rang, arrondi ?)" in plain and "(prévision, date approchée)" in plain
 
 
 def test_module_constants_are_consistent():

@@ -12,7 +12,7 @@ from shapely.geometry import MultiPolygon, box
 
 from pipeline.errors import GeocodingError
 from pipeline.french import join_french
-from pipeline.steps.join import categorize, make_label, mark_coverage
+from pipeline.steps.join import ANNEX_LABEL_CORRECTIONS, categorize, make_label, mark_coverage
 
 REGISTRY = Path(__file__).resolve().parents[1] / "data" / "raw" / "ecoles.csv"
 
@@ -160,6 +160,19 @@ def test_label_uses_annex_name_else_commune() -> None:
                         site("b", "01", 0.5, 0.4, existing=True, metier="textile"))
     assert mark_coverage(sites, squares()).sites["etiquette"].tolist() == [
         "O'Tech Usinage et chaudronnerie", "Commune b Textile"]
+
+
+def test_misspelt_annex_labels_are_corrected_and_kept_verbatim() -> None:
+    sites = sites_frame(site("a", "01", 0.5, 0.5, ami="ingenierie", libelle="Châteaubriand",
+                             metier="bois"),
+                        site("b", "01", 0.5, 0.4, existing=True, ami="investissement",
+                             libelle="Saint-Eloi", metier="joaillerie"))
+    corrected = mark_coverage(sites, squares()).sites
+    assert corrected["etiquette"].tolist() == ["Châteaubriant Bois", "Saint-Éloi Joaillerie"]
+    assert corrected["libelle_annexe"].tolist() == ["Châteaubriand", "Saint-Eloi"]
+    verbatim = mark_coverage(sites, squares(), label_corrections={}).sites
+    assert verbatim["etiquette"].tolist() == ["Châteaubriand Bois", "Saint-Eloi Joaillerie"]
+    assert ANNEX_LABEL_CORRECTIONS["Châteaubriand"] == "Châteaubriant"
 
 
 def test_join_french_and_categorize() -> None:

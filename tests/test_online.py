@@ -408,6 +408,11 @@ GEO_API = {
               commune("62338", "Flers", "62", 2.25, 50.31),
               commune("80316", "Flers", "80", 2.82, 50.05)],
     "Vire": [commune("14762", "Vire Normandie", "14", -0.89, 48.84)],
+    "Évry": [commune("89162", "Évry", "89", 3.26, 48.26)],
+    "Évry-Courcouronnes": [commune("91228", "Évry-Courcouronnes", "91", 2.44, 48.63)],
+    "Cherbourg": [commune("50129", "Cherbourg-en-Cotentin", "50", -1.62, 49.64)],
+    "Beaumont": [commune("84014", "Beaumont-de-Pertuis", "84", 5.69, 43.74),
+                 commune("84015", "Beaumont-du-Ventoux", "84", 5.17, 44.18)],
 }
 
 
@@ -449,6 +454,52 @@ def test_geocode_online(served: Served, client: HttpClient, tmp_path: Path) -> N
     fresh = GeoApiGeocoder(cache_dir=tmp_path, client=client, base_url=served.url)
     pd.testing.assert_frame_equal(geocode_online(sites, geocoder=fresh), out)
     assert len(served.log) == requests_before  # answered from the disk cache
+
+
+def test_geocode_online_former_names_follow_the_embedded_rule(
+        served: Served, client: HttpClient, tmp_path: Path) -> None:
+    served.routes["/communes"] = geo_api
+    sites = pd.DataFrame({"commune": ["Courcouronnes", "Courcouronnes", "Évry", "Cherbourg",
+                                      "Beaumont", "Courcouronnes"],
+                          "departement": ["91", "77", "91", "50", "84", None]})
+    coder = GeoApiGeocoder(cache_dir=tmp_path, client=client, base_url=served.url)
+    out = geocode_online(sites, geocoder=coder)
+    assert list(out["statut_geocodage"]) == ["ok", "introuvable", "ok", "ok", "ambigu",
+                                             "introuvable"]
+    # absorbed in 2019 without a commune déléguée: the API knows only Évry-Courcouronnes
+    assert (out.loc[0, "code_insee"], out.loc[0, "nom_commune"]) == ("91228",
+                                                                     "Évry-Courcouronnes")
+    assert (out.loc[0, "longitude"], out.loc[0, "latitude"]) == (2.44, 48.63)
+    assert out.loc[0, "methode"] == ("geo.api.gouv.fr, ancien nom (fusion 2019) "
+                                     "d'Évry-Courcouronnes")
+    assert out.loc[2, "code_insee"] == "91228"  # not Évry (89), which the API proposed
+    # proposed by the API itself (fuzzy answer): accepted as the one current commune
+    assert out.loc[3, "methode"] == ("geo.api.gouv.fr, ancien nom (fusion 2000) "
+                                     "de Cherbourg-en-Cotentin")
+    assert out.loc[4, "methode"] == (
+        "geo.api.gouv.fr : ancien nom de plusieurs communes actuelles (84014 "
+        "Beaumont-de-Pertuis (84), 84015 Beaumont-du-Ventoux (84))")
+    assert pd.isna(out.loc[1, "code_insee"]) and pd.isna(out.loc[5, "code_insee"])
+    asked = [parse_qs(urlsplit(path).query)["nom"][0] for path, _ in served.log]
+    assert "Évry-Courcouronnes" in asked
+    # The rule holds on cached answers too: same result, no request.
+    before = len(served.log)
+    fresh = GeoApiGeocoder(cache_dir=tmp_path, client=client, base_url=served.url)
+    pd.testing.assert_frame_equal(geocode_online(sites, geocoder=fresh), out)
+    assert len(served.log) == before
+
+
+def test_choose_commune_applies_the_former_name_rule() -> None:
+    from pipeline.sources.geoapi import CommuneCandidate, choose_commune
+    from pipeline.steps.geocode import FormerName
+
+    proposed = [CommuneCandidate("91228", "Évry-Courcouronnes", "91", 2.4, 48.6, 66_000)]
+    one = [FormerName("Courcouronnes", "91228", "Évry-Courcouronnes", "91", "fusion 2019")]
+    assert choose_commune("Courcouronnes", "91", proposed, former=one)[0] == "ok"
+    assert choose_commune("Courcouronnes", "91", proposed)[0] == "introuvable"
+    assert choose_commune("Courcouronnes", "91", [], former=one)[0] == "introuvable"
+    two = [*one, FormerName("Courcouronnes", "91999", "Ailleurs", "91", "fusion 1973")]
+    assert choose_commune("Courcouronnes", "91", proposed, former=two)[0] == "ambigu"
 
 
 def test_geocode_online_offline_says_how_to_work_offline(tmp_path: Path) -> None:

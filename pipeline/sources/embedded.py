@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from pipeline.config import EMBEDDED_DEPARTEMENTS, EMBEDDED_GAZETTEER, sources
 from pipeline.errors import BoundaryError, GeocodingError
 from pipeline.provenance import Provenance
-from pipeline.schema import GAZETTEER_COLUMNS, GAZETTEER_KEY_COLUMN
+from pipeline.schema import GAZETTEER_COLUMNS, GAZETTEER_EVENT_COLUMN, GAZETTEER_KEY_COLUMN
 from pipeline.sources.vectorfile import read_vector
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED_GAZETTEER) -> pd.Data
 
     try:
         gazetteer = pd.read_csv(
-            path, dtype={c: str for c in (*GAZETTEER_COLUMNS[:5], GAZETTEER_KEY_COLUMN)}
+            path, dtype={c: str for c in (*GAZETTEER_COLUMNS[:5], GAZETTEER_KEY_COLUMN,
+                                           GAZETTEER_EVENT_COLUMN)}
             | {"population": "Int64"},
             keep_default_na=False, na_values={"longitude": [""], "latitude": [""]},
         )

@@ -7,10 +7,11 @@ guessed).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -21,7 +22,7 @@ from pipeline.schema import GEOCODE_AMBIGUOUS as AMBIGUOUS
 from pipeline.schema import GEOCODE_NOT_FOUND as NOT_FOUND
 from pipeline.schema import GEOCODE_OK as OK
 from pipeline.sources.http import HttpClient, client_for, rebase, resolve_cache_dir, source_entry
-from pipeline.steps.geocode import fold_name
+from pipeline.steps.geocode import FormerName, fold_name, former_names
 from pipeline.steps.ingest import normalize_departement
 
 if TYPE_CHECKING:
@@ -143,6 +144,17 @@ class GeoApiGeocoder:
         return [_candidate(item) for item in cache[key]]
 
 
+@functools.cache
+def _former_gazetteer() -> pd.DataFrame:
+    """Return the embedded gazetteer's former names and current communes (read once)."""
+    from pipeline.schema import GAZETTEER_FORMER
+    from pipeline.sources.embedded import read_gazetteer
+
+    gazetteer = read_gazetteer()
+    keep = gazetteer["type"].isin([GAZETTEER_FORMER, "COM"]).to_numpy()
+    return gazetteer.loc[keep].reset_index(drop=True)
+
+
 def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
     """Turn one commune of the API answer into a CommuneCandidate."""
     coords = (item.get("centre") or {}).get("coordinates") or [None, None]
@@ -156,9 +168,14 @@ def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
 
 
 def choose_commune(name: str, departement: str | None,
-                   candidates: Iterable[CommuneCandidate]
-                   ) -> tuple[str, CommuneCandidate | None, str]:
+                   candidates: Iterable[CommuneCandidate], *,
+                   former: Sequence[FormerName] = ()) -> tuple[str, CommuneCandidate | None, str]:
     """Pick the commune whose name matches ``name`` exactly once folded, never guessing.
+
+    The API knows current communes only. When none of its answers bears the name and
+    ``name`` is a former name of the département (:func:`pipeline.steps.geocode.former_names`),
+    the embedded gazetteer's rule applies: the one current commune it leads to is accepted
+    if the API proposed it; several current communes make the name ambiguous.
 
     Parameters
     ----------
@@ -167,7 +184,9 @@ def choose_commune(name: str, departement: str | None,
     departement
         Canonical département code, or None.
     candidates
-        What the API proposed.
+        What the API proposed (fresh or from the cache).
+    former
+        The current communes ``name`` leads to as a former name in ``departement``.
 
     Returns
     -------
@@ -186,6 +205,17 @@ def choose_commune(name: str, departement: str | None,
     if len({c.code_insee for c in exact}) > 1:
         listed = ", ".join(map(str, exact))
         return AMBIGUOUS, None, f"{GEO_API_METHOD} : plusieurs communes ({listed})"
+    if not exact and former:
+        if len({f.code_insee for f in former}) > 1:
+            listed = ", ".join(f"{f.code_insee} {f.nom_commune} ({f.departement})"
+                               for f in former)
+            return AMBIGUOUS, None, (f"{GEO_API_METHOD} : ancien nom de plusieurs communes "
+                                     f"actuelles ({listed})")
+        match = [c for c in proposed if c.code_insee == former[0].code_insee]
+        if match:
+            return OK, match[0], f"{GEO_API_METHOD}, {former[0].description}"
+        return NOT_FOUND, None, (f"{GEO_API_METHOD} : {former[0].description}, commune "
+                                 "absente des réponses")
     if not exact:
         listed = ", ".join(map(str, proposed))
         why = f"aucun nom identique (proposé : {listed})" if listed else "aucune commune"
@@ -200,7 +230,10 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
 
     The online twin of :func:`pipeline.steps.geocode.geocode_sites`: same output columns, same
     rule (a name that matches nothing, or communes in several départements, is reported,
-    never guessed).
+    never guessed). A name the API does not know that is a former name of its
+    département in the embedded gazetteer resolves to the one current commune it leads to
+    (asked of the API by its current name when not proposed), ``ambigu`` when it leads to
+    several; the rule is applied to the answers each time, fresh or from the cache.
 
     Parameters
     ----------
@@ -242,6 +275,15 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
         dep = _departement(raw_dep)
         found = coder.candidates(name, dep) if name.strip() else []
         status, commune, methode = choose_commune(name, dep, found)
+        former = former_names(name, dep, _former_gazetteer()) \
+            if status == NOT_FOUND and dep and name.strip() \
+            else []
+        if former:
+            if len({f.code_insee for f in former}) == 1 and not any(
+                    c.code_insee == former[0].code_insee for c in found):
+                # Ask for the current commune by its name (cached like any answer).
+                found = [*found, *coder.candidates(former[0].nom_commune, dep)]
+            status, commune, methode = choose_commune(name, dep, found, former=former)
         if status != OK:
             log.warning("commune %r (département %s): %s", name, dep or "?", methode)
         results.append((commune, methode, status))

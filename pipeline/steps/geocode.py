@@ -17,6 +17,13 @@ Decisions:
   of the place, and its parent (Paris 75056...) is one lookup away in the gazetteer.
 - When a current commune and a commune déléguée share a name in one département (Annecy and
   the déléguée Annecy), the current commune wins.
+- Former names (rows of type ``ANCIEN``: communes merged or renamed since 1943, "Courcouronnes"
+  absorbed into Évry-Courcouronnes in 2019 without a commune déléguée) are tried last, and
+  only inside the département given with the name: a former name matches when it leads to
+  exactly one current commune there, whose code, official name and point are returned, and
+  ``methode`` says "ancien nom (fusion 2019) d'Évry-Courcouronnes". A former name leading to
+  several current communes is ``ambigu``; without a département it is not matched (the hint
+  names the département to give).
 """
 
 from __future__ import annotations
@@ -32,25 +39,17 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from pipeline.config import EMBEDDED_GAZETTEER
 from pipeline.errors import GeocodingError, Problem
+from pipeline.schema import GAZETTEER_EVENT_COLUMN as EVENT_COLUMN
+from pipeline.schema import GAZETTEER_FORMER as FORMER
+from pipeline.schema import GAZETTEER_KEY_COLUMN as KEY_COLUMN
+from pipeline.schema import GEOCODE_AMBIGUOUS as AMBIGUOUS
+from pipeline.schema import GEOCODE_NOT_FOUND as NOT_FOUND
+from pipeline.schema import GEOCODE_OK as OK
+from pipeline.schema import GEOCODE_STATUSES as STATUSES
 from pipeline.steps.ingest import normalize_departement
 
 log = logging.getLogger(__name__)
-
-EMBEDDED: Final = EMBEDDED_GAZETTEER
-
-#: Columns added by :func:`geocode_sites`, in this order.
-GEOCODED_COLUMNS: Final = ("code_insee", "nom_commune", "longitude", "latitude", "methode",
-                           "statut_geocodage")
-GAZETTEER_COLUMNS: Final = ("code", "type", "nom", "departement", "code_parent", "population",
-                            "longitude", "latitude")
-#: Optional column of a gazetteer: ``fold_name(nom)``, precomputed by the build script.
-KEY_COLUMN: Final = "cle"
-OK: Final = "ok"
-AMBIGUOUS: Final = "ambigu"
-NOT_FOUND: Final = "introuvable"
-STATUSES: Final = (OK, AMBIGUOUS, NOT_FOUND)
 
 #: How each kind of place is described in ``methode`` (French: users read it).
 _KIND_LABEL: Final = {
@@ -129,11 +128,16 @@ class _Index:
                        if k == "COM"}
             parent_names = [current.get(p, p) for p in self.parent]
         self.parent_name = parent_names
+        self.event = (gazetteer[EVENT_COLUMN].fillna("").astype(str).tolist()
+                      if EVENT_COLUMN in gazetteer.columns else [""] * len(self.code))
         self.by_name: list[dict[str, list[int]]] = [{}, {}, {}]
+        # Former names live apart: they are tried only when no current place matches.
+        self.former: list[dict[str, list[int]]] = [{}, {}, {}]
         keys = (gazetteer[KEY_COLUMN].astype(str).tolist() if KEY_COLUMN in gazetteer.columns
                 else [fold_name(nom) for nom in self.nom])
-        for i, (nom, key) in enumerate(zip(self.nom, keys, strict=True)):
-            for table, k in zip(self.by_name, (nom, key, _bare(key)), strict=True):
+        for i, (nom, key, kind) in enumerate(zip(self.nom, keys, self.kind, strict=True)):
+            tables = self.former if kind == FORMER else self.by_name
+            for table, k in zip(tables, (nom, key, _bare(key)), strict=True):
                 table.setdefault(k, []).append(i)
 
     def resolve(self, name: str, dep: str) -> _Result:
@@ -154,11 +158,28 @@ class _Index:
                 rows = [i for i in rows if self.dep[i] == dep]
             if rows:
                 return self._choose(rows, label)
+        former_elsewhere: list[int] = []
+        for label, table, k in zip((_EXACT, _FOLDED, _BARE), self.former,
+                                   (name, key, _bare(key)), strict=True):
+            rows = table.get(k, [])
+            former_elsewhere = former_elsewhere or rows
+            rows = [i for i in rows if dep and self.dep[i] == dep]
+            if rows:
+                return self._choose_former(rows, label)
+        hint = ""
+        if former_elsewhere:
+            where = ", ".join(sorted({f"{self.nom[i]}, aujourd'hui {self.parent_name[i]} "
+                                      f"({self.dep[i]})" for i in former_elsewhere}))
+            hint = (f" ; ancien nom d'une commune d'un autre département : {where}" if dep
+                    else f" ; ancien nom : {where} ; indiquez le département")
         if elsewhere:
             where = ", ".join(sorted({f"{self.nom[i]} ({self.dep[i]})" for i in elsewhere}))
             return _Result(None, f"aucune commune de ce nom dans le département {dep} ; "
-                                 f"trouvée ailleurs : {where}", NOT_FOUND)
-        return _Result(None, "aucune commune de ce nom", NOT_FOUND)
+                                 f"trouvée ailleurs : {where}{hint}", NOT_FOUND)
+        if dep and former_elsewhere:
+            return _Result(None, f"aucune commune de ce nom dans le département {dep}{hint}",
+                           NOT_FOUND)
+        return _Result(None, f"aucune commune de ce nom{hint}", NOT_FOUND)
 
     def _choose(self, rows: list[int], label: str) -> _Result:
         """One place among candidates of one pass, or ambiguity."""
@@ -174,9 +195,91 @@ class _Index:
             label = f"{label}, {kind.format(parent=_of(self.parent_name[i]))}"
         return _Result(i, label, OK)
 
+    def _choose_former(self, rows: list[int], label: str) -> _Result:
+        """Choose the one current commune a former name leads to, or report ambiguity."""
+        parents = {self.parent[i]: i for i in sorted(rows, reverse=True)}
+        if len(parents) > 1:
+            names = ", ".join(f"{code} {self.parent_name[i]} ({self.dep[i]})"
+                              for code, i in sorted(parents.items()))
+            return _Result(None, f"ancien nom de plusieurs communes actuelles : {names}",
+                           AMBIGUOUS)
+        i = min(rows)
+        return _Result(i, f"{label}, {_former_label(self.event[i], self.parent_name[i])}", OK)
+
     def code_insee(self, i: int) -> str:
         """Return the code reported for row ``i``: the current commune, or the arrondissement."""
-        return self.parent[i] if self.kind[i] in ("COMD", "COMA") else self.code[i]
+        return self.parent[i] if self.kind[i] in ("COMD", "COMA", FORMER) else self.code[i]
+
+    def nom_commune(self, i: int) -> str:
+        """Return the name reported for row ``i``: its own, the current one for a former name."""
+        return self.parent_name[i] if self.kind[i] == FORMER else self.nom[i]
+
+
+def _former_label(event: str, current: str) -> str:
+    """French description of a former name: "ancien nom (fusion 2019) d'Évry-Courcouronnes"."""
+    what = f"ancien nom ({event})" if event else "ancien nom"
+    return f"{what} {_of(current)}"
+
+
+@dataclass(frozen=True)
+class FormerName:
+    """A current commune that a former name leads to (see :func:`former_names`).
+
+    Attributes
+    ----------
+    nom
+        The former name as recorded.
+    code_insee, nom_commune, departement
+        The current commune holding its territory.
+    evenement
+        What ended the name ("fusion 2019"), or empty.
+    """
+
+    nom: str
+    code_insee: str
+    nom_commune: str
+    departement: str
+    evenement: str
+
+    @property
+    def description(self) -> str:
+        """French, as in ``methode``: "ancien nom (fusion 2019) d'Évry-Courcouronnes"."""
+        return _former_label(self.evenement, self.nom_commune)
+
+
+def former_names(name: str, departement: str, gazetteer: pd.DataFrame) -> list[FormerName]:
+    """Return the current communes that a former commune name leads to inside a département.
+
+    The rule of :func:`geocode_sites`: only former names of that département count (exact
+    name, then folded key, then key without article); one result means the name resolves,
+    several mean it is ambiguous. Current places are not looked at: call this once they
+    failed (the online geocoder does, on the API's answers).
+
+    Parameters
+    ----------
+    name
+        A commune name as typed.
+    departement
+        Canonical département code ("91").
+    gazetteer
+        Places to match against (the embedded gazetteer:
+        :func:`pipeline.sources.embedded.read_gazetteer`).
+
+    Returns
+    -------
+    list of FormerName
+        One per current commune, sorted by code; empty when the name is no former name there.
+    """
+    subset, parent_names = _candidates(gazetteer, [name])
+    index = _Index(subset, parent_names)
+    key = fold_name(name.strip())
+    for table, k in zip(index.former, (name.strip(), key, _bare(key)), strict=True):
+        rows = [i for i in table.get(k, []) if index.dep[i] == departement]
+        if rows:
+            found = {index.parent[i]: i for i in sorted(rows, reverse=True)}
+            return [FormerName(index.nom[i], code, index.parent_name[i], index.dep[i],
+                               index.event[i]) for code, i in sorted(found.items())]
+    return []
 
 
 _FILTER_UP_TO: Final = 2000
@@ -295,7 +398,8 @@ def geocode_sites(sites: pd.DataFrame, gazetteer: pd.DataFrame, *,
     out = sites.copy()
     out["code_insee"] = [index.code_insee(r.row) if r.row is not None else None
                          for r in results]
-    out["nom_commune"] = [index.nom[r.row] if r.row is not None else None for r in results]
+    out["nom_commune"] = [index.nom_commune(r.row) if r.row is not None else None
+                          for r in results]
     longitude = np.full(len(rows), np.nan)
     latitude = np.full(len(rows), np.nan)
     longitude[found] = lon[rows[found]]
@@ -358,6 +462,8 @@ def geocoding_problems(geocoded: pd.DataFrame, *, path: str = "<sites>",
         advice = ("add the département code in the 'departement' column"
                   if status == AMBIGUOUS else
                   "check the spelling and the département, or use the current official name")
+        if status == AMBIGUOUS and str(methode).startswith("ancien nom de plusieurs"):
+            advice = "ancien nom de plusieurs communes : écrivez le nom de la commune actuelle"
         problems.append(Problem(path, line, commune_column, str(value),
                                 f"{status} ({methode}); {advice}"))
     return problems

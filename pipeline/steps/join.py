@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import geopandas as gpd
 import pandas as pd
@@ -34,6 +36,14 @@ MISMATCH_COLUMNS = ("id", "nom", "commune", "code_insee", "departement", "depart
 #: arrondissement", "Marseille 15ème Arrondissement"), which the annex labels leave out.
 _ARRONDISSEMENT = re.compile(r"\s+\d{1,2}\s*(?:e|er|ère|ème|eme)\s+arrondissement\b",
                              re.IGNORECASE)
+
+#: Spelling corrections of the annex's place labels, applied when building ``etiquette``:
+#: the annex's text as written (kept verbatim in ``libelle_annexe``) → the label printed.
+#: Pass ``label_corrections={}`` to :func:`mark_coverage` to print the annex's labels as is.
+ANNEX_LABEL_CORRECTIONS: Mapping[str, str] = MappingProxyType({
+    "Châteaubriand": "Châteaubriant",  # the commune of Loire-Atlantique (44)
+    "Saint-Eloi": "Saint-Éloi",  # the school of Annecy, named after Saint Éloi
+})
 
 _REQUIRED_SITE_COLUMNS = (
     "id", "nom", "commune", "departement", "longitude", "latitude", "statut_geocodage",
@@ -225,6 +235,9 @@ def place_sites(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
         A site in no département polygon is given the nearest one if it is at most this far
         (generalised coastlines miss some seaside town halls); its distance is kept in
         ``distance_departement_m``.
+    label_corrections
+        Annex label as written → label printed in ``etiquette`` (default
+        :data:`ANNEX_LABEL_CORRECTIONS`; ``{}`` keeps the annex's spelling).
 
     Returns
     -------
@@ -258,24 +271,30 @@ def place_sites(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     return Placement(points, mismatches)
 
 
-def site_labels(sites: pd.DataFrame) -> list[str]:
+def site_labels(sites: pd.DataFrame, *,
+                label_corrections: Mapping[str, str] = ANNEX_LABEL_CORRECTIONS) -> list[str]:
     """Return each site's label: the annex's place (or the commune) and the trades.
 
     Parameters
     ----------
     sites
         Rows with ``libelle_annexe``, ``commune`` and ``metier``.
+    label_corrections
+        Annex label as written → label printed (default :data:`ANNEX_LABEL_CORRECTIONS`;
+        ``{}`` keeps the annex's spelling).
 
     Returns
     -------
     list of str
         :func:`make_label` of each row, in order.
     """
-    return [make_label(lib if _present(lib) else com, met) for lib, com, met in
+    return [make_label(label_corrections.get(lib, lib) if _present(lib) else com, met)
+            for lib, com, met in
             zip(sites["libelle_annexe"], sites["commune"], sites["metier"], strict=True)]
 
 
-def annex_coverage(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame) -> Coverage:
+def annex_coverage(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
+                   label_corrections: Mapping[str, str] = ANNEX_LABEL_CORRECTIONS) -> Coverage:
     """Mark the annex's categories of placed sites and every département's coverage.
 
     Parameters
@@ -285,6 +304,8 @@ def annex_coverage(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame) -> 
         ``departement_spatial``).
     departements
         Départements (``code``, ``nom``, geometry).
+    label_corrections
+        As for :func:`site_labels`.
 
     Returns
     -------
@@ -299,7 +320,7 @@ def annex_coverage(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame) -> 
     points = points.copy()
     points["categorie"] = [categorize(bool(e), a) for e, a in
                            zip(points["existante_2021"], points["ami_2021"], strict=True)]
-    points["etiquette"] = site_labels(points)
+    points["etiquette"] = site_labels(points, label_corrections=label_corrections)
     where = points["departement_spatial"]
     counts = pd.DataFrame({
         "nb_ecoles_existantes": points["existante_2021"].astype(bool),
@@ -317,7 +338,8 @@ def annex_coverage(points: gpd.GeoDataFrame, departements: gpd.GeoDataFrame) -> 
 
 
 def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
-                  tolerance_m: float = NEAREST_TOLERANCE_M) -> Coverage:
+                  tolerance_m: float = NEAREST_TOLERANCE_M,
+                  label_corrections: Mapping[str, str] = ANNEX_LABEL_CORRECTIONS) -> Coverage:
     """Place each geocoded site in its département and mark every département's coverage.
 
     :func:`place_sites` then :func:`annex_coverage`, in one call.
@@ -332,6 +354,8 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
         geometry, in any CRS (reprojected to EPSG:4326).
     tolerance_m
         As for :func:`place_sites`.
+    label_corrections
+        As for :func:`site_labels`.
 
     Returns
     -------
@@ -346,5 +370,5 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
         If any site's ``statut_geocodage`` is not "ok" or it lacks coordinates.
     """
     placed = place_sites(sites, departements, tolerance_m=tolerance_m)
-    coverage = annex_coverage(placed.points, departements)
+    coverage = annex_coverage(placed.points, departements, label_corrections=label_corrections)
     return Coverage(coverage.sites, coverage.departements, placed.mismatches)

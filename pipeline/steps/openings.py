@@ -174,7 +174,7 @@ def validate_openings(
                 "own id (e.g. name-commune) and put the 2021 id in 'ami_2021_id'")
         if "?" in values["commune"]:
             bad("commune", "uncertain place; write the commune the source supports, or leave "
-                "the row out and say why in docs/history.md")
+                "the row out and say why in data/raw/README.md")
         for col in ("id", "departement", "confiance", "sources"):
             if values[col]:
                 normalized, issues = check_cell(col, values[col])

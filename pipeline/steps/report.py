@@ -5,13 +5,31 @@ Each reconciliation is data (a dataclass or a table) with its texts for stderr a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
-from pipeline.config import ANNEX_DATE, PRESS_RELEASE, published_counts
-from pipeline.schema import CONFIDENCE_LEVELS, COVERED_BEFORE, COVERED_SINCE, STATUS_NEW
+from pipeline.config import (
+    ANNEX_DATE,
+    FIGURE_COUNT,
+    FIGURE_FORECAST,
+    FIGURE_RANK,
+    PRESS_RELEASE,
+    UNDATED_COUNTS,
+    UndatedCount,
+    all_published_counts,
+)
+from pipeline.french import french_date
+from pipeline.schema import (
+    CONFIDENCE_LEVELS,
+    COVERED_BEFORE,
+    COVERED_SINCE,
+    PRECISION_DAY,
+    STATUS_NEW,
+)
 from pipeline.steps.history import coverage_as_of, sites_as_of
 from pipeline.steps.openings import laureates, same_place
 
@@ -141,12 +159,14 @@ def reconcile_over_time(
     Returns
     -------
     pandas.DataFrame
-        One row per :func:`published_counts` entry: ``date`` (``datetime64[s]``),
-        ``libelle``, ``ecoles_publiees``, ``ecoles_registre`` (open on that date),
-        ``ecart`` (registre − publiées), ``departements_couverts``, ``source``, ``url``.
+        One row per :func:`all_published_counts` entry: ``date`` (``datetime64[s]``, the
+        day compared at), ``libelle``, ``ecoles_publiees``, ``ecoles_registre`` (open on
+        that date), ``ecart`` (registre − publiées), ``departements_couverts``, ``source``,
+        ``url``, and what qualifies the figure: ``precision`` of its date, ``nature``
+        ("effectif", "rang", "prevision"), ``arrondi`` (bool) and ``note``.
     """
     rows = []
-    for pub in published_counts():
+    for pub in all_published_counts():
         sites = sites_as_of(registry, openings, pub.date)
         cov = coverage_as_of(sites, departement_of_site=departement_of_site)
         counted = int(sites["ouverte"].sum())
@@ -156,7 +176,8 @@ def reconcile_over_time(
             "ecart": counted - pub.ecoles,
             "departements_couverts": int(cov["statut"].isin([COVERED_BEFORE,
                                                              COVERED_SINCE]).sum()),
-            "source": pub.source, "url": pub.url,
+            "source": pub.source, "url": pub.url, "precision": pub.precision,
+            "nature": pub.nature, "arrondi": pub.arrondi, "note": pub.note,
         })
     out = pd.DataFrame(rows)
     out["date"] = out["date"].astype("datetime64[s]")
@@ -218,8 +239,30 @@ def reconcile_openings(registry: pd.DataFrame, openings: pd.DataFrame) -> pd.Dat
     return pd.DataFrame(rows, columns=["id", "ami_2021_id", "nom", "ecart", "detail"])
 
 
+def _qualifiers(row: Mapping[Any, object]) -> list[str]:
+    """Say what qualifies a published figure (French): rank, forecast, rounded, date."""
+    parts = []
+    nature = row.get("nature", FIGURE_COUNT)
+    if nature == FIGURE_RANK:
+        parts.append("rang donné à une nouvelle école")
+    elif nature == FIGURE_FORECAST:
+        parts.append("prévision")
+    if row.get("arrondi") is True:
+        parts.append("chiffre qui semble arrondi ou choisi")
+    note = row.get("note")
+    if isinstance(note, str) and note:
+        parts.append(note)
+    precision = row.get("precision", PRECISION_DAY)
+    date = row.get("date")
+    if precision != PRECISION_DAY and isinstance(date, (dt.date, pd.Timestamp)):
+        day = date.date() if isinstance(date, pd.Timestamp) else date
+        parts.append(f"comparé au {french_date(day)}, dernier jour de la période")
+    return parts
+
+
 def reconciliation_markdown(reconciled: pd.DataFrame, findings: pd.DataFrame, *,
-                            missing_note: str | None = None) -> str:
+                            missing_note: str | None = None,
+                            undated: Sequence[UndatedCount] = UNDATED_COUNTS) -> str:
     """Render the dated reconciliation as a Markdown document.
 
     Parameters
@@ -231,37 +274,58 @@ def reconciliation_markdown(reconciled: pd.DataFrame, findings: pd.DataFrame, *,
     missing_note
         Extra sentence on the schools known to be missing (default: the openings left out
         of ``ouvertures.csv`` and the network's unidentified openings).
+    undated
+        Published figures without a date, listed after the table (default
+        :data:`UNDATED_COUNTS`).
 
     Returns
     -------
     str
-        A table (date, published, registry, gap, départements covered, source), the dates
-        where schools are known to be missing, and the findings.
+        A table (date, published, registry, gap, départements covered, source, remark:
+        rank, forecast, rounded figure, approximate date), the dates where schools are
+        known to be missing, the undated figures, and the findings.
     """
     out = ["# Rapprochement dans le temps : registre et effectifs publiés", "",
-           "| date | publié | registre | écart | départements couverts | source |",
-           "|---|---:|---:|---:|---:|---|"]
+           "| date | publié | registre | écart | départements couverts | source | remarque |",
+           "|---|---:|---:|---:|---:|---|---|"]
     rows = reconciled.to_dict("records")
     for row in rows:
         url = row["url"]
         source = f"[{row['source']}]({url})" if isinstance(url, str) else str(row["source"])
         out.append(f"| {row['libelle']} | {row['ecoles_publiees']} | {row['ecoles_registre']} | "
-                   f"{int(row['ecart']):+d} | {row['departements_couverts']} | {source} |")
+                   f"{int(row['ecart']):+d} | {row['departements_couverts']} | {source} | "
+                   f"{' ; '.join(_qualifiers(row))} |")
     out += ["", "## Dates où des écoles manquent au registre", ""]
     if all(int(row["ecart"]) >= 0 for row in rows):
         out.append("Aucune : le registre atteint chaque effectif publié.")
     for row in rows:
         gap = int(row["ecart"])
+        caveat = ""
+        if row.get("nature") == FIGURE_FORECAST:
+            caveat = " ; une prévision, pas un constat"
+        elif row.get("arrondi") is True:
+            caveat = " ; chiffre qui semble arrondi ou choisi"
         if gap < 0:
             out.append(f"- {row['libelle']} : {-gap} école(s) publiée(s) absente(s) du "
-                       f"registre ({row['ecoles_registre']} contre {row['ecoles_publiees']}).")
+                       f"registre ({row['ecoles_registre']} contre {row['ecoles_publiees']}"
+                       f"{caveat}).")
         elif gap > 0:
             out.append(f"- {row['libelle']} : le registre compte {gap} école(s) de plus que le "
                        "chiffre publié (ouverture datée plus tôt, ou chiffre arrondi).")
     out += ["", missing_note or (
         "Les écarts négatifs viennent des ouvertures non identifiées par la recherche et des "
         "lignes écartées de ouvertures.csv faute de lieu ou de confirmation (voir "
-        "docs/history.md).")]
+        "data/raw/README.md). Le réseau compte parfois des sections ou des sites secondaires, "
+        "et certains rangs semblent arrondis : l'écart est un ordre de grandeur.")]
+    if undated:
+        out += ["", "## Chiffres publiés sans date", "",
+                "Ils ne se rapprochent d'aucune date du registre ; listés pour mémoire.", ""]
+        for fig in undated:
+            source = f"[{fig.source}]({fig.url})" if fig.url else fig.source
+            qualifiers = _qualifiers({"nature": fig.nature, "arrondi": fig.arrondi,
+                                      "note": fig.note})
+            extra = f" ({' ; '.join(qualifiers)})" if qualifiers else ""
+            out.append(f"- {fig.ecoles} : {source}, {fig.libelle}{extra}.")
     if not findings.empty:
         out += ["", "## Points d'attention", "",
                 "| site | lauréat 2021 | écart | détail |", "|---|---|---|---|"]
@@ -282,12 +346,20 @@ def reconciliation_text(reconciled: pd.DataFrame) -> str:
     Returns
     -------
     str
-        One line per published count, the gap flagged "MANQUE" where schools are missing.
+        One line per published count, the gap flagged "MANQUE" where schools are missing,
+        then what qualifies the figure (rank, forecast, rounded) in parentheses.
     """
     out = ["Rapprochement dans le temps (registre / publié) :"]
     for row in reconciled.to_dict("records"):
         gap = int(row["ecart"])
         mark = "ok" if gap == 0 else ("MANQUE" if gap < 0 else "en plus")
+        flags = [label for flag, label in (
+            (row.get("nature") == FIGURE_RANK, "rang"),
+            (row.get("nature") == FIGURE_FORECAST, "prévision"),
+            (row.get("arrondi") is True, "arrondi ?"),
+            (row.get("precision", PRECISION_DAY) != PRECISION_DAY, "date approchée"),
+        ) if flag]
+        extra = f" ({', '.join(flags)})" if flags else ""
         out.append(f"  {row['libelle']!s:<20} {row['ecoles_registre']!s:>3} / "
-                   f"{row['ecoles_publiees']!s:<3} {gap:+d} {mark}")
+                   f"{row['ecoles_publiees']!s:<3} {gap:+d} {mark}{extra}")
     return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Pure steps: frames in, frames out; no disk, no network, no matplotlib."""

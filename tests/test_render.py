@@ -708,3 +708,18 @@ def test_reading_the_geopackage_leaves_no_sidecar_file(tmp_path):
     assert result.exit_code == 0, result.output
     read_coverage(gpkg)
     assert not (tmp_path / "couverture.gpkg.aux.xml").exists()
+
+
+def test_dollars_are_drawn_literally_never_as_mathtext(sites, departements, tmp_path):
+    """A "$" in a label, title or legend is a dollar: no mathtext, no TeX error (issue 14)."""
+    odd = sites.copy()
+    odd.loc[odd["id"] == "lille", "etiquette"] = "Lille 5$ puis 10$"
+    odd.loc[odd["id"] == "lens", "etiquette"] = r"Lens $\frac{$"  # bad TeX
+    fig = plot_coverage(odd, departements, preset="a4", labels=True,
+                        title="Titre à 3$ et 4$", legend=[("existante", "Écoles $x^2$")])
+    svg = tmp_path / "map.svg"
+    save_map(fig, tmp_path / "map.png", svg, dpi=40)
+    texts = ["".join(t.itertext()) for t in ET.parse(svg).getroot().iter(f"{SVG}text")]
+    for expected in ("Lille 5$ puis 10$", r"Lens $\frac{$", "Titre à 3$ et 4$",
+                     "Écoles $x^2$"):
+        assert any(expected in t for t in texts), expected

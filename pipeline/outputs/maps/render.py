@@ -178,7 +178,7 @@ def _frame_box(ax: Any, name: str | None, fontsize: float, gid: str) -> None:
     if name:
         children.append(Text(0.04, 0.96, name, transform=ax.transAxes, ha="left", va="top",
                              fontsize=fontsize, fontweight="bold", color=TEXT_COLOUR,
-                             zorder=6))
+                             zorder=6, parse_math=False))
     for child in children:
         child.set_figure(ax.get_figure(root=False))
     group = _Group(gid, children, zorder=6)
@@ -442,14 +442,15 @@ def _plot(data: MapData, layout: Preset, *, basemap: str | None,
     wrap = textwrap.fill
     title_text = fig.text(*layout.title_anchor, wrap(data.title, layout.title_wrap),
                           ha="left", va="top", fontsize=layout.title, fontweight="bold",
-                          linespacing=1.25)
+                          linespacing=1.25, parse_math=False)
     title_text.set_gid("titre")
     _legend(fig, data.legend, layout)
     source = data.source_line
     if credit:
         source = f"{source} {credit}."
     source_text = fig.text(*layout.source_anchor, wrap(source, layout.source_wrap), ha="left",
-                           va="bottom", fontsize=layout.source, color="#444444")
+                           va="bottom", fontsize=layout.source, color="#444444",
+                           parse_math=False)
     source_text.set_gid("sources")
 
     show_labels = (layout.labels and len(data.site_ids) <= MAX_AUTO_LABELS) \
@@ -489,6 +490,8 @@ def _legend(fig: Figure, entries: Sequence[tuple[str, str]], layout: Preset) -> 
                         handleheight=1.2, handletextpad=0.7, labelspacing=0.8,
                         borderaxespad=0.0, borderpad=0.0, alignment="left")
     legend.set_gid("legende")
+    for text in legend.get_texts():
+        text.set_parse_math(False)
 
 
 def _labels(fig: Figure, frames: list[_Frame], data: MapData, layout: Preset,
@@ -594,6 +597,6 @@ def _label_artist(fig: Figure, transform: Transform, xy: np.ndarray, point_px: n
     label = Annotation(text, xy=(float(xy[0]), float(xy[1])), xycoords=transform,
                        xytext=offset, textcoords="offset points", ha="left", va="baseline",
                        fontsize=layout.label, color=TEXT_COLOUR, arrowprops=arrowprops,
-                       annotation_clip=False)
+                       annotation_clip=False, parse_math=False)
     label.set_figure(fig)
     return label

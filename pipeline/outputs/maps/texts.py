@@ -17,6 +17,7 @@ from pipeline.french import french_date
 from pipeline.schema import (
     ANNOUNCED,
     CATEGORY_ANNOUNCED,
+    CATEGORY_CLOSED,
     CATEGORY_OPEN,
     CATEGORY_OPENED_SINCE,
     COVERED_BEFORE,
@@ -27,6 +28,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _SHAPE_NAMES: Final[dict[str, str]] = {"o": "cercles", "^": "triangles", "s": "carrés"}
+
+#: Short French names of the site categories, for the tables, the tooltips and the names of
+#: the sites on the press page (annex categories, then those of the dated maps).
+CATEGORY_NAMES: Final[dict[str, str]] = {
+    "existante": "école existante",
+    "ingenierie": "lauréat AMI ingénierie",
+    "investissement": "lauréat AMI investissement",
+    "autre": "autre",
+    CATEGORY_OPEN: "école ouverte au 23 novembre 2021",
+    CATEGORY_OPENED_SINCE: "école ouverte depuis le 23 novembre 2021",
+    CATEGORY_ANNOUNCED: "lauréat AMI annoncé, pas encore ouvert",
+    CATEGORY_CLOSED: "école fermée",
+}
 
 
 def _counts(sites: pd.DataFrame, departements: pd.DataFrame) -> dict[str, int]:
@@ -216,3 +230,29 @@ def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     if published is not None:
         text += (f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}.")
     return text + "\n"
+
+
+# --- The press page ---------------------------------------------------------------------
+def page_note(day: dt.date | None = None) -> str:
+    """Return the note that says how the map was made, for the press page.
+
+    Parameters
+    ----------
+    day
+        The date of a dated map; None for the 2021 annex.
+
+    Returns
+    -------
+    str
+        One paragraph, in French, without a final newline.
+    """
+    where = ("Chaque site est placé sur sa commune ; la colonne « Confiance » du tableau dit "
+             "à quel point chaque ligne est établie.")
+    if day is None or day == ANNEX_DATE:
+        return ("Carte reconstituée : elle reprend le contenu de l'annexe du communiqué de "
+                "presse du 23 novembre 2021 à partir d'un registre public des écoles dont "
+                f"chaque ligne cite ses sources. {where}")
+    return (f"Carte reconstituée : elle montre les écoles de production au {french_date(day)} "
+            "selon un registre public dont chaque ligne cite ses sources (l'annexe du "
+            "communiqué du 23 novembre 2021, puis les ouvertures documentées depuis). Le "
+            f"réseau peut compter des écoles que le registre n'a pas pu identifier. {where}")

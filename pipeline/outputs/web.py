@@ -194,10 +194,10 @@ def french_size(size: int) -> str:
         kilo-octets, tenths of mega-octets.
     """
     if size < 1000:
-        return f"{size} octet{'s' if size > 1 else ''}"
+        return f"{size}\u00a0octet{'s' if size > 1 else ''}"
     if size < 999_500:
-        return f"{round(size / 1000)} ko"
-    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+        return f"{round(size / 1000)}\u00a0ko"
+    return f"{size / 1_000_000:.1f}\u00a0Mo".replace(".", ",")
 
 
 # --- Texts of the page ------------------------------------------------------------------------
@@ -418,7 +418,7 @@ _CSS: Final = """\
 *,*::before,*::after{box-sizing:border-box}
 body{margin:0}
 main{max-width:76rem;margin:0 auto;padding:1rem}
-h1{font-size:1.5rem;line-height:1.25;margin:.5rem 0 1rem}
+h1{font-size:clamp(1.2rem,1rem + 1.5vw,1.6rem);line-height:1.25;margin:.5rem 0 1rem}
 h2{font-size:1.2rem;line-height:1.3;margin:2rem 0 .75rem}
 p,ul,dl{margin:0 0 .75rem}
 a{color:#000091;text-underline-offset:.15em}
@@ -429,6 +429,7 @@ a:focus-visible,button:focus-visible,input:focus-visible+label,[tabindex]:focus-
 .vh{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);\
 clip-path:inset(50%);white-space:nowrap}
 .carte{margin:0}
+.carte figcaption{margin-top:.75rem}
 .carte-cadre{position:relative;display:grid;gap:.75rem;grid-template-columns:minmax(0,1fr)}
 .encarts{display:grid;gap:.5rem;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));\
 align-items:start}
@@ -446,7 +447,8 @@ pointer-events:none}
 vector-effect:non-scaling-stroke;pointer-events:none}
 .echelle text{font-size:calc(12px*var(--k,1));fill:#1e1e1e}
 .echelle rect{fill:#1e1e1e}
-.m{transform:scale(var(--k,1))}
+.m{transform:scale(var(--km,1))}
+.cible{transform:scale(var(--k,1))}
 .m use,use.m,.symbole use{stroke:#fff;stroke-width:1px}
 .cible{fill:transparent}
 .anneau{fill:none;stroke:none}
@@ -506,7 +508,11 @@ _JS: Final = """\
     each(d.querySelectorAll("svg.panneau"), function (s) {
       var r = s.getBoundingClientRect(), v = s.viewBox.baseVal;
       if (r.width > 0 && r.height > 0) {
-        s.style.setProperty("--k", Math.max(v.width / r.width, v.height / r.height).toFixed(3));
+        // Units per CSS pixel; markers shrink a little on narrow screens, targets do not.
+        var k = Math.max(v.width / r.width, v.height / r.height);
+        var main = cadre.getBoundingClientRect().width;
+        s.style.setProperty("--k", k.toFixed(3));
+        s.style.setProperty("--km", (k * Math.min(1, Math.max(0.7, main / 800))).toFixed(3));
       }
     });
   }
@@ -704,9 +710,17 @@ def content_security_policy(css: str, js: str) -> str:
 
 
 # --- The map as SVG panels --------------------------------------------------------------------
+#: French spacing: no line break before ":" ";" "!" "?" "»" nor after "«".
+_SPACING: Final = ((" :", "\u00a0:"), (" ;", "\u202f;"), (" !", "\u202f!"), (" ?", "\u202f?"),
+                   ("« ", "«\u00a0"), (" »", "\u00a0»"))
+
+
 def _e(text: object) -> str:
-    """Text escaped for HTML content and attribute values."""
-    return html.escape(str(text), quote=True)
+    """Escape text for HTML content and attribute values, with French spacing."""
+    out = str(text)
+    for plain, fixed in _SPACING:
+        out = out.replace(plain, fixed)
+    return html.escape(out, quote=True)
 
 
 def _panels(data: MapData) -> list[_Panel]:
@@ -836,7 +850,7 @@ def _site_layer(panel_index: int, panel: _Panel, marks: Sequence[_Mark],
                 f'<a class="site" id="carte-{mark.key}{key_suffix}" href="{_e(mark.href)}" '
                 f'data-site="{mark.key}{key_suffix}" {at} aria-label="{_e(mark.name)}"'
                 + (f' aria-describedby="ib-{mark.key}"' if not key_suffix else "")
-                + f'><g class="m"><circle class="cible" r="{_num(_TARGET_RADIUS)}"/>{use}'
+                + f'><circle class="cible" r="{_num(_TARGET_RADIUS)}"/><g class="m">{use}'
                 f'<circle class="anneau" r="8.5"/></g></a>')
         else:
             copies.append(f'<g data-site="{mark.key}{key_suffix}" {at}>'
@@ -1146,10 +1160,10 @@ def render_page(data: MapData, *, alt_text: str, sites: Sequence[SiteRecord],
     history = (f'<p><a href="{_e(history_href)}">Voir la carte à d\'autres dates, depuis le '
                f"23 novembre 2021</a></p>" if history_href else "")
     body = (f'<h1 id="titre-carte">{_e(data.title)}</h1>\n'
-            f'<p id="description-carte">{_e(alt_text.strip())}</p>\n'
             '<figure class="carte" aria-labelledby="titre-carte" '
             f'aria-describedby="description-carte">{carte}<figcaption>'
-            f'<p class="aide" id="aide-carte">{_HELP}</p></figcaption></figure>\n'
+            f'<p id="description-carte">{_e(alt_text.strip())}</p>'
+            f'<p class="aide" id="aide-carte">{_e(_HELP)}</p></figcaption></figure>\n'
             f'<h2 id="legende">Légende</h2>{_legend(data.legend)}\n'
             f'<p class="note">{_e(note)}</p><p class="sources">{_e(data.source_line)}</p>'
             f"{history}\n{_downloads(downloads)}\n{_table(data, records)}")

@@ -292,3 +292,47 @@ def test_web_module_imports_neither_pandas_nor_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+# --- The page over time -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def history_pages():
+    import datetime as dt
+
+    from pipeline.workflow import coverage_on, dated_map, prepare_history
+
+    inputs = prepare_history(config.DEFAULT_REGISTRY, config.DEFAULT_OPENINGS)
+    pages = []
+    for day in (config.ANNEX_DATE, dt.date(2023, 12, 31), dt.date(2025, 12, 31)):
+        coverage = coverage_on(inputs, day)
+        dated = dated_map(coverage, day)
+        pages.append(web.DatedPage(
+            day, dated.data, dated.alt_text, web.site_records(coverage.sites.to_dict("records")),
+            config.map_stem("a4", day) + ".html", web.history_figures(day, dated.counts)))
+    return pages
+
+
+def test_history_page_switches_dates_with_counts(history_pages):
+    page = web.render_history_page(history_pages, note=page_note(history_pages[-1].day))
+    tree = parse(page)
+    assert not tree.errors and len(page.encode()) < 1_000_000
+    radios = tree.find("input", type="radio")
+    assert [r["value"] for r in radios] == ["0", "1", "2"]
+    assert "checked" in radios[-1]
+    # Each date: its sites (links to that date's page and row), legend, title, description.
+    for n, dated in enumerate(history_pages):
+        links = [a for t, a, anc in tree.elements if t == "a" and "site" in a.get("class", "")
+                 and a["id"].endswith(f"-{n}")]
+        assert sorted(a["data-site"] for a in links) == sorted(
+            f"{i}-{n}" for i in dated.data.site_ids)
+        assert all(a["href"].startswith(dated.href + "#site-") for a in links)
+        assert len([a for a in tree.find(data_date=str(n)) if "legende" in a.get("class", "")]) == 1
+    # Départements carry one status per date.
+    options = tree.find("path", role="option")
+    assert all(len(o["data-s"]) == len(history_pages) for o in options)
+    # The counts table: a row per date, the shown one current.
+    rows = [a for t, a, _ in tree.elements if t == "tr" and "data-ligne" in a]
+    assert [r.get("aria-current") for r in rows] == [None, None, "true"]
+    assert "Selon le réseau" in page and "77 (10 novembre 2025)" in page
+    assert web.render_history_page(history_pages, note="n") == web.render_history_page(
+        history_pages, note="n")

@@ -225,3 +225,64 @@ def test_no_horizontal_scroll_and_a_screenshot(browser, annex_page, width):
         assert v.errors == []
     finally:
         v.close()
+
+
+@pytest.fixture(scope="module")
+def history_page(tmp_path_factory) -> Path:
+    import datetime as dt
+
+    from pipeline.workflow import coverage_on, dated_map, prepare_history
+
+    inputs = prepare_history(config.DEFAULT_REGISTRY, config.DEFAULT_OPENINGS)
+    pages = []
+    for day in (config.ANNEX_DATE, dt.date(2025, 12, 31)):
+        coverage = coverage_on(inputs, day)
+        dated = dated_map(coverage, day)
+        pages.append(web.DatedPage(
+            day, dated.data, dated.alt_text, web.site_records(coverage.sites.to_dict("records")),
+            config.map_stem("a4", day) + ".html", web.history_figures(day, dated.counts)))
+    path = tmp_path_factory.mktemp("history") / "historique.html"
+    path.write_text(web.render_history_page(pages, note=page_note(pages[-1].day)),
+                    encoding="utf-8")
+    return path
+
+
+def test_history_date_control_by_keyboard(browser, history_page):
+    v = Visit(browser, history_page.as_uri())
+    try:
+        assert v.errors == [] and v.requests == [history_page.as_uri()]
+
+        def shown(selector: str) -> int:
+            return v.page.evaluate(f"""Array.from(document.querySelectorAll('{selector}'))
+                .filter(e => getComputedStyle(e).display !== 'none' &&
+                             !e.closest('.cache')).length""")
+
+        latest = shown("a.site")
+        v.page.focus("#date-1")
+        v.page.keyboard.press("ArrowLeft")  # radio group: arrows change the date
+        assert v.page.is_checked("#date-0")
+        annex = shown("a.site")
+        assert annex != latest
+        assert annex == v.page.locator("a.site[id$='-0']").count()  # the annex's sites only
+        assert v.page.get_attribute("tr[data-ligne='0']", "aria-current") == "true"
+        assert v.page.inner_text("#annonce").startswith("Écoles de production au 23 novembre")
+        # Tab from the control reaches a site of the shown date, with its tooltip.
+        v.page.keyboard.press("Tab")
+        v.page.keyboard.press("Tab")
+        now = v.focused()
+        assert "site" in now["cls"] and now["id"].endswith("-0"), now
+        assert v.shown_tooltips() == ["ib-dep"]
+        assert axe_serious(v.page) == []
+        assert v.errors == []
+    finally:
+        v.close()
+
+
+def axe_serious(page) -> list[tuple[str, str, int]]:
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        _missing("axe-playwright-python is not installed (pip install -e '.[test]')")
+    results = Axe().run(page)
+    return [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")]

@@ -491,6 +491,7 @@ cursor:pointer;min-height:24px}
 .dates input:checked+label{background:#000091;color:#fff}
 .dates input:focus-visible+label{outline:3px solid #000091;outline-offset:2px}
 .cache{display:none}
+.titre-date{font-size:1.1rem;font-weight:700;margin:0 0 .75rem}
 tr[aria-current=true]{background:#eef0fb;font-weight:600}
 """
 
@@ -657,6 +658,9 @@ _JS: Final = """\
     each(d.querySelectorAll("[data-date]"), function (g) {
       g.classList.toggle("cache", g.getAttribute("data-date") !== String(i));
     });
+    var annonce = d.getElementById("annonce");
+    var titre = d.querySelector(".titre-date[data-date='" + i + "']");
+    if (annonce && titre) { annonce.textContent = titre.textContent; }
     each(d.querySelectorAll("tr[data-ligne]"), function (r) {
       if (r.getAttribute("data-ligne") === String(i)) { r.setAttribute("aria-current", "true"); }
       else { r.removeAttribute("aria-current"); }
@@ -763,23 +767,19 @@ class _Mark:
     href: str
 
 
-def _primary_panels(panels: Sequence[_Panel]) -> tuple[dict[int, int], dict[int, int]]:
-    """Tell which panel carries the focusable instance of each site and département.
+def _primary_departements(panels: Sequence[_Panel]) -> dict[int, int]:
+    """Tell which panel carries the focusable instance of each département.
 
-    A site is focusable in the most detailed frame that shows it (a zoom rather than the main
-    frame); a département in the widest one (the main frame or its overseas inset): the
-    other instances are drawn, and answer the pointer, but are not in the Tab order.
+    The widest frame that shows it (the main frame, or its overseas inset); its copies in the
+    zooms are drawn, and answer the pointer, but are not in the Tab order. (A site, likewise,
+    is focusable in the most detailed frame that shows it: :meth:`_Layer.primary`.)
     """
-    site_panel: dict[int, int] = {}
     dep_panel: dict[int, int] = {}
     for p, panel in enumerate(panels):
-        for i in panel.sites.tolist():
-            if i not in site_panel or panel.span < panels[site_panel[i]].span:
-                site_panel[i] = p
         for i in panel.departements.tolist():
             if i not in dep_panel or panel.span > panels[dep_panel[i]].span:
                 dep_panel[i] = p
-    return site_panel, dep_panel
+    return dep_panel
 
 
 def _marker_defs() -> str:
@@ -831,12 +831,12 @@ def _zoom_windows(panels: Sequence[_Panel]) -> str:
     return f'<g aria-hidden="true">{"".join(rects)}</g>' if rects else ""
 
 
-def _site_layer(panel_index: int, panel: _Panel, marks: Sequence[_Mark],
+def _site_layer(panel_index: int, marks: Sequence[_Mark], where: Mapping[int, np.ndarray],
                 site_panel: Mapping[int, int], *, key_suffix: str = "") -> tuple[str, str]:
-    """Draw the sites of one layer in one panel: (focusable links, decorative copies)."""
-    where = {int(i): xy for i, xy in zip(panel.sites.tolist(),
-                                         panel.to_svg(panel.xy) if len(panel.xy) else [],
-                                         strict=True)}
+    """Draw the sites of one layer in one panel: (focusable links, decorative copies).
+
+    ``where`` gives the SVG position of each site (index of the MapData) in this panel.
+    """
     links: list[str] = []
     copies: list[str] = []
     for mark in marks:
@@ -857,6 +857,31 @@ def _site_layer(panel_index: int, panel: _Panel, marks: Sequence[_Mark],
                           f'<use href="#{_shape_id(mark.shape)}" class="m c{mark.category}"/>'
                           "</g>")
     return "".join(links), "".join(copies)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """The sites of one map (one date) over the panels: their marks and their positions."""
+
+    marks: Sequence[_Mark]
+    #: Per panel, SVG position of each site shown there (index of the MapData -> x, y).
+    where: Sequence[Mapping[int, np.ndarray]]
+
+    def primary(self, panels: Sequence[_Panel]) -> dict[int, int]:
+        """Return the panel of each site's focusable instance: the most detailed one."""
+        best: dict[int, int] = {}
+        for p, positions in enumerate(self.where):
+            for i in positions:
+                if i not in best or panels[p].span < panels[best[i]].span:
+                    best[i] = p
+        return best
+
+
+def _own_layer(panels: Sequence[_Panel], marks: Sequence[_Mark]) -> _Layer:
+    """Return the layer of the sites the panels were laid out with."""
+    where = [dict(zip(panel.sites.tolist(), panel.to_svg(panel.xy), strict=True))
+             if len(panel.xy) else {} for panel in panels]
+    return _Layer(marks, where)
 
 
 def _dep_layer(panel_index: int, panel: _Panel, data: MapData, dep_panel: Mapping[int, int],
@@ -898,7 +923,7 @@ def _dep_layer(panel_index: int, panel: _Panel, data: MapData, dep_panel: Mappin
     return out + '<path class="contour" aria-hidden="true"/>'
 
 
-def _map_html(data: MapData, panels: Sequence[_Panel], layers: Sequence[Sequence[_Mark]], *,
+def _map_html(data: MapData, panels: Sequence[_Panel], layers: Sequence[_Layer], *,
               classes: Sequence[str], labels: Sequence[str], tooltips: str,
               per_date: Sequence[str] | None = None, current: int = 0,
               statuses: Sequence[str] = ()) -> str:
@@ -907,15 +932,17 @@ def _map_html(data: MapData, panels: Sequence[_Panel], layers: Sequence[Sequence
     With several ``layers`` (history page), each is a group ``data-date=<n>``, all but
     ``current`` hidden.
     """
-    site_panel, dep_panel = _primary_panels(panels)
+    dep_panel = _primary_departements(panels)
+    primaries = [layer.primary(panels) for layer in layers]
     parts: list[str] = []
     small: list[str] = []
     for p, panel in enumerate(panels):
         links: list[str] = []
         copies: list[str] = []
-        for n, marks in enumerate(layers):
+        for n, layer in enumerate(layers):
             suffix = f"-{n}" if len(layers) > 1 else ""
-            link, copy = _site_layer(p, panel, marks, site_panel, key_suffix=suffix)
+            link, copy = _site_layer(p, layer.marks, layer.where[p], primaries[n],
+                                     key_suffix=suffix)
             if len(layers) > 1:
                 hidden = "" if n == current else " cache"
                 link = f'<g class="date{hidden}" data-date="{n}">{link}</g>' if link else ""
@@ -1059,6 +1086,9 @@ def _downloads(downloads: Sequence[Download]) -> str:
             f'<ul class="telechargements">{"".join(items)}</ul>')
 
 
+_HELP_HISTORY: Final = ("Au clavier : les flèches changent la date choisie ; Tab passe d'un "
+                        "site à l'autre et Entrée ouvre sa fiche dans la carte détaillée de "
+                        "cette date ; Échap ferme l'info-bulle.")
 _HELP: Final = ("Au clavier : Tab passe d'un site à l'autre et Entrée mène à sa ligne du "
                 "tableau ; dans une liste de départements, les flèches passent d'un "
                 "département à l'autre ; Échap ferme l'info-bulle. Le tableau des sites, "
@@ -1097,7 +1127,8 @@ def _table(data: MapData, records: Mapping[str, SiteRecord]) -> str:
             "</table></div>")
 
 
-def _document(*, title: str, description: str, body: str) -> str:
+def _document(*, title: str, description: str, body: str,
+              skip: tuple[str, str] = ("#tableau", "Aller au tableau des sites")) -> str:
     css = _fill_rules() + _CSS
     return (
         "<!DOCTYPE html>\n"
@@ -1110,7 +1141,7 @@ def _document(*, title: str, description: str, body: str) -> str:
         f'<meta name="description" content="{_e(description)}">\n'
         '<link rel="icon" href="data:,">\n'
         f"<style>{css}</style>\n</head>\n<body>\n"
-        '<a class="evitement" href="#tableau">Aller au tableau des sites</a>\n'
+        f'<a class="evitement" href="{skip[0]}">{_e(skip[1])}</a>\n'
         f"<main>\n{body}\n</main>\n<script>{_JS}</script>\n</body>\n</html>\n")
 
 
@@ -1154,7 +1185,7 @@ def render_page(data: MapData, *, alt_text: str, sites: Sequence[SiteRecord],
     names = _departement_names(data)
     tooltips = "".join(_tooltip(records[i], f"{names.get(c, c)} ({c})")
                        for i, c in zip(data.site_ids, data.site_departements, strict=True))
-    carte = _map_html(data, panels, [_marks(data, records)],
+    carte = _map_html(data, panels, [_own_layer(panels, _marks(data, records))],
                       classes=_status_classes(data.departement_statuts),
                       labels=_departement_labels(data), tooltips=tooltips)
     history = (f'<p><a href="{_e(history_href)}">Voir la carte à d\'autres dates, depuis le '
@@ -1168,3 +1199,181 @@ def render_page(data: MapData, *, alt_text: str, sites: Sequence[SiteRecord],
             f'<p class="note">{_e(note)}</p><p class="sources">{_e(data.source_line)}</p>'
             f"{history}\n{_downloads(downloads)}\n{_table(data, records)}")
     return _document(title=data.title, description=alt_text.strip(), body=body)
+
+
+# --- The page over time ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class DatedPage:
+    """One date of the page over time: its map and the page of that date.
+
+    Parameters
+    ----------
+    day
+        The date.
+    data
+        Its map data (:func:`pipeline.workflow.dated_map`), with the title, legend and source
+        line of that date.
+    alt_text
+        Its description (:func:`pipeline.outputs.maps.texts.dated_alt_text`).
+    sites
+        Its site records (:func:`site_records` of that date's coverage).
+    href
+        Address of that date's own page (:func:`render_page`), relative to the page over time.
+    figures
+        The counts shown beside the map, as (heading, value) pairs: :func:`history_figures`.
+    """
+
+    day: dt.date
+    data: MapData
+    alt_text: str
+    sites: Sequence[SiteRecord]
+    href: str
+    figures: tuple[tuple[str, str], ...]
+
+
+def history_figures(day: dt.date, counts: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
+    """Return the counts a date shows beside its map, as (heading, value) pairs.
+
+    Parameters
+    ----------
+    day
+        The date.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+
+    Returns
+    -------
+    tuple of (str, str)
+        Schools open in the registry, of which opened since the annex, laureates announced,
+        départements covered, and the network's latest published size on that day.
+    """
+    published = config.latest_published(day)
+    return (
+        ("Écoles ouvertes (registre)", str(counts["ecoles_ouvertes"])),
+        ("dont ouvertes depuis le 23 novembre 2021", str(counts["ouvertes_depuis_annexe"])),
+        ("Lauréats annoncés, pas encore ouverts", str(counts["laureats_annonces"])),
+        ("Départements couverts",
+         str(counts["couvert_avant_annexe"] + counts["couvert_depuis_annexe"])),
+        ("Selon le réseau", f"{published.ecoles} ({published.libelle})" if published else "–"),
+    )
+
+
+def _dated_layer(panels: Sequence[_Panel], data: MapData, marks: Sequence[_Mark]) -> _Layer:
+    """Place the sites of another date in the panels of the page (matched by frame name)."""
+    frames = {f.name: f for f in map_frames(data, FRAMES_PRESET, map_only=True).frames}
+    where: list[dict[int, np.ndarray]] = []
+    for panel in panels:
+        frame = frames.get(panel.name)
+        if frame is None or frame.crs != panel.crs or not len(frame.site_index):
+            where.append({})
+            continue
+        xy = np.asarray(frame.site_xy, dtype=float).reshape(-1, 2)
+        inside = ((xy[:, 0] >= panel.xlim[0]) & (xy[:, 0] <= panel.xlim[1])
+                  & (xy[:, 1] >= panel.ylim[0]) & (xy[:, 1] <= panel.ylim[1]))
+        index = np.asarray(frame.site_index, dtype=int)[inside]
+        where.append(dict(zip(index.tolist(), panel.to_svg(xy[inside]), strict=True)))
+    return _Layer(marks, where)
+
+
+def render_history_page(pages: Sequence[DatedPage], *, note: str,
+                        title: str = "Les écoles de production depuis le 23 novembre 2021",
+                        downloads: Sequence[Download] = ()) -> str:
+    """Return the page over time: the dated maps on one map, switched by a date control.
+
+    The outlines are drawn once; each date has its département fills, its sites (named
+    links to that date's own page and row), its title, legend and description, and its
+    counts in a table beside the map. The control is a group of radio buttons (Tab to it,
+    arrow keys to change the date); the latest date is shown first, and without a script.
+
+    Parameters
+    ----------
+    pages
+        The dates, oldest first; their départements must be the same.
+    note
+        How the maps were made (:func:`pipeline.outputs.maps.texts.page_note` of the last
+        date).
+    title
+        Heading of the page.
+    downloads
+        Files offered with it (the GIF, the chart, the history GeoPackage...).
+
+    Returns
+    -------
+    str
+        The document; the same inputs give the same text.
+
+    Raises
+    ------
+    RenderError
+        If there is no date, the dates' départements differ, a site has no record, or there
+        are more statuses than the page can switch.
+    """
+    if not pages:
+        raise RenderError("the page over time needs at least one date")
+    base = pages[-1]
+    current = len(pages) - 1
+    for page in pages:
+        if page.data.departement_codes != base.data.departement_codes:
+            raise RenderError(f"the map of {page.day.isoformat()} has other départements than "
+                              f"that of {base.day.isoformat()}; draw every date on the same "
+                              "boundaries")
+    keys = list(config.STATUS_STYLE)
+    if len(keys) > 10:
+        raise RenderError("the page over time switches at most 10 département statuses")
+    panels = _panels(base.data)
+    layers = []
+    for page in pages:
+        records = _check_sites(page.data, page.sites)
+        layers.append(_dated_layer(panels, page.data,
+                                   _marks(page.data, records, href=page.href)))
+    per_date = ["".join(str(keys.index(page.data.departement_statuts[i])) for page in pages)
+                for i in range(len(base.data.departement_codes))]
+    data = base.data
+    labels = [f"{nom} ({code}) : {_status_text(statut)}"
+              for code, nom, statut in zip(data.departement_codes, data.departement_noms,
+                                           data.departement_statuts, strict=True)]
+    carte = _map_html(data, panels, layers, classes=_status_classes(data.departement_statuts),
+                      labels=labels, tooltips="", per_date=per_date, current=current,
+                      statuses=[_status_text(k) for k in keys])
+
+    def hidden(n: int) -> str:
+        return "" if n == current else " cache"
+
+    radios = "".join(
+        f'<input type="radio" name="date" id="date-{n}" value="{n}"'
+        + (" checked" if n == current else "")
+        + f'><label for="date-{n}">{_e(french_date(page.day))}</label>'
+        for n, page in enumerate(pages))
+    titles = "".join(f'<p class="titre-date{hidden(n)}" data-date="{n}">{_e(page.data.title)}'
+                     "</p>" for n, page in enumerate(pages))
+    descriptions = "".join(f'<p class="{hidden(n).strip()}" data-date="{n}">'
+                           f"{_e(page.alt_text.strip())}</p>" for n, page in enumerate(pages))
+    descriptions = descriptions.replace(' class=""', "")
+    legends = "".join(_legend(page.data.legend).replace(
+        '<ul class="legende">', f'<ul class="legende{hidden(n)}" data-date="{n}">', 1)
+        for n, page in enumerate(pages))
+    headings = [h for h, _ in base.figures]
+    rows = "".join(
+        f'<tr data-ligne="{n}"' + (' aria-current="true"' if n == current else "")
+        + f'><th scope="row"><a href="{_e(page.href)}">{_e(french_date(page.day))}</a></th>'
+        + "".join(f"<td>{_e(v)}</td>" for _, v in page.figures) + "</tr>"
+        for n, page in enumerate(pages))
+    table = ('<h2 id="chiffres">Les chiffres à chaque date</h2>'
+             '<div class="defilement" role="region" aria-labelledby="chiffres" tabindex="0">'
+             "<table><caption>Une date par ligne ; la date affichée est mise en évidence ; "
+             "chaque date mène à sa carte détaillée</caption><thead><tr>"
+             '<th scope="col">Date</th>'
+             + "".join(f'<th scope="col">{_e(h)}</th>' for h in headings)
+             + f"</tr></thead><tbody>{rows}</tbody></table></div>")
+    body = (f'<h1 id="titre-carte">{_e(title)}</h1>\n'
+            f'<fieldset class="dates"><legend>Date de la carte</legend>{radios}</fieldset>\n'
+            f'{titles}<p class="vh" id="annonce" aria-live="polite"></p>\n'
+            '<figure class="carte" aria-labelledby="titre-carte" '
+            f'aria-describedby="description-carte">{carte}<figcaption>'
+            f'<div id="description-carte">{descriptions}</div>'
+            f'<p class="aide" id="aide-carte">{_e(_HELP_HISTORY)}</p></figcaption></figure>\n'
+            f'<h2 id="legende">Légende</h2>{legends}\n{table}\n'
+            f'<p class="note">{_e(note)}</p><p class="sources">{_e(data.source_line)}</p>\n'
+            f"{_downloads(downloads)}")
+    return _document(title=title, description=base.alt_text.strip(), body=body,
+                     skip=("#chiffres", "Aller aux chiffres de chaque date"))

@@ -286,3 +286,22 @@ def axe_serious(page) -> list[tuple[str, str, int]]:
     results = Axe().run(page)
     return [(v["id"], v["impact"], len(v["nodes"])) for v in results.response["violations"]
             if v["impact"] in ("serious", "critical")]
+
+
+def test_iframe_snippet_takes_the_height_of_the_page(browser, annex_page):
+    host = annex_page.parent / "hote.html"
+    host.write_text("<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'><title>Hôte"
+                    "</title></head><body><main><p>Page d'un ministère</p>"
+                    + web.embed_snippet(annex_page.name, height=300)
+                    + "</main></body></html>", encoding="utf-8")
+    v = Visit(browser, host.as_uri(), width=768)
+    try:
+        frame = v.page.locator("iframe[data-ecoles-map]")
+        assert frame.get_attribute("title") == "Carte des écoles de production"
+        v.page.wait_for_function(
+            "document.querySelector('iframe[data-ecoles-map]').offsetHeight > 1000")
+        inner = v.page.frame_locator("iframe[data-ecoles-map]")
+        assert inner.locator("a.site").count() > 0
+        assert v.errors == []
+    finally:
+        v.close()

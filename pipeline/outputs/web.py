@@ -1377,3 +1377,44 @@ def render_history_page(pages: Sequence[DatedPage], *, note: str,
             f"{_downloads(downloads)}")
     return _document(title=title, description=base.alt_text.strip(), body=body,
                      skip=("#chiffres", "Aller aux chiffres de chaque date"))
+
+
+# --- Embedding --------------------------------------------------------------------------------
+#: Optional script for the host page: it sets each embedded map's iframe to the height its
+#: page reports (the page posts ``{ecolesMapHauteur: <px>}`` to its parent when it resizes).
+RESIZE_SCRIPT: Final = """\
+<script>
+addEventListener("message", function (e) {
+  var h = e.data && e.data.ecolesMapHauteur;
+  if (typeof h !== "number" || !(h > 0)) { return; }
+  document.querySelectorAll("iframe[data-ecoles-map]").forEach(function (f) {
+    if (f.contentWindow === e.source) { f.style.height = Math.ceil(h) + "px"; }
+  });
+});
+</script>
+"""
+
+
+def embed_snippet(src: str, *, title: str = "Carte des écoles de production",
+                  height: int = 1400, resize: bool = True) -> str:
+    """Return the HTML a host page pastes to embed the page in an ``<iframe>``.
+
+    Parameters
+    ----------
+    src
+        Address of the page as the host serves it.
+    title
+        The iframe's title (RGAA 2.1: every frame has one), in French.
+    height
+        Height in CSS pixels before the page reports its own.
+    resize
+        Append :data:`RESIZE_SCRIPT`, which fits the iframe to the page's height.
+
+    Returns
+    -------
+    str
+        The ``<iframe>`` element (full width, no border, lazy-loaded), then the script.
+    """
+    frame = (f'<iframe data-ecoles-map src="{_e(src)}" title="{_e(title)}" '
+             f'style="width:100%;height:{int(height)}px;border:0" loading="lazy"></iframe>\n')
+    return frame + (RESIZE_SCRIPT if resize else "")

@@ -431,13 +431,14 @@ clip-path:inset(50%);white-space:nowrap}
 .carte{margin:0}
 .carte figcaption{margin-top:.75rem}
 .carte-cadre{position:relative;display:grid;gap:.75rem;grid-template-columns:minmax(0,1fr)}
-.encarts{display:grid;gap:.5rem;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));\
+.zooms{display:grid;gap:.5rem;align-content:start}
+.outremer{display:grid;gap:.5rem;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));\
 align-items:start}
 .encart{margin:0;border:1px solid #1e1e1e;min-width:0}
-.encart.zoom{grid-column:span 2}
+.outremer svg.panneau{max-height:11rem}
 .encart-nom{margin:0;padding:.1rem .4rem;font-size:.875rem;font-weight:700;line-height:1.3}
-@media (min-width:62rem){.carte-cadre{grid-template-columns:minmax(0,5fr) minmax(0,3fr)}\
-.encarts{grid-template-columns:repeat(2,minmax(0,1fr))}}
+@media (min-width:62rem){.carte-cadre.avec-zoom{grid-template-columns:minmax(0,5fr) \
+minmax(0,3fr)}.outremer{grid-column:1/-1;grid-template-columns:repeat(5,minmax(0,1fr))}}
 svg.panneau{display:block;width:100%;height:auto;max-height:85vh;overflow:hidden}
 .dep{stroke:#7f8790;stroke-width:.5px;vector-effect:non-scaling-stroke;fill-rule:evenodd}
 .dep:focus{outline:none}
@@ -935,6 +936,7 @@ def _map_html(data: MapData, panels: Sequence[_Panel], layers: Sequence[_Layer],
     dep_panel = _primary_departements(panels)
     primaries = [layer.primary(panels) for layer in layers]
     parts: list[str] = []
+    zooms: list[str] = []
     small: list[str] = []
     for p, panel in enumerate(panels):
         links: list[str] = []
@@ -963,13 +965,15 @@ def _map_html(data: MapData, panels: Sequence[_Panel], layers: Sequence[_Layer],
             continue
         zoom = panel.kind == "zoom"
         title = _e(panel.title or panel.name) + (" (zoom)" if zoom else "")
-        small.append(f'<div class="encart{" zoom" if zoom else ""}"><p class="encart-nom" '
-                     f'id="nom-{panel.name}">{title}</p>{svg}'
-                     f'aria-labelledby="nom-{panel.name}">{inner}</svg></div>')
+        (zooms if zoom else small).append(
+            f'<div class="encart"><p class="encart-nom" id="nom-{panel.name}">{title}</p>'
+            f'{svg}aria-labelledby="nom-{panel.name}">{inner}</svg></div>')
     statuts = (f" data-statuts=\"{_e(json.dumps(list(statuses), ensure_ascii=False))}\""
                if statuses else "")
-    return (f'<div class="carte-cadre"{statuts}>{"".join(parts)}'
-            f'<div class="encarts">{"".join(small)}</div>'
+    layout = "carte-cadre avec-zoom" if zooms else "carte-cadre"
+    return (f'<div class="{layout}"{statuts}>{"".join(parts)}'
+            + (f'<div class="zooms">{"".join(zooms)}</div>' if zooms else "")
+            + f'<div class="outremer">{"".join(small)}</div>'
             f'<div class="infobulle" role="tooltip" id="ib-dep" hidden></div>{tooltips}</div>')
 
 

@@ -49,6 +49,7 @@ from pipeline.errors import RenderError
 from pipeline.french import french_date, join_french
 from pipeline.outputs.maps.frames import map_frames
 from pipeline.outputs.maps.mapdata import MapData
+from pipeline.outputs.maps.texts import CATEGORY_NAMES
 
 # --- Inputs -----------------------------------------------------------------------------------
 
@@ -210,8 +211,6 @@ _MONTHS: Final = ("janvier", "février", "mars", "avril", "mai", "juin", "juille
 
 
 def _category_name(key: str) -> str:
-    from pipeline.outputs.maps.texts import CATEGORY_NAMES
-
     return CATEGORY_NAMES.get(key, key)
 
 

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from pipeline.outputs.files import Staging
     from pipeline.outputs.maps.mapdata import MapData
     from pipeline.outputs.maps.save import MapJob
+    from pipeline.outputs.web import Download
     from pipeline.steps.join import Coverage
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,13 @@ Labels = bool | Literal["auto"]
 GIF_NAME: Final = "ecoles-de-production-historique.gif"
 CHART_STEM: Final = "ecoles-de-production-evolution"
 HISTORY_RECONCILIATION: Final = "rapprochement-historique.md"
-#: What :func:`publish` can write of a snapshot.
-PARTS: Final = ("tables", "maps")
+HISTORY_PAGE: Final = "ecoles-de-production-historique.html"
+#: What :func:`publish` can write of a snapshot: the GeoPackage and tables, the maps, the
+#: press page (which offers the others for download).
+PARTS: Final = ("tables", "maps", "page")
+#: What the press page offers, in order: the A4 map's formats, then the tables.
+_MAP_DOWNLOADS: Final = (("png", "la carte"), ("svg", "la carte vectorielle"),
+                         ("pdf", "la carte à imprimer"))
 
 
 # --- Inputs -----------------------------------------------------------------------------------
@@ -840,7 +846,40 @@ def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
         drawing.wait()
         if progress is not None:
             progress("cartes dessinées")
+        if "page" in parts:
+            written.append(_stage_page(staging, snap, maps_dir=Path(maps_dir),
+                                       processed_dir=Path(processed_dir)))
     return written
+
+
+def _download(staging: Staging, target: Path, label: str, page: Path) -> Download | None:
+    """Link to ``target``, staged in this publish or already on disk; None if neither."""
+    from pipeline.outputs.web import Download
+
+    path = staging.find(target) or (target if target.is_file() else None)
+    if path is None:
+        return None
+    return Download(label, os.path.relpath(target, page.parent), path.stat().st_size)
+
+
+def _stage_page(staging: Staging, snap: Snapshot, *, maps_dir: Path,
+                processed_dir: Path) -> Path:
+    """Stage the press page of ``snap``: the map, its texts and table, links to its files."""
+    from pipeline.outputs.files import write_text
+    from pipeline.outputs.maps.texts import page_note
+    from pipeline.outputs.web import render_page, site_records
+
+    stem = maps_dir / snap.names.map_stem("a4")
+    page = stem.with_name(f"{stem.name}.html")
+    offers = [(stem.with_name(f"{stem.name}.{ext}"), label) for ext, label in _MAP_DOWNLOADS]
+    offers += [(processed_dir / snap.names.ecoles_csv, "les données"),
+               (processed_dir / snap.names.gpkg, "la couverture pour les SIG")]
+    downloads = [d for d in (_download(staging, t, label, page) for t, label in offers) if d]
+    html = render_page(snap.map, alt_text=snap.alt_text,
+                       sites=site_records(snap.sites.to_dict("records")),
+                       note=page_note(None if snap.annex else snap.day), downloads=downloads)
+    write_text(html, staging.path(page))
+    return page
 
 
 def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
@@ -882,6 +921,14 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
     from pipeline.outputs.gpkg import write_coverage_gpkg
     from pipeline.outputs.maps.chart import plot_timeline
     from pipeline.outputs.maps.save import save_chart, write_gif
+    from pipeline.outputs.maps.texts import page_note
+    from pipeline.outputs.web import (
+        DatedPage,
+        history_figures,
+        render_history_page,
+        render_page,
+        site_records,
+    )
     from pipeline.steps.history import counts_over_time
     from pipeline.steps.report import (
         reconcile_openings,
@@ -899,6 +946,8 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
     drawing = drawing or Drawing(jobs=1)
     written: list[Path] = []
     frames: list[Path] = []
+    pages: list[DatedPage] = []
+    snaps: list[Snapshot] = []
     spatial = prepared.departement_of_site
     with staged_outputs() as staging:
         for day in days:
@@ -908,6 +957,10 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
                                labels=False, overrides=None, basemap=None, font=font)
             written += files
             frames.append(staging.path_of(files[0]))
+            snaps.append(snap)
+            pages.append(DatedPage(day, snap.map, snap.alt_text,
+                                   site_records(snap.sites.to_dict("records")),
+                                   f"{stem.name}.html", history_figures(day, snap.counts)))
             log.info("carte du %s : %d écoles ouvertes", day.isoformat(),
                      snap.counts["ecoles_ouvertes"])
         chart = plot_timeline(counts_over_time(prepared.registry, openings,
@@ -929,6 +982,24 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
         gif = out / GIF_NAME
         write_gif(frames, staging.path(gif))
         written += [gif, chart_png, chart_svg, out / HISTORY_RECONCILIATION, gpkg]
+        # The press pages: one per date, then the page over time with its date control.
+        for snap, dated in zip(snaps, pages, strict=True):
+            page = out / dated.href
+            offers = [(page.with_suffix(f".{ext}"), label) for ext, label in _MAP_DOWNLOADS]
+            downloads = [d for d in (_download(staging, t, label, page) for t, label in offers)
+                         if d]
+            write_text(render_page(snap.map, alt_text=snap.alt_text, sites=dated.sites,
+                                   note=page_note(snap.day), downloads=downloads,
+                                   history_href=HISTORY_PAGE), staging.path(page))
+            written.append(page)
+        overview = out / HISTORY_PAGE
+        offers = [(gif, "l'animation"), (chart_png, "le graphique"),
+                  (gpkg, "la couverture par date pour les SIG")]
+        downloads = [d for d in (_download(staging, t, label, overview) for t, label in offers)
+                     if d]
+        write_text(render_history_page(pages, note=page_note(days[-1]), downloads=downloads),
+                   staging.path(overview))
+        written.append(overview)
     return written, reconciliation_text(reconciled)
 
 

@@ -40,6 +40,7 @@ MAPS = ("ecoles-de-production-2021.png", "ecoles-de-production-2021.svg",
         "ecoles-de-production-2021.txt")
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif("build" not in main.commands,
                        reason="the build command is not in cli.py yet"),
     pytest.mark.skipif(not CLI.exists(), reason=f"{CLI} is not installed"),

@@ -180,6 +180,7 @@ def renames_of(command: str, root: Path, source: Path,
     return len(calls)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_failure_at_each_publish_rename_leaves_the_whole_old_set(
         command, source, tmp_path, monkeypatch):
@@ -220,6 +221,7 @@ cli.run()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_kill_during_publish_is_undone_by_the_next_run(command, source, tmp_path,
                                                          monkeypatch):

@@ -245,10 +245,12 @@ def test_real_data_has_13_newly_covered_and_all_markers(real_coverage):
 def test_legend_texts_count_from_data(figure):
     (legend,) = by_gid(figure, "legende")
     texts = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
-    assert texts[0] == "Écoles de production existantes (10)"
+    # Four existing schools are investment laureates, drawn as squares: the legend says so.
+    assert texts[0] == ("Écoles de production existantes (10, dont 4 aussi lauréates de "
+                        "l'AMI, figurées par le symbole de leur aide)")
     assert texts[1] == "3 nouveaux lauréats de l'AMI en ingénierie"
     assert texts[2].startswith("4 écoles de production soutenues par l'État en subvention")
-    assert texts[2].endswith("et par la Banque des Territoires")
+    assert texts[2].endswith("et par la Banque des Territoires, dont 4 déjà existantes")
     assert "\n" in legend.get_texts()[2].get_text()  # the long entry is wrapped
     assert texts[3] == ("Département nouvellement couvert par une école de production suite "
                         "à l'AMI (3)")
@@ -267,6 +269,10 @@ def test_title_and_source_line(figure):
     (source,) = by_gid(figure, "sources")
     text = source.get_text().replace("\n", " ")
     assert "IGN – ADMIN EXPRESS COG (2024)" in text and "INSEE COG" in text
+    # A reconstruction, and the tool is not presented as its author.
+    assert text.startswith("Carte reconstituée d'après l'annexe du communiqué de presse du "
+                           "23 novembre 2021")
+    assert "Réalisation" not in text and "logiciel libre ecoles-map" in text
     assert "Plan IGN" not in text  # no basemap, no basemap credit
 
 
@@ -312,7 +318,8 @@ def test_manual_label_offset_is_kept(sites, departements):
 
 def test_alt_text_names_the_newly_covered(sites, departements):
     text = alt_text(sites, departements)
-    assert "10 écoles de production existantes (cercles)" in text
+    assert ("10 écoles de production existantes, dont 4 aussi lauréates de l'AMI, dessinées "
+            "avec le symbole de leur aide ; les 6 autres en cercles") in text
     assert "3 départements sont nouvellement couverts" in text
     assert "Bas-Rhin, Finistère et Guyane" in text
 
@@ -330,7 +337,7 @@ def test_svg_keeps_text_and_named_groups(figure, tmp_path):
         assert gid in ids, gid
     texts = " ".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
     assert "projets soutenus par l'AMI" in texts
-    assert "Écoles de production existantes (10)" in texts
+    assert "Écoles de production existantes (10, dont 4 aussi" in texts
     assert "Villeurbanne Numérique" in texts
     assert svg.stat().st_size < 1_000_000
 
@@ -712,3 +719,18 @@ def test_reading_the_geopackage_leaves_no_sidecar_file(tmp_path):
     assert result.exit_code == 0, result.output
     read_coverage(gpkg)
     assert not (tmp_path / "couverture.gpkg.aux.xml").exists()
+
+
+def test_dollars_are_drawn_literally_never_as_mathtext(sites, departements, tmp_path):
+    """A "$" in a label, title or legend is a dollar: no mathtext, no TeX error (issue 14)."""
+    odd = sites.copy()
+    odd.loc[odd["id"] == "lille", "etiquette"] = "Lille 5$ puis 10$"
+    odd.loc[odd["id"] == "lens", "etiquette"] = r"Lens $\frac{$"  # bad TeX
+    fig = plot_coverage(odd, departements, preset="a4", labels=True,
+                        title="Titre à 3$ et 4$", legend=[("existante", "Écoles $x^2$")])
+    svg = tmp_path / "map.svg"
+    save_map(fig, tmp_path / "map.png", svg, dpi=40)
+    texts = ["".join(t.itertext()) for t in ET.parse(svg).getroot().iter(f"{SVG}text")]
+    for expected in ("Lille 5$ puis 10$", r"Lens $\frac{$", "Titre à 3$ et 4$",
+                     "Écoles $x^2$"):
+        assert any(expected in t for t in texts), expected

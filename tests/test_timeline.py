@@ -20,6 +20,8 @@ from pipeline.steps.history import FIRST_SCHOOL_SQL, counts_over_time
 from tests.conftest import HEADER
 from tests.test_history import OPENING_ROWS, OPENINGS_HEADER, REGISTRY_ROWS, csv_records
 
+pytestmark = pytest.mark.slow
+
 DATES = ["2021-11-23", "2021-12-31", "2022-12-31", "2023-12-31", "2024-12-31"]
 
 

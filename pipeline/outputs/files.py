@@ -102,13 +102,20 @@ class Staging:
         self._staged.append((staged, target))
         return staged
 
-    def path_of(self, target: str | os.PathLike[str]) -> Path:
-        """Return where an already staged ``target`` is being written."""
+    def find(self, target: str | os.PathLike[str]) -> Path | None:
+        """Return where ``target`` is being written, or None if it is not staged."""
         target = Path(target)
         for staged, known in self._staged:
             if known == target:
                 return staged
-        raise PipelineError(f"erreur interne : {target} n'est pas préparé")
+        return None
+
+    def path_of(self, target: str | os.PathLike[str]) -> Path:
+        """Return where an already staged ``target`` is being written."""
+        staged = self.find(target)
+        if staged is None:
+            raise PipelineError(f"erreur interne : {target} n'est pas préparé")
+        return staged
 
     def publish(self) -> list[Path]:
         """Move every staged file over its target, all or none; return the targets.

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.outputs.maps.texts import CATEGORY_NAMES
 from pipeline.schema import STATUS_NEW, STATUS_NONE, TABLE_COLUMNS
-
-#: Short French names of the categories, for the table readers see instead of the map.
-CATEGORY_NAMES = {
-    "existante": "école existante",
-    "ingenierie": "lauréat AMI ingénierie",
-    "investissement": "lauréat AMI investissement",
-    "autre": "autre",
-}
 
 
 def sites_table(sites: pd.DataFrame) -> pd.DataFrame:

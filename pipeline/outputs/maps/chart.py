@@ -92,7 +92,10 @@ def plot_timeline(counts: pd.DataFrame,
         ax.tick_params(labelsize=8)
         fig.text(0.08, 0.95, "Écoles de production depuis l'AMI : registre et chiffres publiés",
                  fontsize=11, fontweight="bold", va="top", gid="titre")
-        fig.legend(loc="upper left", bbox_to_anchor=(0.76, 0.86), frameon=False, fontsize=8)
+        legend = fig.legend(loc="upper left", bbox_to_anchor=(0.76, 0.86), frameon=False,
+                            fontsize=8)
+        for text in legend.get_texts():
+            text.set_parse_math(False)
         fig.text(0.76, 0.6, "Entre parenthèses : écart\ndu registre au chiffre publié\n"
                  "(négatif : écoles absentes\ndu registre).", fontsize=7.5, va="top",
                  color="#444444")

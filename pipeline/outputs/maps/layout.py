@@ -122,7 +122,7 @@ PRESETS: Final[dict[str, Preset]] = {
         main=(0.02, 0.293, 0.96, 0.642),
         idf=(0.615, 0.035, 0.37, 0.245),
         overseas=_five(_row(0.015, 0.185, 0.58, 0.095, 5, 0.012)),
-        legend_anchor=(0.015, 0.168), legend_wrap=72,
+        legend_anchor=(0.015, 0.168), legend_wrap=84,
         title_anchor=(0.03, 0.985), title_wrap=62,
         source_anchor=(0.015, 0.01), source_wrap=150,
     ),

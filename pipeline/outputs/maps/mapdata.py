@@ -18,11 +18,18 @@ import shapely
 
 from pipeline import config
 from pipeline.errors import RenderError
+from pipeline.french import join_french
 from pipeline.outputs.maps.texts import (
+    MapTexts,
+    annex_label,
     default_source_line,
+    default_subtitle,
     default_title,
     edition_label,
     legend_entries,
+    place_name,
+    short_texts,
+    site_label,
 )
 from pipeline.provenance import Provenance
 
@@ -39,6 +46,80 @@ def _site_departement(sites: pd.DataFrame) -> pd.Series:
         spatial = sites["departement_spatial"].astype("string")
         return spatial.fillna(sites["departement"].astype("string")).astype(str)
     return sites["departement"].astype(str)
+
+
+# --- The list of projects (second page of the PDF) -------------------------------------------
+@dataclass(frozen=True)
+class ProjectRow:
+    """One project of the AMI, as the press kit lists them.
+
+    Attributes
+    ----------
+    region
+        Région of its département (``"Hauts-de-France"``).
+    departement
+        Département code.
+    place
+        Commune, arrondissement left out.
+    name
+        The school or the project (the registry's ``nom``).
+    trade
+        Trades, in French prose ("usinage et chaudronnerie").
+    support
+        Kind of support: ``"ingenierie"`` or ``"investissement"``.
+    existing
+        Whether the school existed on 23 November 2021.
+    """
+
+    region: str
+    departement: str
+    place: str
+    name: str
+    trade: str
+    support: str
+    existing: bool
+
+
+def _sort_key(text: str) -> str:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def project_rows(sites: pd.DataFrame) -> tuple[ProjectRow, ...]:
+    """Return the AMI laureates of ``sites`` as :class:`ProjectRow`, by région then place.
+
+    Parameters
+    ----------
+    sites
+        Annex sites with ``categorie``, ``departement``, ``commune``, ``nom`` and ``metier``
+        (and ``existante_2021``, ``departement_spatial`` when known).
+
+    Returns
+    -------
+    tuple of ProjectRow
+        Empty when no site is a laureate or a column is missing.
+    """
+    needed = ("categorie", "departement", "commune", "nom")
+    if any(c not in sites.columns for c in needed):
+        return ()
+    laureates = sites.loc[sites["categorie"].astype(str).isin(["ingenierie",
+                                                                "investissement"])]
+    deps = _site_departement(laureates).tolist()
+    rows = []
+    for (_, site), dep in zip(laureates.iterrows(), deps, strict=True):
+        metier = site.get("metier")
+        trades = [t.strip() for t in metier.split(";")] if isinstance(metier, str) else []
+        existing = site.get("existante_2021", False)
+        existing = bool(existing) if isinstance(existing, (bool, np.bool_)) else False
+        rows.append(ProjectRow(
+            region=config.REGION_OF_DEPARTEMENT.get(dep, ""), departement=dep,
+            place=place_name(str(site["commune"])), name=" ".join(str(site["nom"]).split()),
+            trade=join_french([t for t in trades if t]), support=str(site["categorie"]),
+            existing=existing))
+    rows.sort(key=lambda r: (_sort_key(r.region), _sort_key(r.place), _sort_key(r.name)))
+    return tuple(rows)
 
 
 # --- Map data ---------------------------------------------------------------------------------
@@ -71,6 +152,14 @@ class MapData:
     legend
         ``(key, text)`` pairs, keys of :data:`pipeline.config.CATEGORY_STYLE` or
         :data:`pipeline.config.STATUS_STYLE`.
+    subtitle
+        Line under the title (may be empty).
+    short
+        The texts of the small formats (social card, square), or None to use the full ones.
+    site_places
+        Commune of each site, arrondissement left out (names the zooms); may be empty.
+    projects
+        The AMI laureates, for the list printed beside the map (PDF); may be empty.
     """
 
     departement_codes: tuple[str, ...]
@@ -87,12 +176,35 @@ class MapData:
     title: str
     legend: tuple[tuple[str, str], ...]
     source_line: str
+    subtitle: str = ""
+    short: MapTexts | None = None
+    site_places: tuple[str, ...] = ()
+    projects: tuple[ProjectRow, ...] = ()
+
+    def texts(self, short: bool = False) -> MapTexts:
+        """Return the map's texts: the full ones, or those of the small formats.
+
+        Parameters
+        ----------
+        short
+            The small formats' texts (the full ones when there are none).
+
+        Returns
+        -------
+        MapTexts
+            Title, subtitle, legend, source line.
+        """
+        if short and self.short is not None:
+            return self.short
+        return MapTexts(self.title, self.subtitle, self.legend, self.source_line)
 
     def __post_init__(self) -> None:
         n_deps = {len(self.departement_codes), len(self.departement_noms),
                   len(self.departement_statuts), len(self.departement_geometries)}
         n_sites = {len(self.site_ids), len(self.site_categories), len(self.site_etiquettes),
                    len(self.site_departements), len(self.site_lon), len(self.site_lat)}
+        if self.site_places and len(self.site_places) != len(self.site_ids):
+            n_sites.add(len(self.site_places))
         if len(n_deps) != 1 or len(n_sites) != 1:
             raise RenderError(
                 "MapData fields of different lengths (départements: "
@@ -100,6 +212,8 @@ class MapData:
             )
         _check_statuts(self.departement_codes, self.departement_statuts)
         check_legend(self.legend)
+        if self.short is not None:
+            check_legend(self.short.legend)
 
 
 def _check_statuts(codes: Sequence[object], statuts: Sequence[object]) -> None:
@@ -117,7 +231,8 @@ def _check_statuts(codes: Sequence[object], statuts: Sequence[object]) -> None:
 def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
              provenance: Provenance | None = None, title: str | None = None,
              legend: Sequence[tuple[str, str]] | None = None,
-             source_line: str | None = None) -> MapData:
+             source_line: str | None = None, subtitle: str | None = None,
+             short: MapTexts | None = None, verbatim_labels: bool = False) -> MapData:
     """Check the coverage tables and turn what the map shows into a :class:`MapData`.
 
     Parameters
@@ -131,6 +246,17 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         As for :func:`plot_coverage`; None (or an empty title or source line) gives the
         defaults, :func:`default_title`, :func:`legend_entries` and
         :func:`default_source_line`, computed from the sites drawn.
+    subtitle
+        Line under the title; None gives :func:`default_subtitle` when the legend is the
+        annex's (``legend`` None), else none.
+    short
+        Texts of the small formats; None gives :func:`short_texts` when the legend is the
+        annex's, else the full texts.
+    verbatim_labels
+        Print the labels exactly as the 2021 annex did (``libelle_annexe`` and the trades:
+        "Châteaubriand Bois", "EPB Usinage"). By default a label names its place in the
+        commune's spelling ("Châteaubriant Bois", "Besançon – EPB Usinage"; see
+        :func:`pipeline.outputs.maps.texts.site_label`).
 
     Returns
     -------
@@ -170,6 +296,19 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
     def strings(values: Any) -> tuple[str, ...]:
         return tuple(str(v) for v in values)
 
+    etiquettes = strings(drawn["etiquette"].fillna("").astype(str))
+    places = strings(place_name(c) for c in drawn["commune"].astype(str)) \
+        if "commune" in drawn.columns else ()
+    if verbatim_labels and {"libelle_annexe", "commune", "metier"} <= set(drawn.columns):
+        etiquettes = tuple(
+            annex_label(lib, com, met) if label else ""
+            for lib, com, met, label in zip(drawn["libelle_annexe"], drawn["commune"],
+                                            drawn["metier"], etiquettes, strict=True))
+    elif not verbatim_labels and places:
+        etiquettes = tuple(site_label(label, place) if label else ""
+                           for label, place in zip(etiquettes, places, strict=True))
+    annex = legend is None
+
     return MapData(
         departement_codes=strings(deps["code"].astype(str)),
         departement_noms=strings(deps["nom"].astype(str)),
@@ -178,7 +317,7 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         edition=edition_label(provenance),
         site_ids=strings(drawn["id"].astype(str)),
         site_categories=strings(drawn["categorie"].astype(str)),
-        site_etiquettes=strings(drawn["etiquette"].fillna("").astype(str)),
+        site_etiquettes=etiquettes,
         site_departements=strings(_site_departement(drawn)),
         site_lon=np.ascontiguousarray(lonlat[:, 0]),
         site_lat=np.ascontiguousarray(lonlat[:, 1]),
@@ -186,6 +325,11 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         legend=tuple((key, text) for key, text in
                      (legend_entries(drawn, departements) if legend is None else legend)),
         source_line=source_line or default_source_line(provenance),
+        subtitle=(default_subtitle() if annex else "") if subtitle is None else subtitle,
+        short=(short_texts(drawn, departements, provenance) if short is None and annex
+               else short),
+        site_places=places,
+        projects=project_rows(drawn) if annex else (),
     )
 
 

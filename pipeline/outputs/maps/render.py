@@ -29,7 +29,6 @@ not on the 2021 annex and are not drawn.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import textwrap
@@ -51,19 +50,13 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.text import Annotation, Text
 from matplotlib.transforms import Transform
-from pyproj import Transformer
 
 from pipeline import config
 from pipeline.errors import RenderError
+from pipeline.outputs.maps.frames import Frame as FrameSpec
+from pipeline.outputs.maps.frames import map_frames
 from pipeline.outputs.maps.labels import Placement, leader_anchor, place_labels
-from pipeline.outputs.maps.layout import (
-    IDF_CORE,
-    IDF_NEIGHBOURS,
-    OVERSEAS_NAMES,
-    Box,
-    Preset,
-    get_preset,
-)
+from pipeline.outputs.maps.layout import Box, Preset, get_preset
 from pipeline.outputs.maps.mapdata import MapData, map_data
 from pipeline.provenance import Provenance
 
@@ -80,15 +73,6 @@ _MARKER_AREA: Final[dict[str, float]] = {"o": 1.0, "^": 1.25, "s": 0.8}
 BASEMAP_CREDIT: Final = "© IGN – Plan IGN"
 EDGE_COLOUR: Final = "#7F8790"
 TEXT_COLOUR: Final = "#1E1E1E"
-#: Simplification tolerance, in output pixels of the main frame: below what the eye sees.
-_SIMPLIFY_PX: Final = 0.6
-#: Tolerance the embedded départements were simplified with (sources.json), and metres per
-#: degree of latitude, to tell whether a frame needs coarser outlines than the data has.
-_EMBEDDED_TOLERANCE_DEG: Final = 0.005
-_METRES_PER_DEGREE: Final = 111_000.0
-#: Coarsest outline detail kept on the main frame whatever the resolution: 750 m is under
-#: 2 px on A4 at 300 dpi and keeps the SVG under 1 MB (about 25 bytes per vertex).
-_MIN_TOLERANCE_M: Final = 750.0
 
 
 class _Group(Artist):
@@ -129,47 +113,18 @@ def _compound_path(geoms: np.ndarray) -> MplPath:
     return MplPath(coords, codes)
 
 
-@functools.cache
-def _transformer(crs: str) -> Transformer:
-    return Transformer.from_crs(config.STORAGE_CRS, crs, always_xy=True)
-
-
-def _project(geoms: np.ndarray, crs: str) -> np.ndarray:
-    """Project EPSG:4326 geometries (lon/lat order) to ``crs``."""
-    transformer = _transformer(crs)
-    return shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(
-        xy[:, 0], xy[:, 1])))
-
-
-def _fit(bounds: Sequence[float], box: Box, figsize: tuple[float, float],
-         pad: float = 0.03, top: float = 0.0) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Axis limits showing ``bounds`` at equal scale in ``box``, centred, with margins.
-
-    ``top`` reserves that fraction of the box height at the top (for an inset's name).
-    """
-    x0, y0, x1, y1 = bounds
-    w, h = (x1 - x0) * (1 + 2 * pad), (y1 - y0) * (1 + 2 * pad)
-    box_w, box_h = box[2] * figsize[0], box[3] * figsize[1] * (1 - top)
-    scale = max(w / box_w, h / box_h)  # data units per inch
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    half_w, half_h = box_w * scale / 2, box_h * scale / 2
-    extra = box[3] * figsize[1] * top * scale
-    return (cx - half_w, cx + half_w), (cy - half_h, cy + half_h + extra)
-
-
 # --- Drawing ----------------------------------------------------------------------------------
 class _Frame:
-    """One map frame (main, zoom or inset): its axes, projection and the sites it shows."""
+    """One drawn frame: its axes and its geometry (:class:`~pipeline.outputs.maps.frames.Frame`)."""
 
-    def __init__(self, ax: Any, crs: str, name: str | None) -> None:
+    def __init__(self, ax: Any, spec: FrameSpec) -> None:
         self.ax = ax
-        self.crs = crs
-        self.name = name
-        self.site_index: np.ndarray = np.zeros(0, dtype=int)
-        self.xy: np.ndarray = np.zeros((0, 2))
-        self.labelled: np.ndarray = np.zeros(0, dtype=bool)
+        self.spec = spec
+        self.site_index = spec.site_index
+        self.xy = spec.site_xy
+        self.labelled = spec.labelled
         #: Data bounds of what the frame draws, which labels of other frames must avoid.
-        self.content: tuple[float, float, float, float] | None = None
+        self.content = spec.content if spec.kind in ("inset", "strip") else None
 
 
 def _gid(key: str, style: Mapping[str, str]) -> str:
@@ -224,7 +179,7 @@ def _frame_box(ax: Any, name: str | None, fontsize: float, gid: str) -> None:
     if name:
         children.append(Text(0.04, 0.96, name, transform=ax.transAxes, ha="left", va="top",
                              fontsize=fontsize, fontweight="bold", color=TEXT_COLOUR,
-                             zorder=6))
+                             zorder=6, parse_math=False))
     for child in children:
         child.set_figure(ax.get_figure(root=False))
     group = _Group(gid, children, zorder=6)
@@ -414,85 +369,53 @@ def _plot(data: MapData, layout: Preset, *, basemap: str | None,
           labels: bool | Literal["auto"]) -> Figure:
     fig = Figure(figsize=layout.figsize, dpi=layout.dpi, facecolor="white")
     FigureCanvasAgg(fig)
-    figsize = layout.figsize
-    overseas_codes = list(OVERSEAS_NAMES)
-
-    # Object arrays, as numpy compares strings of any length in them.
-    codes = np.array(data.departement_codes, dtype=object)
     statut = np.array(data.departement_statuts, dtype=object)
-    geoms = np.asarray(data.departement_geometries, dtype=object)
-    is_overseas = np.isin(codes, overseas_codes)
-    site_dep = np.array(data.site_departements, dtype=object)
     site_cat = np.array(data.site_categories, dtype=object)
-    lonlat = np.column_stack([np.asarray(data.site_lon, dtype=float),
-                              np.asarray(data.site_lat, dtype=float)])
-
+    geometry = map_frames(data, layout)
     frames: list[_Frame] = []
     lw = 0.3
+    alpha = 0.75 if basemap else 1.0
+    credit = None
 
     # Main frame: metropolitan France and Corsica in Lambert-93.
-    main = fig.add_axes(layout.main)
+    spec = geometry.main
+    main = fig.add_axes(spec.box)
     main.set_axis_off()
-    main.set_gid("carte-metropole")
-    metro = _project(geoms[~is_overseas], config.METRO_CRS)
-    bounds = shapely.total_bounds(metro)
-    xlim, ylim = _fit(bounds, layout.main, figsize, pad=0.01)
-    main.set_xlim(*xlim)
-    main.set_ylim(*ylim)
-    metres_per_px = (xlim[1] - xlim[0]) / (layout.main[2] * figsize[0] * layout.dpi)
-    metro_simple = metro
-    tolerance_deg = max(_SIMPLIFY_PX * metres_per_px, _MIN_TOLERANCE_M) / _METRES_PER_DEGREE
-    if tolerance_deg > _EMBEDDED_TOLERANCE_DEG:
-        # Simplify as a coverage (no gaps between neighbours) in lon/lat, as the embedded
-        # data was; only when the frame is coarser than that data already is. (GEOS 3.14's
-        # coverage simplification fails on the projected outlines, so this projects twice.)
-        metro_simple = _project(shapely.coverage_simplify(geoms[~is_overseas], tolerance_deg),
-                                config.METRO_CRS)
-    alpha = 0.75 if basemap else 1.0
-    _draw_departements(main, metro_simple, statut[~is_overseas], gid_suffix="", alpha=alpha,
-                       linewidth=lw)
-    credit = _add_basemap(main, basemap, config.METRO_CRS) if basemap else None
-    metro_sites = ~np.isin(site_dep, overseas_codes)
-    frame = _Frame(main, config.METRO_CRS, None)
-    frame.site_index = np.flatnonzero(metro_sites)
-    frame.xy = shapely.get_coordinates(_project(
-        shapely.points(lonlat[metro_sites]), config.METRO_CRS))
-    _draw_sites(main, frame.xy, site_cat[metro_sites], marker=layout.marker, gid_suffix="")
+    main.set_gid(spec.name)
+    main.set_xlim(*spec.xlim)
+    main.set_ylim(*spec.ylim)
+    _draw_departements(main, spec.departement_geometries, statut[spec.departement_index],
+                       gid_suffix="", alpha=alpha, linewidth=lw)
+    credit = _add_basemap(main, basemap, spec.crs) if basemap else None
+    frame = _Frame(main, spec)
+    _draw_sites(main, spec.site_xy, site_cat[spec.site_index], marker=layout.marker,
+                gid_suffix="")
     _scale_bar(main, layout.source)
     frames.append(frame)
 
-    # Île-de-France zoom, at its own scale (the main frame shows where it is).
-    idf_ax = fig.add_axes(layout.idf)
-    idf_ax.set_axis_off()
-    idf_ax.set_gid("zoom-ile-de-france")
-    core = np.isin(codes[~is_overseas], IDF_CORE)
-    zoom_bounds = shapely.total_bounds(metro[core])
-    zx, zy = _fit(zoom_bounds, layout.idf, figsize, pad=0.25, top=0.08)
-    idf_ax.set_xlim(*zx)
-    idf_ax.set_ylim(*zy)
-    window = shapely.box(zx[0], zy[0], zx[1], zy[1])
-    near = shapely.intersects(metro, window)
-    # Clip to the window: what lies outside would only weigh on the SVG.
-    clipped = shapely.clip_by_rect(metro[near], *shapely.bounds(window.buffer(2_000)))
-    _draw_departements(idf_ax, clipped, statut[~is_overseas][near],
-                       gid_suffix="-zoom-ile-de-france", alpha=alpha, linewidth=lw * 1.5)
-    in_zoom = (shapely.contains_xy(window, frame.xy[:, 0], frame.xy[:, 1])
-               & np.isin(site_dep[metro_sites], IDF_CORE + IDF_NEIGHBOURS))
-    zoom = _Frame(idf_ax, config.METRO_CRS, "Île-de-France")
-    zoom.site_index = frame.site_index[in_zoom]
-    zoom.xy = frame.xy[in_zoom]
-    _draw_sites(idf_ax, zoom.xy, site_cat[zoom.site_index], marker=layout.marker,
-                gid_suffix="-zoom-ile-de-france")
-    _frame_box(idf_ax, "Île-de-France", layout.inset, "cadre-zoom-ile-de-france")
-    frame.labelled = ~in_zoom  # sites of the zoom are labelled there, not on the main frame
-    zoom.labelled = np.ones(len(zoom.xy), dtype=bool)
-    main.add_patch(Rectangle((zx[0], zy[0]), zx[1] - zx[0], zy[1] - zy[0], fill=False,
-                             edgecolor=TEXT_COLOUR, linewidth=0.5, linestyle=(0, (2, 1.5)),
-                             zorder=2, gid="emprise-zoom-ile-de-france"))
-    frames.append(zoom)
+    # Zooms, each at its own scale (the main frame shows where it is).
+    for spec in geometry.of_kind("zoom"):
+        ax = fig.add_axes(spec.box)
+        ax.set_axis_off()
+        ax.set_gid(spec.name)
+        ax.set_xlim(*spec.xlim)
+        ax.set_ylim(*spec.ylim)
+        suffix = "-" + spec.name
+        _draw_departements(ax, spec.departement_geometries, statut[spec.departement_index],
+                           gid_suffix=suffix, alpha=alpha, linewidth=lw * 1.5)
+        _draw_sites(ax, spec.site_xy, site_cat[spec.site_index], marker=layout.marker,
+                    gid_suffix=suffix)
+        _frame_box(ax, spec.title, layout.inset, "cadre-" + spec.name)
+        assert spec.extent_on_main is not None
+        x0, y0, x1, y1 = spec.extent_on_main
+        main.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False,
+                                 edgecolor=TEXT_COLOUR, linewidth=0.5, linestyle=(0, (2, 1.5)),
+                                 zorder=2, gid="emprise-" + spec.name))
+        frames.append(_Frame(ax, spec))
 
     # Overseas insets, one projection each, grouped in one subfigure.
-    union = _union(layout.overseas)
+    insets = geometry.of_kind("inset", "strip")
+    union = _union([spec.box for spec in insets])
     # Subfigures fill their grid cell and ignore the grid's margins: carve the cell with
     # width and height ratios instead.
     right, top = 1 - union[0] - union[2], 1 - union[1] - union[3]
@@ -501,46 +424,38 @@ def _plot(data: MapData, layout: Preset, *, basemap: str | None,
                             wspace=0, hspace=0, left=0, right=1, bottom=0, top=1)
     sub: SubFigure = fig.add_subfigure(grid[1, 1], facecolor="none")
     sub.set_gid("encarts-outre-mer")
-    for code, box in zip(overseas_codes, layout.overseas, strict=True):
+    for spec in insets:
+        box = spec.box
         rel = ((box[0] - union[0]) / union[2], (box[1] - union[1]) / union[3],
                box[2] / union[2], box[3] / union[3])
         ax = sub.add_axes(rel)
         ax.set_axis_off()
-        ax.set_gid(f"encart-{code}")
-        crs = config.OVERSEAS_CRS[code]
-        here = codes == code
-        projected = _project(geoms[here], crs)
-        if len(projected):
-            inset_content = tuple(float(v) for v in shapely.total_bounds(projected))
-            ox, oy = _fit(shapely.total_bounds(projected), box, figsize, pad=0.06, top=0.2)
-            ax.set_xlim(*ox)
-            ax.set_ylim(*oy)
-            _draw_departements(ax, projected, statut[here], gid_suffix=f"-{code}",
+        ax.set_gid(spec.name)
+        code = spec.name.removeprefix("encart-")
+        if spec.content is not None:
+            ax.set_xlim(*spec.xlim)
+            ax.set_ylim(*spec.ylim)
+            _draw_departements(ax, spec.departement_geometries,
+                               statut[spec.departement_index], gid_suffix=f"-{code}",
                                alpha=1.0, linewidth=lw)
-        inset = _Frame(ax, crs, OVERSEAS_NAMES[code])
-        if len(projected):
-            inset.content = inset_content  # type: ignore[assignment]
-        inset_sites = site_dep == code
-        inset.site_index = np.flatnonzero(inset_sites)
-        inset.xy = shapely.get_coordinates(_project(shapely.points(lonlat[inset_sites]), crs))
-        inset.labelled = np.ones(len(inset.xy), dtype=bool)
-        _draw_sites(ax, inset.xy, site_cat[inset_sites], marker=layout.marker,
+        _draw_sites(ax, spec.site_xy, site_cat[spec.site_index], marker=layout.marker,
                     gid_suffix=f"-{code}")
-        _frame_box(ax, OVERSEAS_NAMES[code], layout.inset, f"cadre-encart-{code}")
-        frames.append(inset)
+        _frame_box(ax, spec.title, layout.inset, f"cadre-{spec.name}")
+        frames.append(_Frame(ax, spec))
 
     # Title, legend, source line.
     wrap = textwrap.fill
     title_text = fig.text(*layout.title_anchor, wrap(data.title, layout.title_wrap),
                           ha="left", va="top", fontsize=layout.title, fontweight="bold",
-                          linespacing=1.25)
+                          linespacing=1.25, parse_math=False)
     title_text.set_gid("titre")
     _legend(fig, data.legend, layout)
     source = data.source_line
     if credit:
         source = f"{source} {credit}."
     source_text = fig.text(*layout.source_anchor, wrap(source, layout.source_wrap), ha="left",
-                           va="bottom", fontsize=layout.source, color="#444444")
+                           va="bottom", fontsize=layout.source, color="#444444",
+                           parse_math=False)
     source_text.set_gid("sources")
 
     show_labels = (layout.labels and len(data.site_ids) <= MAX_AUTO_LABELS) \
@@ -580,6 +495,8 @@ def _legend(fig: Figure, entries: Sequence[tuple[str, str]], layout: Preset) -> 
                         handleheight=1.2, handletextpad=0.7, labelspacing=0.8,
                         borderaxespad=0.0, borderpad=0.0, alignment="left")
     legend.set_gid("legende")
+    for text in legend.get_texts():
+        text.set_parse_math(False)
 
 
 def _labels(fig: Figure, frames: list[_Frame], data: MapData, layout: Preset,
@@ -685,6 +602,6 @@ def _label_artist(fig: Figure, transform: Transform, xy: np.ndarray, point_px: n
     label = Annotation(text, xy=(float(xy[0]), float(xy[1])), xycoords=transform,
                        xytext=offset, textcoords="offset points", ha="left", va="baseline",
                        fontsize=layout.label, color=TEXT_COLOUR, arrowprops=arrowprops,
-                       annotation_clip=False)
+                       annotation_clip=False, parse_math=False)
     label.set_figure(fig)
     return label

@@ -7,40 +7,97 @@ the alternative text and the press page say the same thing.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from pipeline import config
 from pipeline.config import ANNEX_DATE, latest_published
-from pipeline.french import french_date
+from pipeline.french import french_date, join_french
 from pipeline.provenance import Provenance
 from pipeline.schema import (
     ANNOUNCED,
     CATEGORY_ANNOUNCED,
+    CATEGORY_CLOSED,
     CATEGORY_OPEN,
     CATEGORY_OPENED_SINCE,
     COVERED_BEFORE,
     COVERED_SINCE,
+    OVERSEAS_CODES,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_SHAPE_NAMES: Final[dict[str, str]] = {"o": "cercles", "^": "triangles", "s": "carrés"}
+_SHAPE_NAMES: Final[dict[str, str]] = {"o": "cercles", "^": "triangles", "s": "carrés",
+                                        "D": "losanges"}
+_SHAPE_NAME: Final[dict[str, str]] = {"o": "cercle", "^": "triangle", "s": "carré",
+                                      "D": "losange"}
+
+#: What the map says it is, and who made it: a reconstruction, not the annex itself, drawn with
+#: a tool (the tool is not the author).
+RECONSTRUCTION: Final = ("Carte reconstituée d'après l'annexe du communiqué de presse du "
+                         "23 novembre 2021 ; emplacements et catégories d'aide en partie "
+                         "déduits de sources publiques.")
+RECONSTRUCTION_SHORT: Final = "Reconstitution de l'annexe du communiqué du 23 novembre 2021."
+CREDIT: Final = "Carte produite avec le logiciel libre ecoles-map."
+#: Notes of the overseas strip and the insets (see :mod:`pipeline.outputs.maps.frames`).
+NO_OVERSEAS_SITE: Final = "Aucune école en outre-mer à cette date"
+SCALES_DIFFER: Final = "Échelles différentes"
+
+
+@dataclass(frozen=True)
+class MapTexts:
+    """The texts of one map in one length: title, subtitle, legend, source line.
+
+    Attributes
+    ----------
+    title, subtitle, source_line
+        Unwrapped texts (``subtitle`` may be empty).
+    legend
+        ``(key, text)`` pairs, keys of :data:`pipeline.config.CATEGORY_STYLE` or
+        :data:`pipeline.config.STATUS_STYLE`.
+    """
+
+    title: str
+    subtitle: str
+    legend: tuple[tuple[str, str], ...]
+    source_line: str
+
+#: Short French names of the site categories, for the tables, the tooltips and the names of
+#: the sites on the press page (annex categories, then those of the dated maps).
+CATEGORY_NAMES: Final[dict[str, str]] = {
+    "existante": "école existante",
+    "ingenierie": "lauréat AMI ingénierie",
+    "investissement": "lauréat AMI investissement",
+    "autre": "autre",
+    CATEGORY_OPEN: "école ouverte au 23 novembre 2021",
+    CATEGORY_OPENED_SINCE: "école ouverte depuis le 23 novembre 2021",
+    CATEGORY_ANNOUNCED: "lauréat AMI annoncé, pas encore ouvert",
+    CATEGORY_CLOSED: "école fermée",
+}
 
 
 def _counts(sites: pd.DataFrame, departements: pd.DataFrame) -> dict[str, int]:
     """Figures of the legend, computed from the data."""
     categorie = sites["categorie"].astype(str)
+    laureate = categorie.isin(["ingenierie", "investissement"])
     if "existante_2021" in sites.columns:
-        existing = int(sites["existante_2021"].fillna(False).astype(bool).sum())
+        existing_flag = sites["existante_2021"].fillna(False).astype(bool)
     else:
-        existing = int((categorie == "existante").sum())
+        existing_flag = categorie == "existante"
     return {
-        "existante": existing,
+        "existante": int(existing_flag.sum()),
+        # Existing schools that are also laureates are drawn with their laureate symbol.
+        "existante_laureate": int((existing_flag & laureate).sum()),
         "ingenierie": int((categorie == "ingenierie").sum()),
+        "ingenierie_existante": int((existing_flag & (categorie == "ingenierie")).sum()),
         "investissement": int((categorie == "investissement").sum()),
+        "investissement_existante": int(
+            (existing_flag & (categorie == "investissement")).sum()),
         "nouvellement_couverts": int((departements["statut"] == config.STATUS_NEW).sum()),
         "deja_couverts": int((departements["statut"] == config.STATUS_COVERED).sum()),
     }
@@ -71,16 +128,32 @@ def boundaries_credit(provenance: Provenance | None) -> str:
 
 def default_title(sites: pd.DataFrame) -> str:
     """Title of the annex, with the number of supported projects taken from the data."""
-    categorie = sites["categorie"].astype(str)
-    n = int(categorie.isin(["ingenierie", "investissement"]).sum())
-    return (f"{n} projets soutenus par l'AMI Écoles de production pour accélérer le "
-            "déploiement des écoles sur tout le territoire")
+    return (f"{_projects(sites)} projets soutenus par l'AMI Écoles de production pour "
+            "accélérer le déploiement des écoles sur tout le territoire")
+
+
+def _projects(sites: pd.DataFrame) -> int:
+    return int(sites["categorie"].astype(str).isin(["ingenierie", "investissement"]).sum())
+
+
+def default_subtitle() -> str:
+    """Subtitle of the annex: the date the laureates were announced."""
+    return f"Lauréats de l'appel à manifestation d'intérêt annoncés le {french_date(ANNEX_DATE)}"
+
+
+def _data_sources(provenance: Provenance | None) -> str:
+    return f"FNEP ; {boundaries_credit(provenance)} ; INSEE COG"
 
 
 def default_source_line(provenance: Provenance | None) -> str:
-    """Source line of the map, crediting the boundaries it was drawn on."""
-    return ("Sources : dossier de presse du 23 novembre 2021 ; FNEP ; "
-            f"{boundaries_credit(provenance)} ; INSEE COG. Réalisation : ecoles-map.")
+    """Source line of the annex map: a reconstruction, its sources, the boundaries' credit."""
+    return (f"{RECONSTRUCTION} Sources : dossier de presse du 23 novembre 2021 ; "
+            f"{_data_sources(provenance)}. {CREDIT}")
+
+
+def short_source_line(provenance: Provenance | None) -> str:
+    """Source line of the small formats (social card, square): reconstruction and sources."""
+    return f"{RECONSTRUCTION_SHORT} Sources : {_data_sources(provenance)}."
 
 
 def legend_entries(sites: pd.DataFrame,
@@ -89,19 +162,32 @@ def legend_entries(sites: pd.DataFrame,
 
     The four entries of the 2021 annex, then the already covered départements, so that
     every colour of the map is in the legend (the uncovered ones are the plain background).
+    A school both existing and laureate is drawn once, with its laureate symbol: the entries
+    say so, so that the reader can count what is drawn.
 
     Keys are those of :data:`pipeline.config.CATEGORY_STYLE` (drawn as that marker) and
     :data:`pipeline.config.STATUS_STYLE` (drawn as that fill), as ``legend=`` of
     :func:`plot_coverage` takes them.
     """
     n = _counts(sites, departements)
+    existing = f"Écoles de production existantes ({n['existante']}"
+    if n["existante_laureate"]:
+        existing += (f", dont {n['existante_laureate']} aussi lauréates de l'AMI, figurées "
+                     "par le symbole de leur aide)")
+    else:
+        existing += ")"
+    engineering = f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie"
+    if n["ingenierie_existante"]:
+        engineering += f", dont {n['ingenierie_existante']} écoles déjà existantes"
+    investment = (f"{n['investissement']} écoles de production soutenues par l'État en "
+                  "subvention aux investissements (fonds d'accélération des investissements "
+                  "industriels dans les territoires) et par la Banque des Territoires")
+    if n["investissement_existante"]:
+        investment += f", dont {n['investissement_existante']} déjà existantes"
     return [
-        ("existante", f"Écoles de production existantes ({n['existante']})"),
-        ("ingenierie", f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie"),
-        ("investissement",
-         f"{n['investissement']} écoles de production soutenues par l'État en subvention aux "
-         "investissements (fonds d'accélération des investissements industriels dans les "
-         "territoires) et par la Banque des Territoires"),
+        ("existante", existing),
+        ("ingenierie", engineering),
+        ("investissement", investment),
         (config.STATUS_NEW,
          "Département nouvellement couvert par une école de production suite à l'AMI "
          f"({n['nouvellement_couverts']})"),
@@ -110,8 +196,139 @@ def legend_entries(sites: pd.DataFrame,
     ]
 
 
-def alt_text(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
-    """Short French description of the map for screen readers, built from the data.
+def short_legend_entries(sites: pd.DataFrame,
+                         departements: pd.DataFrame) -> list[tuple[str, str]]:
+    """Return the legend of the small formats: one short line per entry, counts first.
+
+    Parameters
+    ----------
+    sites, departements
+        As for :func:`legend_entries`.
+
+    Returns
+    -------
+    list of (str, str)
+        The keys of :func:`legend_entries`, in its order.
+    """
+    n = _counts(sites, departements)
+    existing = f"{n['existante']} écoles existantes"
+    if n["existante_laureate"]:
+        existing += f", dont {n['existante_laureate']} lauréates"
+    return [
+        ("existante", existing),
+        ("ingenierie", f"{n['ingenierie']} lauréats AMI en ingénierie"),
+        ("investissement", f"{n['investissement']} lauréats AMI en investissement"),
+        (config.STATUS_NEW, f"{n['nouvellement_couverts']} départements nouvellement couverts"),
+        (config.STATUS_COVERED, f"{n['deja_couverts']} départements déjà couverts"),
+    ]
+
+
+def short_texts(sites: pd.DataFrame, departements: pd.DataFrame,
+                provenance: Provenance | None = None) -> MapTexts:
+    """Return the annex's texts for the small formats (social card, square).
+
+    Parameters
+    ----------
+    sites, departements
+        As for :func:`legend_entries`.
+    provenance
+        Where the départements came from, credited on the source line.
+
+    Returns
+    -------
+    MapTexts
+        A title of one line, the subtitle, :func:`short_legend_entries`,
+        :func:`short_source_line`.
+    """
+    return MapTexts(f"{_projects(sites)} projets soutenus par l'AMI Écoles de production",
+                    default_subtitle(), tuple(short_legend_entries(sites, departements)),
+                    short_source_line(provenance))
+
+
+# --- Labels --------------------------------------------------------------------------------
+_ARRONDISSEMENT: Final = re.compile(r"\s+\d+(?:er|e)\s+Arrondissement\s*$", re.IGNORECASE)
+#: How alike a label's first words and the commune must be to count as the same name
+#: spelt differently ("Châteaubriand" on the annex for Châteaubriant).
+_SAME_NAME_RATIO: Final = 0.85
+
+
+def place_name(commune: str) -> str:
+    """Return the name of a commune as a place on the map: "Lyon" for "Lyon 9e Arrondissement"."""
+    return " ".join(_ARRONDISSEMENT.sub("", str(commune)).split())
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, hyphens and apostrophes as spaces: for comparing names."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[-'’]", " ", plain).split())
+
+
+def site_label(label: str, place: str) -> str:
+    """Return a map label that names its place: "Besançon – EPB Usinage".
+
+    A label that already names the place is kept; one whose first words are the place spelt
+    differently (the annex's "Châteaubriand Bois" for Châteaubriant) gets the commune's
+    spelling; any other (a school's name, a nearby town) is preceded by the place.
+
+    Parameters
+    ----------
+    label
+        The label of the data ("place or school + trade"), e.g. "EPB Usinage".
+    place
+        Where the site is: its commune, arrondissement left out (:func:`place_name`).
+
+    Returns
+    -------
+    str
+        The label to print; ``label`` itself when ``place`` is empty.
+    """
+    label = " ".join(str(label).split())
+    place = place_name(place)
+    if not place or not label:
+        return label or place
+    folded_place, folded_label = _fold(place), _fold(label)
+    if re.search(rf"(^|\s){re.escape(folded_place)}(\s|$)", folded_label):
+        return label
+    words = label.split(" ")
+    for n in range(1, len(words) + 1):
+        head = " ".join(words[:n])
+        if abs(len(head) - len(place)) > 2:
+            continue
+        folded_head = _fold(head)
+        if (folded_head[:1] == folded_place[:1] and difflib.SequenceMatcher(
+                None, folded_head, folded_place).ratio() >= _SAME_NAME_RATIO):
+            return " ".join([place, *words[n:]])
+    return f"{place} – {label}"
+
+
+def annex_label(libelle: object, commune: object, metier: object) -> str:
+    """Return the label as the 2021 annex printed it: its own words, then the trades.
+
+    Parameters
+    ----------
+    libelle
+        ``libelle_annexe`` of the registry (the annex's verbatim text), or a missing value.
+    commune
+        The site's commune, used when the annex label is missing.
+    metier
+        Trades separated by ``;``, or a missing value.
+
+    Returns
+    -------
+    str
+        E.g. "Châteaubriand Bois", "EPB Usinage".
+    """
+    name = libelle if isinstance(libelle, str) and libelle.strip() else place_name(str(commune))
+    text = metier if isinstance(metier, str) else ""
+    trade = join_french([t.strip() for t in text.split(";") if t.strip()])
+    name = " ".join(str(name).split())
+    return f"{name} {trade[0].upper()}{trade[1:]}" if trade else name
+
+
+def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "a4",
+             zooms: Sequence[str] = (), overseas_sites: bool | None = None) -> str:
+    """Return a French description of the map for screen readers, sized for where it is used.
 
     Parameters
     ----------
@@ -119,6 +336,13 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
         Sites with ``categorie`` (see :func:`plot_coverage`).
     departements
         Départements with ``nom`` and ``statut``.
+    preset
+        ``a4`` (print, PDF: the full description), ``slide`` (the same without the list of
+        départements), ``social`` or ``square`` (one sentence, for a post).
+    zooms
+        Names of the zooms of the map (e.g. ``["Lyon"]``), if any.
+    overseas_sites
+        Whether a site is overseas; None works it out from ``departement``.
 
     Returns
     -------
@@ -126,25 +350,42 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
         A paragraph ending with a newline.
     """
     n = _counts(sites, departements)
-    shape = {k: _SHAPE_NAMES.get(v["marker"], "symboles")
-             for k, v in config.CATEGORY_STYLE.items()}
     new = departements.loc[departements["statut"] == config.STATUS_NEW]
     names = sorted(new["nom"].astype(str), key=str.casefold)
-    listed = (", ".join(names[:-1]) + " et " + names[-1]) if len(names) > 1 else "".join(names)
-    text = (
-        f"Carte de France des écoles de production en novembre 2021. "
-        f"{n['existante']} écoles de production existantes ({shape['existante']}), "
-        f"{n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie ({shape['ingenierie']}) "
-        f"et {n['investissement']} écoles soutenues en subvention aux investissements "
-        f"({shape['investissement']}). "
-    )
-    if names:
+    if preset in ("social", "square"):
+        return (f"Carte de France : {n['existante']} écoles de production existantes et "
+                f"{_projects(sites)} projets soutenus par l'AMI en novembre 2021 "
+                f"({n['ingenierie']} en ingénierie, {n['investissement']} en "
+                f"investissement) ; {n['nouvellement_couverts']} départements nouvellement "
+                "couverts.\n")
+    shape = {k: _SHAPE_NAMES.get(v["marker"], "symboles")
+             for k, v in config.CATEGORY_STYLE.items()}
+    text = (f"Carte de France des écoles de production en novembre 2021, reconstituée "
+            f"d'après l'annexe du communiqué de presse. {n['existante']} écoles de production "
+            "existantes")
+    if n["existante_laureate"]:
+        text += (f", dont {n['existante_laureate']} aussi lauréates de l'AMI, dessinées avec "
+                 f"le symbole de leur aide ; les {n['existante'] - n['existante_laureate']} "
+                 f"autres en {shape['existante']}")
+    else:
+        text += f" ({shape['existante']})"
+    text += (f". {n['ingenierie']} nouveaux lauréats de l'AMI en ingénierie "
+             f"({shape['ingenierie']}) et {n['investissement']} écoles soutenues en subvention "
+             f"aux investissements ({shape['investissement']}). ")
+    if preset == "a4" and names:
         text += (f"{n['nouvellement_couverts']} départements sont nouvellement couverts par "
-                 f"une école de production grâce à l'AMI : {listed}. ")
+                 f"une école de production grâce à l'AMI (en orange) : {join_french(names)}. ")
+    elif names:
+        text += (f"{n['nouvellement_couverts']} départements sont nouvellement couverts par "
+                 "une école de production grâce à l'AMI (en orange). ")
     else:
         text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
-    text += ("Encarts : Guadeloupe, Martinique, Guyane, La Réunion, Mayotte, et zoom sur "
-             "l'Île-de-France.")
+    if zooms:
+        text += f"Zoom sur {join_french(list(zooms))}. "
+    if overseas_sites is None:
+        overseas_sites = bool(sites["departement"].astype(str).isin(OVERSEAS_CODES).any())
+    text += ("Encarts : Guadeloupe, Martinique, Guyane, La Réunion et Mayotte."
+             if overseas_sites else "Aucune école en outre-mer à cette date.")
     return text + "\n"
 
 
@@ -227,3 +468,29 @@ def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     if published is not None:
         text += (f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}.")
     return text + "\n"
+
+
+# --- The press page ---------------------------------------------------------------------
+def page_note(day: dt.date | None = None) -> str:
+    """Return the note that says how the map was made, for the press page.
+
+    Parameters
+    ----------
+    day
+        The date of a dated map; None for the 2021 annex.
+
+    Returns
+    -------
+    str
+        One paragraph, in French, without a final newline.
+    """
+    where = ("Chaque site est placé sur sa commune ; la colonne « Confiance » du tableau dit "
+             "à quel point chaque ligne est établie.")
+    if day is None or day == ANNEX_DATE:
+        return ("Carte reconstituée : elle reprend le contenu de l'annexe du communiqué de "
+                "presse du 23 novembre 2021 à partir d'un registre public des écoles dont "
+                f"chaque ligne cite ses sources. {where}")
+    return (f"Carte reconstituée : elle montre les écoles de production au {french_date(day)} "
+            "selon un registre public dont chaque ligne cite ses sources (l'annexe du "
+            "communiqué du 23 novembre 2021, puis les ouvertures documentées depuis). Le "
+            f"réseau peut compter des écoles que le registre n'a pas pu identifier. {where}")

@@ -37,8 +37,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         )
     except OSError as exc:
         raise PipelineError(
-            f"cannot write to {target.parent}: {exc.strerror}. "
-            "Check that the folder exists and is writable, or choose another output."
+            f"impossible d'écrire dans {target.parent} : {exc.strerror}. Vérifiez que le "
+            "dossier existe et est accessible en écriture, ou choisissez une autre sortie."
         ) from exc
     os.close(fd)
     tmp = Path(tmp_name)

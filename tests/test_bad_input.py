@@ -80,7 +80,7 @@ def test_unwritable_output_folder(write_registry, tmp_path):
     blocker.write_text("a file where a folder is expected")
     result = run_ingest(write_registry(GOOD_ROWS), blocker / "registre.csv")
     assert result.exit_code == 1
-    assert "cannot write to" in result.output and str(blocker) in result.output
+    assert "impossible d'écrire dans" in result.output and str(blocker) in result.output
     assert blocker.read_text() == "a file where a folder is expected"
 
 

@@ -123,12 +123,12 @@ def test_normalize_both_ign_schemas_to_one() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda f: f.drop(columns="INSEE_DEP"), "no column 'code'"),
-    (lambda f: f.drop(columns="NOM"), "no column 'nom'"),
-    (lambda f: f.set_crs(None, allow_override=True), "no coordinate reference system"),
-    (lambda f: f.assign(INSEE_DEP=["01", "1"]), "01 appear more than once"),
+    (lambda f: f.drop(columns="INSEE_DEP"), "pas de colonne 'code'"),
+    (lambda f: f.drop(columns="NOM"), "pas de colonne 'nom'"),
+    (lambda f: f.set_crs(None, allow_override=True), "pas de système de coordonnées"),
+    (lambda f: f.assign(INSEE_DEP=["01", "1"]), "01 présent\\(s\\) plusieurs fois"),
     (lambda f: f.set_geometry([shapely.Point(0, 0), shapely.Point(1, 1)], crs=f.crs),
-     "no polygon geometry"),
+     "sans géométrie polygonale"),
 ])
 def test_normalize_rejects_what_is_not_a_departement_layer(change: object,
                                                            message: str) -> None:

@@ -198,7 +198,7 @@ def test_no_departement_column_and_custom_column_names(gazetteer: pd.DataFrame) 
 
 
 def test_missing_commune_column_is_a_geocoding_error(gazetteer: pd.DataFrame) -> None:
-    with pytest.raises(GeocodingError, match="no column 'commune'"):
+    with pytest.raises(GeocodingError, match="pas de colonne 'commune'"):
         geocode_sites(pd.DataFrame({"ville": ["Caen"]}), gazetteer)
 
 
@@ -383,7 +383,7 @@ def test_cli_geocode_reports_missing_column_and_file(tmp_path: Path) -> None:
     source.write_text("ville\nCaen\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["geocode", str(source), str(tmp_path / "o.csv")])
     assert result.exit_code == 1
-    assert "no column 'commune'" in result.stderr
+    assert "pas de colonne 'commune'" in result.stderr
     assert not (tmp_path / "o.csv").exists()
     result = CliRunner().invoke(main, ["geocode", str(tmp_path / "absent.csv"),
                                        str(tmp_path / "o.csv")])

@@ -106,7 +106,7 @@ def test_ambiguous_commune_without_departement_column(tmp_path: Path) -> None:
     out = tmp_path / "out" / "villes-geocodees.csv"
     result = CliRunner().invoke(main, ["geocode", str(table), str(out)])
     assert_refused(result, f"{table}:3", "'Flers'", "ambigu", "61169", "62337", "80314",
-                   "'departement' column")
+                   "colonne 'departement'")
     # geocode writes the table even then (documented): complete, the ambiguous row flagged.
     written = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert written["statut_geocodage"].tolist() == ["ok", "ambigu"]

@@ -60,14 +60,14 @@ def normalize_departements(departements: gpd.GeoDataFrame, *,
     missing = [c for c in ("code", "nom") if c not in frame.columns]
     if missing:
         raise BoundaryError(
-            f"{origin}: no column {' or '.join(repr(c) for c in missing)} (expected "
-            "INSEE_DEP/NOM as in ADMIN EXPRESS 3.x, or code_insee/nom_officiel as in 4.0; "
-            f"found {', '.join(map(str, departements.columns))}). Pass an IGN département "
-            "layer, or rename its columns to 'code' and 'nom'."
+            f"{origin} : pas de colonne {' ni '.join(repr(c) for c in missing)} (attendu "
+            "INSEE_DEP/NOM comme dans ADMIN EXPRESS 3.x, ou code_insee/nom_officiel comme en "
+            f"4.0 ; trouvé {', '.join(map(str, departements.columns))}). Passez une couche de "
+            "départements de l'IGN, ou renommez ses colonnes en 'code' et 'nom'."
         )
     if frame.crs is None:
-        raise BoundaryError(f"{origin}: the layer has no coordinate reference system; "
-                            "give the file a .prj (shapefile) or use a GeoPackage")
+        raise BoundaryError(f"{origin} : la couche n'a pas de système de coordonnées ; "
+                            "donnez au fichier un .prj (shapefile) ou utilisez un GeoPackage")
     frame = frame.to_crs(STORAGE_CRS)
     geoms = frame.geometry.array
     kinds = shapely.get_type_id(geoms)
@@ -76,12 +76,12 @@ def normalize_departements(departements: gpd.GeoDataFrame, *,
     codes = codes.where(~codes.str.fullmatch(r"\d"), codes.str.zfill(2))
     if bad.any():
         which = ", ".join(codes[bad].tolist()[:5])
-        raise BoundaryError(f"{origin}: département(s) {which} have no polygon geometry; "
-                            "the layer is damaged, download it again")
+        raise BoundaryError(f"{origin} : département(s) {which} sans géométrie polygonale ; "
+                            "la couche est endommagée, téléchargez-la de nouveau")
     twice = sorted(set(codes[codes.duplicated()]))
     if twice:
-        raise BoundaryError(f"{origin}: code(s) {', '.join(twice)} appear more than once; "
-                            "pass a layer with one feature per département")
+        raise BoundaryError(f"{origin} : code(s) {', '.join(twice)} présent(s) plusieurs fois ; "
+                            "passez une couche avec un objet par département")
     multi = shapely.multipolygons(shapely.get_parts(geoms[kinds == 3]).reshape(-1, 1))
     geometry = geoms.to_numpy().copy()
     geometry[kinds == 3] = multi

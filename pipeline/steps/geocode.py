@@ -368,8 +368,8 @@ def geocode_sites(sites: pd.DataFrame, gazetteer: pd.DataFrame, *,
     """
     if commune_column not in sites.columns:
         raise GeocodingError(
-            f"no column {commune_column!r} among {', '.join(map(str, sites.columns))}; "
-            "name the column of commune names 'commune' (or pass its name)")
+            f"pas de colonne {commune_column!r} parmi {', '.join(map(str, sites.columns))} ; "
+            "nommez « commune » la colonne des noms de communes (ou indiquez son nom)")
     names = ["" if not isinstance(v, str) else v for v in sites[commune_column].tolist()]
     gazetteer, parent_names = _candidates(gazetteer, names)
     index = _Index(gazetteer, parent_names)
@@ -459,11 +459,11 @@ def geocoding_problems(geocoded: pd.DataFrame, *, path: str = "<sites>",
     for line, status, value, methode in zip(line_of, statuses, values, methods, strict=True):
         if status == OK:
             continue
-        advice = ("add the département code in the 'departement' column"
+        advice = ("ajoutez le code du département dans la colonne 'departement'"
                   if status == AMBIGUOUS else
-                  "check the spelling and the département, or use the current official name")
+                  "vérifiez l'orthographe et le département, ou écrivez le nom officiel actuel")
         if status == AMBIGUOUS and str(methode).startswith("ancien nom de plusieurs"):
             advice = "ancien nom de plusieurs communes : écrivez le nom de la commune actuelle"
         problems.append(Problem(path, line, commune_column, str(value),
-                                f"{status} ({methode}); {advice}"))
+                                f"{status} ({methode}) ; {advice}"))
     return problems

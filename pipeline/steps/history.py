@@ -125,8 +125,8 @@ def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) 
                              "statut_site": SITE_ANNOUNCED, "date_ouverture": pd.NaT,
                              "date_fermeture": pd.NaT})
         elif not laureate:
-            log.warning("registry row %r is neither an existing school nor a laureate; "
-                        "not drawn", rid)
+            log.warning("la ligne %r du registre n'est ni une école existante ni un lauréat ; "
+                        "elle n'est pas dessinée", rid)
     for _, op in openings[openings["ami_2021_id"].isna()].iterrows():
         if op["date_ouverture"] > day:
             continue
@@ -213,7 +213,8 @@ def coverage_as_of(
     codes = _departement_codes(sites, departement_of_site)
     missing = codes.isna()
     if missing.any():
-        log.warning("%d site(s) without a département code left out: %s", int(missing.sum()),
+        log.warning("%d site(s) sans code de département laissé(s) de côté : %s",
+                    int(missing.sum()),
                     ", ".join(sites.loc[missing, "id"].astype(str)))
     placed = sites.assign(_code=codes)[~missing]
     universe = set(DEPARTEMENT_CODES if departements is None else departements)

@@ -128,23 +128,23 @@ def _check_geocoded(sites: pd.DataFrame) -> None:
     missing = [c for c in _REQUIRED_SITE_COLUMNS if c not in sites.columns]
     if missing:
         raise GeocodingError(
-            f"the sites lack the column(s) {', '.join(missing)}; pass the output of "
-            "pipeline.steps.geocode.geocode_sites (registry columns plus longitude, latitude, "
-            "statut_geocodage)")
+            f"il manque aux sites la/les colonne(s) {', '.join(missing)} ; passez la sortie de "
+            "pipeline.steps.geocode.geocode_sites (colonnes du registre plus longitude, "
+            "latitude, statut_geocodage)")
     lon = pd.to_numeric(sites["longitude"], errors="coerce")
     lat = pd.to_numeric(sites["latitude"], errors="coerce")
     bad = ~sites["statut_geocodage"].eq("ok").fillna(False) | lon.isna() | lat.isna()
     if bad.any():
         rows = sites[bad]
         listed = "\n".join(
-            f"  - id {r.id!r}: commune {r.commune!r}, département {r.departement!r}, "
+            f"  - id {r.id!r} : commune {r.commune!r}, département {r.departement!r}, "
             f"statut_geocodage {r.statut_geocodage!r}"
             for r in rows.itertuples(index=False))
         raise GeocodingError(
-            f"{len(rows)} site(s) have no reliable position, so their département cannot be "
-            f"checked:\n{listed}\n"
-            "Fix the commune name (or write the official one) in the registry, or add the "
-            "commune's INSEE code in the note, then run again.")
+            f"{len(rows)} site(s) sans position sûre, dont le département ne peut être "
+            f"vérifié :\n{listed}\n"
+            "Corrigez le nom de la commune (ou écrivez son nom officiel) dans le registre, "
+            "puis relancez.")
 
 
 def _nearest(point: object, departements: gpd.GeoDataFrame) -> tuple[str | None, float]:
@@ -185,7 +185,7 @@ def _spatial_departement(points: gpd.GeoDataFrame, departements: gpd.GeoDataFram
         code, metres = _nearest(points.geometry.loc[row], departements)
         distance.loc[row] = metres
         codes.loc[row] = code if metres <= tolerance_m else None
-        log.info("site %s lies %.0f m outside the nearest département %s",
+        log.info("le site %s est à %.0f m hors du département le plus proche, %s",
                  points.loc[row, "id"], metres, code)
     return codes.astype("string"), distance
 
@@ -211,8 +211,8 @@ class Placement:
 def _storage(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Départements in EPSG:4326, sorted by code, with a fresh index."""
     if departements.crs is None:
-        raise GeocodingError("the départements have no CRS; expected EPSG:4326 "
-                             "(pipeline.sources.inputs.read_departements)")
+        raise GeocodingError("les départements n'ont pas de système de coordonnées ; "
+                             "EPSG:4326 attendu (pipeline.sources.inputs.read_departements)")
     deps = departements.to_crs(STORAGE_CRS) if not departements.crs.equals(STORAGE_CRS) \
         else departements.copy()
     return deps.sort_values("code", kind="stable").reset_index(drop=True)
@@ -266,7 +266,7 @@ def place_sites(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     mismatches = pd.DataFrame(points[wrong.to_numpy()]).reindex(
         columns=list(MISMATCH_COLUMNS)).reset_index(drop=True)
     if len(mismatches):
-        log.warning("%d site(s) fall outside their declared département: %s",
+        log.warning("%d site(s) hors de leur département déclaré : %s",
                     len(mismatches), ", ".join(mismatches["id"]))
     return Placement(points, mismatches)
 

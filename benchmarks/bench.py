@@ -9,24 +9,25 @@ run of the pipeline pays: ratios compare across machines, seconds do not.
 What is measured, and how:
 
 - **import floor**: best of 5 fresh interpreters.
-- **steps**: one fresh interpreter (``--steps-json``) runs ingest, geocode, boundaries read,
-  join, GeoPackage + tables write, plot, PNG save and SVG save through the library functions,
-  once (cold: the first call pays its lazy imports, as a real run does).
+- **steps**: one fresh interpreter (``--steps-json``) runs prepare (ingest, geocode,
+  boundaries, join), the snapshot, the GeoPackage and tables, the A4 drawing, PNG and SVG
+  saves and the press page through the library functions, once and on one core (cold: the
+  first call pays its lazy imports, as a real run does).
 - **make map**: in a fresh ``git clone`` of the repository's HEAD in a temporary folder.
-  The clone's ``.venv`` is a symlink to this repository's virtualenv, and ``make`` runs with
-  ``-o .venv/bin/python -o .venv/.installed`` so that it never re-creates or re-installs the
-  shared virtualenv (installation is not measured); ``PYTHONPATH`` points at the clone so
-  that the clone's code is what runs. "cold" is the first ``make map`` (no outputs, no
-  bytecode cache of the clone's modules); "no-op" is ``make map`` again (best of 3);
-  "forced" is ``make -B map`` (best of 3).
+  The clone's ``.venv`` is a symlink to this repository's virtualenv, whose lock stamps match
+  the clone's lock, so nothing is installed (installation is not measured; the run fails if
+  ``make -B`` installs anything); ``PYTHONPATH`` points at the clone so that the clone's code
+  is what runs. "cold" is the first ``make map`` (no outputs, no bytecode cache of the
+  clone's modules); "no-op" is ``make map`` again (best of 3); "forced" is ``make -B map``
+  (best of 3); "all" is ``make -B all``, every product in one run.
 - **peak memory**: largest resident set (``ru_maxrss`` from ``wait4``) of any process of the
   forced ``make map``; with forked workers this is the largest one, not the sum.
 - **sizes**: every file the forced ``make map`` leaves in ``data/processed`` and ``maps``.
 - **scaling**: synthetic registries of 100, 1,000 and 10,000 sites on real communes (COM rows
   of the embedded gazetteer, sampled with a fixed seed; mixed categories), each through
-  ``ecoles-map build REG --processed-dir TMP --maps-dir TMP`` (or ``join`` + ``render`` when
-  ``build`` does not exist). Labels: the renderer's ``labels="auto"`` leaves them out above
-  ``pipeline.render.MAX_AUTO_LABELS`` sites; the table says whether the SVG has them.
+  ``ecoles-map build REG --processed-dir TMP --maps-dir TMP``. Labels: the renderer's
+  ``labels="auto"`` leaves them out above ``MAX_AUTO_LABELS`` sites; the table says whether
+  the SVG has them.
 """
 
 from __future__ import annotations
@@ -53,8 +54,6 @@ GAZETTEER = ROOT / "pipeline" / "data" / "communes.csv.gz"
 REGISTRY = ROOT / "data" / "raw" / "ecoles.csv"
 HEADER = ("id", "nom", "commune", "departement", "existante_2021", "ami_2021",
           "libelle_annexe", "metier", "ouverture", "confiance", "sources", "note")
-#: make options that keep it from re-creating or re-installing the shared virtualenv.
-KEEP_VENV = ("-o", ".venv/bin/python", "-o", ".venv/.installed", "-o", ".venv/.installed-test")
 SCALES = (100, 1_000, 10_000)
 SEED = 2021
 
@@ -146,11 +145,6 @@ def best_of(n: int, measure: Callable[[], Run], what: str) -> Run:
     return Run(fastest.seconds, max(r.max_rss_mb for r in runs), 0, fastest.output)
 
 
-def has_build() -> bool:
-    """Whether the CLI has the one-process ``build`` command."""
-    return run([CLI, "build", "--help"]).returncode == 0
-
-
 # --- Steps in one process -----------------------------------------------------------------------
 def steps_json(registry: Path, workdir: Path) -> None:
     """Time each step through the library functions, in this (fresh) process; print JSON."""
@@ -166,43 +160,25 @@ def steps_json(registry: Path, workdir: Path) -> None:
     import geopandas  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
 
-    from pipeline.config import DEFAULT_LABEL_OVERRIDES
-    from pipeline.outputs.files import write_text
-    from pipeline.outputs.gpkg import coverage_metadata
-    from pipeline.outputs.maps.labels import read_label_overrides
-    from pipeline.outputs.maps.render import plot_coverage
+    from pipeline.outputs.maps.render import draw_map
     from pipeline.outputs.maps.save import save_map
-    from pipeline.outputs.maps.texts import alt_text
-    from pipeline.sources.embedded import read_gazetteer
-    from pipeline.sources.inputs import read_departements
-    from pipeline.steps.geocode import geocode_sites
-    from pipeline.steps.join import mark_coverage
-    from pipeline.steps.report import reconcile
-    from pipeline.workflow import load_registry, write_coverage_outputs
+    from pipeline.run import prepare, publish, snapshot
 
     lap("imports (geopandas, matplotlib, pipeline)")
-    sites = load_registry(registry)
-    lap("ingest")
-    geocoded = geocode_sites(sites, read_gazetteer())
-    lap("geocode")
-    departements = read_departements()
-    lap("boundaries read")
-    coverage = mark_coverage(geocoded, departements)
-    reconciliation = reconcile(coverage.sites, coverage.departements)
-    lap("join")
-    write_coverage_outputs(coverage, reconciliation, workdir / "couverture.gpkg",
-                           metadata=coverage_metadata(provenance=dict(departements.attrs)))
-    lap("GeoPackage + tables write")
-    overrides = (read_label_overrides(ROOT / DEFAULT_LABEL_OVERRIDES)
-                 if (ROOT / DEFAULT_LABEL_OVERRIDES).exists() else None)
-    fig = plot_coverage(coverage.sites, coverage.departements, preset="a4",
-                        label_overrides=overrides)
-    write_text(alt_text(coverage.sites, coverage.departements), workdir / "carte.txt")
-    lap("plot (+ alt text)")
+    prepared = prepare(registry)
+    lap("prepare: ingest, geocode, boundaries, join")
+    snap = snapshot(prepared)
+    lap("snapshot: coverage, texts, tables")
+    publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("tables",))
+    lap("publish: GeoPackage and tables")
+    fig = draw_map(snap.map, preset="a4", label_overrides=snap.label_overrides)
+    lap("draw the A4 map")
     save_map(fig, workdir / "carte.png", None)
     lap("PNG save")
     save_map(fig, None, workdir / "carte.svg")
     lap("SVG save")
+    publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("page",))
+    lap("press page")
     print(json.dumps(times))
 
 
@@ -245,10 +221,7 @@ def make_rows(quick: bool) -> list[Row]:
         checked(run(["git", "clone", "--quiet", ROOT, clone]), "git clone")
         (clone / ".venv").symlink_to(ROOT / ".venv")
         env = dict(os.environ, PYTHONPATH=str(clone))
-        make = ["make", "--no-print-directory", *KEEP_VENV]
-        dry = checked(run([*make, "-B", "-n", "map"], cwd=clone, env=env), "make -n map")
-        if " pip " in dry.output or "-m venv" in dry.output:
-            sys.exit(f"bench: make map would touch the shared virtualenv:\n{dry.output}")
+        make = ["make", "--no-print-directory"]
         cold = checked(run([*make, "map"], cwd=clone, env=env), "cold make map")
         rows.append(Row("make map, cold, fresh clone (after install)",
                         f"{cold.seconds:.2f} s", cold.seconds))
@@ -259,6 +232,11 @@ def make_rows(quick: bool) -> list[Row]:
                                                         env=env), "make -B map")
         rows.append(Row("make -B map, forced (best of 3)", f"{forced.seconds:.2f} s",
                         forced.seconds, f"≤ {FORCED_TARGET_RATIO:g}× floor"))
+        if "installing" in forced.output:
+            sys.exit(f"bench: make -B map reinstalled the environment:\n{forced.output}")
+        every = best_of(1, lambda: run([*make, "-B", "all"], cwd=clone, env=env), "make -B all")
+        rows.append(Row("make -B all: every product, one run", f"{every.seconds:.2f} s",
+                        every.seconds))
         peak = max(cold.max_rss_mb, forced.max_rss_mb)
         rows.append(Row("peak memory of make map (largest process)", f"{peak:.0f} MB",
                         target=f"< {MEMORY_TARGET_MB} MB", ok=peak < MEMORY_TARGET_MB))
@@ -271,23 +249,15 @@ def labels_drawn(svg: Path) -> str:
     return "labels on" if 'id="etiquettes"' in svg.read_text(encoding="utf-8") else "labels off"
 
 
-def scaling_rows(scales: Sequence[int], build: bool) -> list[Row]:
+def scaling_rows(scales: Sequence[int]) -> list[Row]:
     """Time the whole pipeline on synthetic registries of growing size."""
     rows = []
     for n in scales:
         with tempfile.TemporaryDirectory(prefix=f"bench-{n}-") as tmp:
             folder = Path(tmp)
             registry = write_synthetic_registry(folder / "registre.csv", n)
-            if build:
-                result = checked(run([CLI, "-q", "build", registry, "--processed-dir", folder,
-                                      "--maps-dir", folder]), f"build of {n} sites")
-            else:
-                join = checked(run([CLI, "-q", "join", registry, "-o",
-                                    folder / "couverture.gpkg"]), f"join of {n} sites")
-                render = checked(run([CLI, "-q", "render", folder / "couverture.gpkg", "-o",
-                                      folder]), f"render of {n} sites")
-                result = Run(join.seconds + render.seconds,
-                             max(join.max_rss_mb, render.max_rss_mb), 0, "")
+            result = checked(run([CLI, "-q", "build", registry, "--processed-dir", folder,
+                                  "--maps-dir", folder]), f"build of {n} sites")
             stem = folder / "ecoles-de-production-2021"
             detail = (f"{result.seconds:.2f} s, {result.max_rss_mb:.0f} MB, "
                       f"{labels_drawn(stem.with_suffix('.svg'))}; PNG "
@@ -296,8 +266,7 @@ def scaling_rows(scales: Sequence[int], build: bool) -> list[Row]:
                       f"{human_bytes((folder / 'couverture.gpkg').stat().st_size)}")
             target = f"< {SCALE_TARGET_S:g} s" if n == max(SCALES) else ""
             ok = result.seconds < SCALE_TARGET_S if target else None
-            how = "build" if build else "join + render"
-            rows.append(Row(f"{n:,} synthetic sites ({how})", detail, result.seconds, target,
+            rows.append(Row(f"{n:,} synthetic sites (build)", detail, result.seconds, target,
                             ok))
     return rows
 
@@ -326,7 +295,6 @@ def main() -> None:
         return
     os.chdir(ROOT)
     started = time.perf_counter()
-    build = has_build()
 
     floor_run = best_of(5 if not args.quick else 2, lambda: run(
         [sys.executable, "-c", "import geopandas, matplotlib.pyplot"]), "import floor")
@@ -350,14 +318,13 @@ def main() -> None:
     forced.ok = forced.seconds <= FORCED_TARGET_RATIO * floor
     rows += make
     scales = SCALES[:2] if args.quick else SCALES
-    rows += scaling_rows(scales, build)
+    rows += scaling_rows(scales)
 
     elapsed = time.perf_counter() - started
     rows.append(Row("whole benchmark", f"{elapsed:.0f} s", elapsed, f"< {TOTAL_TARGET_S:g} s",
                     elapsed < TOTAL_TARGET_S))
     head = (f"Benchmark of ecoles-map on {platform.machine()}, {os.cpu_count()} CPU(s), "
-            f"Python {platform.python_version()}; pipeline run by "
-            f"{'`ecoles-map build`' if build else '`join` + `render` (no `build` command)'}.\n")
+            f"Python {platform.python_version()}; pipeline run by `ecoles-map build`.\n")
     text = head + "\n" + table(rows, floor)
     print(text)
     if args.markdown:

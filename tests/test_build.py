@@ -221,5 +221,5 @@ def test_failed_make_map_keeps_the_previous_outputs(tmp_path):
                         encoding="utf-8")
     failed = subprocess.run(make, cwd=tmp_path, capture_output=True, text=True)
     assert failed.returncode != 0
-    assert "value '6X'" in failed.stderr
+    assert "valeur '6X'" in failed.stderr
     assert {p: p.read_bytes() for p in outputs} == before

@@ -110,6 +110,6 @@ def test_join_command_refuses_site_outside_its_departement(
     out = tmp_path / "out" / "couverture.gpkg"
     result = CliRunner().invoke(main, ["join", str(registry), "-o", str(out)])
     assert result.exit_code == 1
-    assert ":4: column 'departement' value '14'" in result.stderr
+    assert ":4: colonne 'departement' valeur '14'" in result.stderr
     assert "lies in département 75" in result.stderr
     assert not out.parent.exists()

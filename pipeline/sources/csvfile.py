@@ -29,9 +29,9 @@ def _decode(raw: bytes, path: str) -> str:
     if b"\x00" in raw[:65536]:
         raise SourceDataError(
             [Problem(path, None, None, None,
-                     "this is not a text CSV file (it contains NUL bytes); export the "
-                     "registry from your spreadsheet as 'CSV UTF-8'")],
-            summary=f"{path}: cannot read the file",
+                     "ce n'est pas un fichier CSV texte (il contient des octets NUL) ; "
+                     "exportez-le depuis le tableur au format 'CSV UTF-8'")],
+            summary=f"{path}: impossible de lire le fichier",
         )
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
@@ -44,9 +44,9 @@ def _decode(raw: bytes, path: str) -> str:
             line = raw[: exc.start].count(b"\n") + 1
             raise SourceDataError(
                 [Problem(path, line, None, repr(raw[exc.start : exc.start + 8]),
-                         "the file is neither UTF-8 nor Windows-1252/Latin-1; "
-                         "re-export it as 'CSV UTF-8'")],
-                summary=f"{path}: cannot decode the file",
+                         "le fichier n'est ni en UTF-8 ni en Windows-1252/Latin-1 ; "
+                         "exportez-le à nouveau au format 'CSV UTF-8'")],
+                summary=f"{path}: impossible de décoder le fichier",
             ) from exc
         return text
 
@@ -80,28 +80,28 @@ def read_csv_records(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[i
         size = p.stat().st_size
         if size > MAX_CSV_BYTES:
             raise SourceDataError(
-                [Problem(name, None, None, f"{size} bytes",
-                         f"file is larger than {MAX_CSV_BYTES // 1024 // 1024} MB, which no "
-                         "registry of schools needs; check you passed the right file")],
-                summary=f"{name}: refusing to read the file",
+                [Problem(name, None, None, f"{size} octets",
+                         f"fichier de plus de {MAX_CSV_BYTES // 1024 // 1024} Mo, ce dont aucun "
+                         "registre d'écoles n'a besoin ; vérifiez le fichier passé")],
+                summary=f"{name}: lecture du fichier refusée",
             )
         raw = p.read_bytes()
     except FileNotFoundError as exc:
         raise SourceDataError(
-            [Problem(name, None, None, None, "file not found; check the path")],
-            summary=f"{name}: cannot read the file",
+            [Problem(name, None, None, None, "fichier introuvable ; vérifiez le chemin")],
+            summary=f"{name}: impossible de lire le fichier",
         ) from exc
     except IsADirectoryError as exc:
         raise SourceDataError(
-            [Problem(name, None, None, None, "this is a folder, not a CSV file")],
-            summary=f"{name}: cannot read the file",
+            [Problem(name, None, None, None, "c'est un dossier, pas un fichier CSV")],
+            summary=f"{name}: impossible de lire le fichier",
         ) from exc
     text = _decode(raw, name)
     if not text.strip():
         raise SourceDataError(
-            [Problem(name, None, None, None, "the file is empty; it needs a header line "
-                     "and one line per school")],
-            summary=f"{name}: empty file",
+            [Problem(name, None, None, None, "le fichier est vide ; il faut une ligne "
+                     "d'en-tête et une ligne par école")],
+            summary=f"{name}: fichier vide",
         )
     header_line = text.splitlines()[0]
     delimiter = max(_DELIMITERS, key=header_line.count)
@@ -118,8 +118,9 @@ def read_csv_records(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[i
             start = reader.line_num + 1
     except csv.Error as exc:
         raise SourceDataError(
-            [Problem(name, reader.line_num, None, None, f"malformed CSV ({exc}); check quotes")],
-            summary=f"{name}: cannot parse the file",
+            [Problem(name, reader.line_num, None, None,
+                     f"CSV mal formé ({exc}) ; vérifiez les guillemets")],
+            summary=f"{name}: impossible d'analyser le fichier",
         ) from exc
     problems = []
     rows = []
@@ -129,13 +130,14 @@ def read_csv_records(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[i
             if extra:
                 problems.append(Problem(
                     name, line, None, extra[0],
-                    f"{len(record)} fields but the header has {len(header)}; "
-                    f"quote values containing {delimiter!r}"))
+                    f"{len(record)} champs mais l'en-tête en a {len(header)} ; "
+                    f"mettez entre guillemets les valeurs contenant {delimiter!r}"))
                 continue
         cells = [c.strip() for c in record[: len(header)]]
         rows.append(cells + [""] * (len(header) - len(cells)))
     if problems:
-        raise SourceDataError(problems, summary=f"{name}: {len(problems)} malformed line(s)")
+        raise SourceDataError(problems,
+                              summary=f"{name}: {len(problems)} ligne(s) mal formée(s)")
     import pandas as pd
 
     frame = pd.DataFrame(rows, columns=header, dtype=object)

@@ -88,11 +88,11 @@ class GeoApiGeocoder:
                 try:
                     data = json.loads(self.cache_path.read_text(encoding="utf-8"))
                     if not isinstance(data, dict):
-                        raise ValueError("not a JSON object")
+                        raise ValueError("pas un objet JSON")
                     self._cache = data
                 except (OSError, ValueError) as exc:
-                    log.warning("ignoring damaged geocoder cache %s (%s)", self.cache_path,
-                                exc)
+                    log.warning("cache du géocodeur endommagé ignoré : %s (%s)",
+                                self.cache_path, exc)
         return self._cache
 
     def candidates(self, name: str, departement: str | None = None
@@ -129,12 +129,12 @@ class GeoApiGeocoder:
             try:
                 answer = response.json()
                 if not isinstance(answer, list):
-                    raise ValueError("not a JSON list")
+                    raise ValueError("pas une liste JSON")
                 candidates = [_candidate(item) for item in answer]
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 raise GeocodingError(
-                    f"{response.url}: unexpected answer from geo.api.gouv.fr ({exc}); try "
-                    "again later or use `--geocoder embedded`."
+                    f"{response.url}: réponse inattendue de geo.api.gouv.fr ({exc}) ; "
+                    "réessayez plus tard ou utilisez `--geocoder embedded`."
                 ) from exc
             cache[key] = answer
             write_text(json.dumps(cache, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
@@ -230,8 +230,8 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
 
     if "commune" not in sites.columns:
         raise GeocodingError(
-            f"no column 'commune' among {', '.join(map(str, sites.columns))}; geocode the "
-            "validated registry (output of `ecoles-map ingest`)."
+            f"pas de colonne 'commune' parmi {', '.join(map(str, sites.columns))} ; "
+            "géocodez le registre validé (sortie de `ecoles-map ingest`)."
         )
     coder = geocoder or GeoApiGeocoder(cache_dir=cache_dir, session=session)
     deps = sites["departement"].tolist() if "departement" in sites.columns else [None] * len(
@@ -243,7 +243,7 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
         found = coder.candidates(name, dep) if name.strip() else []
         status, commune, methode = choose_commune(name, dep, found)
         if status != OK:
-            log.warning("commune %r (département %s): %s", name, dep or "?", methode)
+            log.warning("commune %r (département %s) : %s", name, dep or "?", methode)
         results.append((commune, methode, status))
     out = sites.copy()
     out["code_insee"] = [c.code_insee if c else None for c, _, _ in results]

@@ -53,8 +53,8 @@ CACHE_ENV: Final = "ECOLES_MAP_CACHE"
 #: Download chunk; a cut connection loses at most one chunk of what was received.
 CHUNK_SIZE: Final = 1 << 16
 OFFLINE_HINT: Final = (
-    "Check your internet connection (or proxy), or work offline with the embedded defaults: "
-    "`--boundaries embedded` / `--geocoder embedded`."
+    "Vérifiez la connexion à internet (ou le proxy), ou travaillez hors ligne avec les données "
+    "intégrées : `--boundaries embedded` / `--geocoder embedded`."
 )
 
 
@@ -165,11 +165,11 @@ def _connect_failure(exc: requests.RequestException) -> str | None:
     reason: Any = exc.args[0] if exc.args else None
     reason = getattr(reason, "reason", reason)
     if isinstance(reason, urllib3.exceptions.NameResolutionError):
-        return "the host name cannot be resolved (no network or no DNS)"
+        return "le nom d'hôte ne peut pas être résolu (pas de réseau ou pas de DNS)"
     if isinstance(reason, urllib3.exceptions.NewConnectionError):
         cause = reason.__cause__ or reason.__context__
-        detail = getattr(cause, "strerror", None) or "connection failed"
-        return f"cannot connect ({detail})"
+        detail = getattr(cause, "strerror", None) or "échec de la connexion"
+        return f"connexion impossible ({detail})"
     return None
 
 
@@ -248,10 +248,10 @@ class HttpClient:
             except requests.RequestException as exc:
                 failure = _connect_failure(exc)
                 if failure is not None:
-                    raise NetworkError(f"cannot reach {what}: {failure}. {OFFLINE_HINT}"
-                                       ) from exc
+                    raise NetworkError(f"impossible de joindre {what} : {failure}. "
+                                       f"{OFFLINE_HINT}") from exc
                 last = _short(exc)
-                log.warning("GET %s failed (%s), attempt %d of %d", what, last, attempt + 1,
+                log.warning("GET %s a échoué (%s), essai %d sur %d", what, last, attempt + 1,
                             self.retries + 1)
             else:
                 if response.status_code in ok_statuses:
@@ -260,20 +260,20 @@ class HttpClient:
                 if response.status_code not in RETRY_STATUSES:
                     response.close()
                     raise NetworkError(
-                        f"{what} answered {last}; the service or its address may have "
-                        f"changed. {OFFLINE_HINT}"
+                        f"{what} a répondu {last} ; le service ou son adresse ont peut-être "
+                        f"changé. {OFFLINE_HINT}"
                     )
                 wait = _retry_after(response)
                 if wait is not None:
                     delay = min(wait, MAX_RETRY_AFTER)
                 response.close()
-                log.warning("GET %s answered %s, attempt %d of %d", what, last, attempt + 1,
+                log.warning("GET %s a répondu %s, essai %d sur %d", what, last, attempt + 1,
                             self.retries + 1)
             if attempt < self.retries:
                 self.sleep(delay)
         raise NetworkError(
-            f"{what} still failing after {self.retries + 1} attempts (last: {last}). "
-            f"Try again later. {OFFLINE_HINT}"
+            f"{what} échoue encore après {self.retries + 1} essais (dernier : {last}). "
+            f"Réessayez plus tard. {OFFLINE_HINT}"
         )
 
 
@@ -300,11 +300,11 @@ def _check_file(path: Path, *, expected_size: int | None, sha256: str | None) ->
     """Return what is wrong with a downloaded file, or None if it passes the checks."""
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
-        return f"size {size} bytes, expected {expected_size}"
+        return f"taille {size} octets, {expected_size} attendus"
     if sha256 is not None:
         actual = _sha256(path)
         if actual.lower() != sha256.lower():
-            return f"sha256 {actual}, expected {sha256}"
+            return f"sha256 {actual}, {sha256} attendu"
     return None
 
 
@@ -357,7 +357,7 @@ def download(url: str, dest: str | os.PathLike[str], *, expected_size: int | Non
     """
     dest = Path(dest)
     if dest.exists() and _check_file(dest, expected_size=expected_size, sha256=sha256) is None:
-        log.info("%s already downloaded", dest)
+        log.info("%s déjà téléchargé", dest)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -372,16 +372,16 @@ def download(url: str, dest: str | os.PathLike[str], *, expected_size: int | Non
         resumes = response.headers.get("Content-Range", "").startswith(f"bytes {start}-")
         if response.status_code == 416 or (response.status_code == 206 and not resumes):
             # Our .part is not a prefix of this resource, or the server sent another range.
-            log.warning("server refused to resume %s; restarting the download", url)
+            log.warning("le serveur refuse de reprendre %s ; le téléchargement recommence", url)
             part.unlink(missing_ok=True)
             if not start:
-                raise NetworkError(f"{url} answered HTTP {response.status_code} to a plain "
-                                   "download; try again later.")
+                raise NetworkError(f"{url} a répondu HTTP {response.status_code} à un "
+                                   "téléchargement simple ; réessayez plus tard.")
             return download(url, dest, expected_size=expected_size, sha256=sha256,
                             progress=progress, client=http)
         if response.status_code == 206:
             mode = "ab"
-            log.info("resuming %s at byte %d", url, start)
+            log.info("reprise de %s à l'octet %d", url, start)
         else:  # 200: the server ignores Range, start again from zero
             start, mode = 0, "wb"
         total = _content_total(response, start)
@@ -397,21 +397,23 @@ def download(url: str, dest: str | os.PathLike[str], *, expected_size: int | Non
                         progress(done, total)
         except requests.RequestException as exc:
             raise NetworkError(
-                f"download of {url} was cut after {done} bytes ({_short(exc)}); the partial "
-                f"file {part} is kept: run the same command again to resume. {OFFLINE_HINT}"
+                f"le téléchargement de {url} a été coupé après {done} octets ({_short(exc)}) ; "
+                f"le fichier partiel {part} est gardé : relancez la même commande pour "
+                f"reprendre. {OFFLINE_HINT}"
             ) from exc
     if total is not None and done != total:
         raise NetworkError(
-            f"download of {url} stopped at {done} of {total} bytes; the partial file {part} "
-            f"is kept: run the same command again to resume. {OFFLINE_HINT}"
+            f"le téléchargement de {url} s'est arrêté à {done} octets sur {total} ; le "
+            f"fichier partiel {part} est gardé : relancez la même commande pour reprendre. "
+            f"{OFFLINE_HINT}"
         )
     problem = _check_file(part, expected_size=expected_size, sha256=sha256)
     if problem is not None:
         part.unlink()
         raise NetworkError(
-            f"download of {url} is corrupt ({problem}); it was deleted. Run the command "
-            "again; if it persists, the published file changed: update its size and sha256 "
-            "in pipeline/data/sources.json."
+            f"le téléchargement de {url} est corrompu ({problem}) ; il a été supprimé. "
+            "Relancez la commande ; si cela persiste, le fichier publié a changé : mettez à "
+            "jour sa taille et son sha256 dans pipeline/data/sources.json."
         )
     os.replace(part, dest)
     return dest

@@ -91,17 +91,17 @@ def _validate_departements(departements: gpd.GeoDataFrame, *, origin: str) -> No
     twice = sorted({c for c in codes if codes.count(c) > 1})
     problems = []
     if missing:
-        problems.append(f"missing {len(missing)}: {', '.join(missing)}")
+        problems.append(f"{len(missing)} manquant(s) : {', '.join(missing)}")
     if extra:
-        problems.append(f"unexpected codes: {', '.join(extra)}")
+        problems.append(f"codes inattendus : {', '.join(extra)}")
     if twice:
-        problems.append(f"repeated codes: {', '.join(twice)}")
+        problems.append(f"codes répétés : {', '.join(twice)}")
     if departements.geometry.isna().any() or departements.geometry.is_empty.any():
-        problems.append("some départements have no geometry")
+        problems.append("des départements n'ont pas de géométrie")
     if problems:
         raise BoundaryError(
-            f"{origin}: {len(codes)} départements instead of the {len(DEPARTEMENT_CODES)} "
-            f"expected ({'; '.join(problems)}). Try another `--edition`, or use "
+            f"{origin}: {len(codes)} départements au lieu des {len(DEPARTEMENT_CODES)} "
+            f"attendus ({' ; '.join(problems)}). Essayez une autre `--edition`, ou "
             "`--boundaries embedded`."
         )
 
@@ -118,8 +118,8 @@ def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
             raise ValueError(f"columns {list(cached.columns)}")
         _validate_departements(cached, origin=str(path))
     except Exception as exc:  # any damage means: fetch again
-        log.warning("cached départements %s are unreadable or incomplete (%s); "
-                    "downloading them again", path, exc)
+        log.warning("départements en cache %s illisibles ou incomplets (%s) ; "
+                    "nouveau téléchargement", path, exc)
         path.unlink(missing_ok=True)
         return None
     cached = cached.sort_values("code", kind="stable", ignore_index=True)
@@ -158,8 +158,8 @@ def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
     except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile,
             py7zr.exceptions.CrcError, EOFError, OSError) as exc:
         raise BoundaryError(
-            f"{archive}: damaged 7z archive ({type(exc).__name__}: {exc}); it was deleted, "
-            "run the command again to download it anew."
+            f"{archive}: archive 7z endommagée ({type(exc).__name__} : {exc}) ; elle a été "
+            "supprimée, relancez la commande pour la télécharger à nouveau."
         ) from exc
     found = sorted(workdir.glob("**/DEPARTEMENT.shp"))
     layer = None
@@ -168,15 +168,16 @@ def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
         layer = GPKG_LAYER
     if len(found) != 1:
         raise BoundaryError(
-            f"{archive}: expected one DEPARTEMENT.shp (or one GeoPackage) in the archive, "
-            f"found {len(found)} "
-            f"({', '.join(str(p.relative_to(workdir)) for p in found) or 'none'}). The "
-            "delivery format may have changed; use `--boundaries embedded`."
+            f"{archive}: un DEPARTEMENT.shp (ou un GeoPackage) était attendu dans l'archive, "
+            f"{len(found)} trouvé(s) "
+            f"({', '.join(str(p.relative_to(workdir)) for p in found) or 'aucun'}). Le "
+            "format de livraison a peut-être changé ; utilisez `--boundaries embedded`."
         )
     try:
         return pyogrio.read_dataframe(found[0], layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise BoundaryError(f"{archive}: cannot read {found[0].name} ({exc})") from exc
+        raise BoundaryError(f"{archive}: impossible de lire {found[0].name} ({exc})"
+                            ) from exc
 
 
 def _swap_if_latlon(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -185,7 +186,7 @@ def _swap_if_latlon(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
     paris = departements.loc[departements["code"] == "75", "geometry"]
     if len(paris) and paris.iloc[0].representative_point().x > 40:
-        log.warning("WFS answered in latitude/longitude order; swapping axes")
+        log.warning("le WFS a répondu dans l'ordre latitude/longitude ; axes inversés")
         departements = departements.copy()
         departements.geometry = shapely.transform(
             departements.geometry.values, lambda xy: xy[:, ::-1])
@@ -241,7 +242,8 @@ def fetch_ign_departements(*, edition: str = "2021",
     editions = ign_editions()
     if edition != LATEST and edition not in editions:
         raise BoundaryError(
-            f"unknown IGN edition {edition!r}; choose one of {', '.join([*editions, LATEST])}."
+            f"édition IGN inconnue {edition!r} ; choisissez parmi "
+            f"{', '.join([*editions, LATEST])}."
         )
     folder = resolve_cache_dir(cache_dir) / "ign"
     cached_path = folder / f"departements-{edition}.gpkg"
@@ -254,7 +256,7 @@ def fetch_ign_departements(*, edition: str = "2021",
     if not refresh:
         cached = _read_cached(cached_path, edition, url)
         if cached is not None:
-            log.info("IGN départements %s read from the cache %s", edition, cached_path)
+            log.info("départements IGN %s lus dans le cache %s", edition, cached_path)
             return cached
     http = client_for(client, session)
     if edition == LATEST:
@@ -263,8 +265,8 @@ def fetch_ign_departements(*, edition: str = "2021",
             raw = pyogrio.read_dataframe(response.content)
         except Exception as exc:
             raise BoundaryError(
-                f"{url}: the WFS answer is not readable GeoJSON ({exc}); try again later or "
-                "use `--boundaries embedded`."
+                f"{url}: la réponse du WFS n'est pas du GeoJSON lisible ({exc}) ; réessayez "
+                "plus tard ou utilisez `--boundaries embedded`."
             ) from exc
         departements = _swap_if_latlon(normalize_departements(raw, origin=url))
     else:

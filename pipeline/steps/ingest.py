@@ -59,9 +59,9 @@ def normalize_departement(value: str) -> str | None:
 
 #: Cells checked by :func:`check_cell`: column → (allowed values or pattern, advice).
 _CHOICES: dict[str, tuple[tuple[str, ...], str]] = {
-    "existante_2021": (YES_NO, "write 'oui' or 'non'"),
-    "ami_2021": (AMI_CATEGORIES, "write 'ingenierie', 'investissement' or leave empty"),
-    "confiance": (CONFIDENCE_LEVELS, "write 'haute', 'moyenne' or 'basse'"),
+    "existante_2021": (YES_NO, "écrivez 'oui' ou 'non'"),
+    "ami_2021": (AMI_CATEGORIES, "écrivez 'ingenierie' ou 'investissement', ou laissez vide"),
+    "confiance": (CONFIDENCE_LEVELS, "écrivez 'haute', 'moyenne' ou 'basse'"),
 }
 
 
@@ -87,13 +87,13 @@ def check_cell(column: str, value: str) -> tuple[str, list[tuple[str, str | None
         What is wrong and how to fix it; ``None`` shows the cell itself.
     """
     if column == "id" and not _ID.match(value):
-        return value, [("use lower-case letters, digits and single hyphens (e.g. 'icam-lille')",
-                        None)]
+        return value, [("utilisez des minuscules, des chiffres et des tirets simples "
+                        "(par exemple 'icam-lille')", None)]
     if column == "departement":
         code = normalize_departement(value)
         if code is None:
-            return value, [("not a French département code; use the INSEE code such as "
-                            "'01', '2A' or '971'", None)]
+            return value, [("pas un code de département français ; utilisez le code INSEE, "
+                            "par exemple '01', '2A' ou '971'", None)]
         return code, []
     if column in _CHOICES:
         allowed, advice = _CHOICES[column]
@@ -102,10 +102,10 @@ def check_cell(column: str, value: str) -> tuple[str, list[tuple[str, str | None
     if column == "sources":
         urls = [u.strip() for u in value.split("|") if u.strip()]
         if not urls:
-            return value, [("no URL found; give at least one http(s) URL, separated by "
-                            "' | '", None)]
+            return value, [("aucune URL ; donnez au moins une URL http(s), plusieurs "
+                            "séparées par ' | '", None)]
         problems: list[tuple[str, str | None]] = [
-            ("not an http(s) URL; separate several URLs with ' | '", url)
+            ("pas une URL http(s) ; séparez plusieurs URL par ' | '", url)
             for url in urls if not _URL.match(url)]
         return " | ".join(urls), problems
     if column == "ouverture" and not OPENING_PATTERN.match(value):
@@ -147,23 +147,27 @@ def validate_registry(
     header = [str(c) for c in records.columns]
     duplicates = sorted({c for c in header if header.count(c) > 1})
     for col in duplicates:
-        problems.append(Problem(source, 1, col, None, "column appears twice in the header"))
+        problems.append(Problem(source, 1, col, None,
+                                "colonne présente deux fois dans l'en-tête"))
     for col in REGISTRY_REQUIRED:
         if col not in header:
             problems.append(Problem(
                 source, 1, col, None,
-                "required column is missing; the header must contain "
+                "colonne obligatoire absente ; l'en-tête doit contenir "
                 f"{', '.join(REGISTRY_COLUMNS)}"))
     for col in header:
         if col not in REGISTRY_COLUMNS:
-            hint = f"expected one of {', '.join(REGISTRY_COLUMNS)}"
-            problems.append(Problem(source, 1, col, None, f"unknown column; rename it ({hint})"))
+            hint = f"colonnes possibles : {', '.join(REGISTRY_COLUMNS)}"
+            problems.append(Problem(source, 1, col, None,
+                                    f"colonne inconnue ; renommez-la ({hint})"))
     if problems:
-        raise SourceDataError(problems, summary=f"{source}: the header is not a registry header")
+        raise SourceDataError(
+            problems, summary=f"{source}: l'en-tête n'est pas celui d'un registre des écoles")
     if records.empty:
         raise SourceDataError(
-            [Problem(source, None, None, None, "the file has a header but no rows of schools")],
-            summary=f"{source}: no rows",
+            [Problem(source, None, None, None,
+                     "le fichier a un en-tête mais aucune ligne d'école")],
+            summary=f"{source}: aucune ligne",
         )
 
     frame = records.reindex(columns=list(REGISTRY_COLUMNS), fill_value="").fillna("").astype(str)
@@ -178,10 +182,11 @@ def validate_registry(
         values = dict(zip(REGISTRY_COLUMNS, row, strict=True))
         for col in REGISTRY_NON_EMPTY:
             if not values[col]:
-                bad(col, "empty; every school needs a value here", "")
+                bad(col, "vide ; chaque école doit avoir une valeur ici", "")
         rid = values["id"]
         if rid in seen:
-            bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
+            bad("id", f"identifiant en double, déjà utilisé ligne {seen[rid]} ; chaque "
+                "identifiant doit être unique")
         elif rid:
             seen[rid] = line
         for col in CHECKED:
@@ -193,7 +198,7 @@ def validate_registry(
                     frame.iat[pos, REGISTRY_COLUMNS.index(col)] = normalized
     if problems:
         raise SourceDataError(
-            problems, summary=f"{source}: {len(problems)} problem(s); nothing was written"
+            problems, summary=f"{source}: {len(problems)} problème(s) ; rien n'a été écrit"
         )
 
     clean = frame.copy()

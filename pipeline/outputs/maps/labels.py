@@ -363,8 +363,9 @@ def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float,
     if missing:
         raise SourceDataError(
             [Problem(name, 1, None, ",".join(frame.columns),
-                     f"missing column(s) {', '.join(missing)}; the header must be 'id,dx,dy'")],
-            summary=f"{name}: invalid label offsets file",
+                     f"colonne(s) absente(s) : {', '.join(missing)} ; l'en-tête doit être "
+                     "'id,dx,dy'")],
+            summary=f"{name}: fichier de décalages d'étiquettes invalide",
         )
     problems: list[Problem] = []
     offsets: dict[str, tuple[float, float]] = {}
@@ -373,7 +374,8 @@ def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float,
         site = str(row["id"])
         if site in seen:
             problems.append(Problem(name, line, "id", site,
-                                    "this id already has an offset; keep one line per site"))
+                                    "cet identifiant a déjà un décalage ; gardez une ligne "
+                                    "par site"))
             continue
         seen.add(site)
         values = []
@@ -385,10 +387,10 @@ def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float,
                 values.append(value)
             except ValueError:
                 problems.append(Problem(name, line, column, str(row[column]),
-                                        "not a number; give the offset in points, e.g. 12 "
-                                        "or -8.5"))
+                                        "pas un nombre ; donnez le décalage en points, par "
+                                        "exemple 12 ou -8,5"))
         if len(values) == 2:
             offsets[site] = (values[0], values[1])
     if problems:
-        raise SourceDataError(problems, summary=f"{name}: {len(problems)} invalid offset(s)")
+        raise SourceDataError(problems, summary=f"{name}: {len(problems)} décalage(s) invalide(s)")
     return offsets

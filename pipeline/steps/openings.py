@@ -27,51 +27,10 @@ import pandas as pd
 
 from pipeline.config import ANNEX_DATE
 from pipeline.errors import Problem, SourceDataError
-from pipeline.schema import (
-    OPENING_COLUMNS,
-    OPENING_NON_EMPTY,
-    OPENING_REQUIRED,
-    PRECISION_DAY,
-    PRECISION_MONTH,
-    PRECISION_YEAR,
-)
-from pipeline.steps.ingest import OPENING_PATTERN, check_cell, fold_value
+from pipeline.schema import OPENING_COLUMNS, OPENING_NON_EMPTY, OPENING_REQUIRED
+from pipeline.steps.ingest import check_cell, fold_value, resolve_date
 
-
-def resolve_date(value: str) -> tuple[dt.date, dt.date, str]:
-    """Resolve a written date to the day it counts from, the period's start, and precision.
-
-    Parameters
-    ----------
-    value
-        ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``.
-
-    Returns
-    -------
-    day : datetime.date
-        The day the event counts from: the day itself, the first of the month, or the
-        31 December of the year (see the module docstring).
-    start : datetime.date
-        The first day the value can mean (to tell a date in the future).
-    precision : str
-        ``"jour"``, ``"mois"`` or ``"annee"``.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not in one of those forms or names no calendar day.
-    """
-    text = value.strip()
-    if not OPENING_PATTERN.match(text):
-        raise ValueError(f"{value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    parts = [int(p) for p in text.split("-")]
-    if len(parts) == 3:
-        day = dt.date(parts[0], parts[1], parts[2])
-        return day, day, PRECISION_DAY
-    if len(parts) == 2:
-        first = dt.date(parts[0], parts[1], 1)
-        return first, first, PRECISION_MONTH
-    return dt.date(parts[0], 12, 31), dt.date(parts[0], 1, 1), PRECISION_YEAR
+__all__ = ["laureates", "resolve_date", "same_place", "validate_openings"]
 
 
 def laureates(registry: pd.DataFrame) -> dict[str, pd.Series]:

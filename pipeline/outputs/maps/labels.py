@@ -21,15 +21,21 @@ placer, and the automatic labels avoid it.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.errors import Problem, SourceDataError
 from pipeline.sources.csvfile import read_csv_records
+
+log = logging.getLogger(__name__)
+
+#: Largest manual offset of a label, in points, either way (an A4 page is 595 points wide).
+MAX_LABEL_OFFSET = 300.0
 
 #: Box as (x0, y0, x1, y1) in display coordinates (pixels, origin bottom left).
 Rect = tuple[float, float, float, float]
@@ -339,13 +345,21 @@ def leader_anchor(box: Rect, x: float, y: float) -> tuple[float, float]:
     return (nx - box[0]) / w, (ny - box[1]) / h
 
 
-def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
+def read_label_overrides(path: str | os.PathLike[str], *,
+                         known_ids: Collection[str] | None = None
+                         ) -> dict[str, tuple[float, float]]:
     """Read the manual label offsets file (``id,dx,dy``, offsets in points).
+
+    Offsets are bounded, at most :data:`MAX_LABEL_OFFSET` points either way (half an A4
+    page's width), so that a typing slip cannot throw a label off the map.
 
     Parameters
     ----------
     path
         CSV file; see the module docstring for its columns.
+    known_ids
+        The site ids of the registry, if known: an offset for any other id is left out with
+        a warning naming it (it would move nothing, and is most likely a typo).
 
     Returns
     -------
@@ -355,7 +369,9 @@ def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float,
     Raises
     ------
     SourceDataError
-        If a column is missing, an offset is not a number, or an id appears twice.
+        If the file is not a readable CSV (see
+        :func:`pipeline.sources.csvfile.read_csv_records`), a column is missing, an offset is
+        not a number or exceeds :data:`MAX_LABEL_OFFSET`, or an id appears twice.
     """
     name = str(path)
     frame, lines = read_csv_records(path)
@@ -384,12 +400,24 @@ def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float,
                 value = float(str(row[column]).replace(",", "."))
                 if not math.isfinite(value):
                     raise ValueError(value)
-                values.append(value)
             except ValueError:
                 problems.append(Problem(name, line, column, str(row[column]),
                                         "pas un nombre ; donnez le décalage en points, par "
                                         "exemple 12 ou -8,5"))
+                continue
+            if abs(value) > MAX_LABEL_OFFSET:
+                problems.append(Problem(
+                    name, line, column, str(row[column]),
+                    f"décalage hors limites ; restez entre {-MAX_LABEL_OFFSET:g} et "
+                    f"{MAX_LABEL_OFFSET:g} points (la moitié de la largeur d'une page A4)"))
+                continue
+            values.append(value)
         if len(values) == 2:
+            if known_ids is not None and site not in known_ids:
+                log.warning("%s:%d : identifiant %r inconnu du registre ; ce décalage "
+                            "d'étiquette est ignoré (vérifiez l'orthographe de l'id)",
+                            name, line, site)
+                continue
             offsets[site] = (values[0], values[1])
     if problems:
         raise SourceDataError(problems, summary=f"{name}: {len(problems)} décalage(s) invalide(s)")

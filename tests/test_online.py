@@ -208,7 +208,7 @@ def test_5xx_retries_exhausted_raise_network_error(served: Served, client: HttpC
     with pytest.raises(NetworkError, match=r"après 4 essais.*HTTP 503") as err:
         client.get(served.url + "/data")
     assert "--boundaries embedded" in str(err.value)
-    assert sleeps == [0.5, 1.0, 2.0]
+    assert sleeps == [1.0, 2.0]  # urllib3's backoff: none before the first retry, then 0.5 * 2**n
     assert len(served.log) == 4
 
 

@@ -3,23 +3,38 @@
 Editions ``"2021"``...``"2025"`` are 7z archives of shapefiles (3.x), ``"2025_gpkg"`` and
 ``"2026_gpkg"`` archives of a GeoPackage (4.0), ``"latest"`` the WFS. The normalised layer is
 cached per edition, so later runs make no request.
+
+Bounds: an archive download ends within :data:`ARCHIVE_DEADLINE` (cut, it resumes on the next
+run) and is at most :data:`ARCHIVE_MAX_BYTES`; it is checked against the sha256 recorded for its
+edition in ``sources.json`` when one is recorded; it is refused before extraction when it
+declares more than :data:`MAX_EXTRACT_BYTES` unpacked for the départements. A WFS answer is at
+most :data:`WFS_MAX_BYTES`. ``ECOLES_MAP_IGN_DOWNLOAD_URL`` and ``ECOLES_MAP_IGN_WFS_URL``
+point them at a mirror.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Final
 
-from pipeline.errors import BoundaryError
+from pipeline.atomic import disk_error
+from pipeline.errors import BoundaryError, PipelineError
 from pipeline.schema import DEPARTEMENT_CODES as _CODES
 from pipeline.sources.http import (
+    CACHE_HINT,
+    IGN_DOWNLOAD_URL_ENV,
+    IGN_WFS_URL_ENV,
     HttpClient,
     Progress,
+    base_url_from_env,
     client_for,
     download,
+    ensure_cache_dir,
     rebase,
     resolve_cache_dir,
     source_entry,
@@ -28,6 +43,7 @@ from pipeline.steps.boundaries import normalize_departements
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import py7zr
     import requests
 
 log = logging.getLogger(__name__)
@@ -36,8 +52,16 @@ log = logging.getLogger(__name__)
 IGN_ARCHIVES_KEY: Final = "ign_admin_express_cog_carto"
 IGN_WFS_KEY: Final = "ign_wfs_departements"
 LATEST: Final = "latest"
-#: Refuse to unpack more than this from an archive (the real DEPARTEMENT layer is ~50 MB).
-MAX_EXTRACT_BYTES: Final = 2 * 1024**3
+#: Refuse to unpack more than this from an archive (the real DEPARTEMENT layer is ~50 MB; a
+#: 4.0 GeoPackage holds every layer). Checked on the sizes the archive declares, before
+#: anything is written, and again while extracting.
+MAX_EXTRACT_BYTES = 2 * 1024**3
+#: Largest archive downloaded (the 3.x and 4.0 archives are a few hundred MB).
+ARCHIVE_MAX_BYTES = 2 * 1024**3
+#: Overall deadline of an archive download, in seconds (about 1 MB/s for the largest).
+ARCHIVE_DEADLINE = 1800.0
+#: Largest WFS answer read (the 101 départements in GeoJSON are some tens of MB).
+WFS_MAX_BYTES = 256 * 1024**2
 SHAPEFILE_PARTS: Final = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 #: Layer of the départements in ADMIN EXPRESS 4.0 GeoPackages.
 GPKG_LAYER: Final = "departement"
@@ -106,6 +130,21 @@ def _validate_departements(departements: gpd.GeoDataFrame, *, origin: str) -> No
         )
 
 
+def archive_sha256(edition: str) -> str | None:
+    """Return the sha256 recorded for an edition's archive in ``sources.json``, if any."""
+    recorded: str | None = (source_entry(IGN_ARCHIVES_KEY).get("sha256") or {}).get(edition)
+    return recorded
+
+
+def _refuse_special(path: Path) -> None:
+    """Refuse a cached GeoPackage that is a folder or a special file (it would never heal)."""
+    if path.exists() and not path.is_file():
+        raise BoundaryError(
+            f"{path} : le GeoPackage du cache est un dossier ou un fichier spécial ; "
+            "supprimez-le (ce n'est qu'un cache), puis relancez la commande."
+        )
+
+
 def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
     """Read a cached normalised layer; None (after a warning) if absent or damaged."""
     if not path.exists():
@@ -115,12 +154,13 @@ def _read_cached(path: Path, edition: str, url: str) -> gpd.GeoDataFrame | None:
     try:
         cached = pyogrio.read_dataframe(path, layer=GPKG_CACHE_LAYER)
         if list(cached.columns) != ["code", "nom", "geometry"]:
-            raise ValueError(f"columns {list(cached.columns)}")
+            raise ValueError(f"colonnes {list(cached.columns)}")
         _validate_departements(cached, origin=str(path))
     except Exception as exc:  # any damage means: fetch again
         log.warning("départements en cache %s illisibles ou incomplets (%s) ; "
                     "nouveau téléchargement", path, exc)
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # read-only: the fresh copy replaces it, or says why
+            path.unlink(missing_ok=True)
         return None
     cached = cached.sort_values("code", kind="stable", ignore_index=True)
     cached.attrs.update(ign_provenance(edition, url))
@@ -131,11 +171,15 @@ def _write_cache(departements: gpd.GeoDataFrame, target: Path) -> None:
     """Write the cache GeoPackage next to ``target``, then rename (GDAL wants .gpkg)."""
     import pyogrio
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".write-") as work_dir:
-        work = Path(work_dir) / target.name
-        pyogrio.write_dataframe(departements, work, driver="GPKG", layer=GPKG_CACHE_LAYER)
-        os.replace(work, target)
+    try:
+        with tempfile.TemporaryDirectory(dir=target.parent, prefix=".write-") as work_dir:
+            work = Path(work_dir) / target.name
+            pyogrio.write_dataframe(departements, work, driver="GPKG", layer=GPKG_CACHE_LAYER)
+            os.replace(work, target)
+    except (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        reason = (disk_error(exc) if isinstance(exc, OSError) else None) or str(exc)
+        raise PipelineError(f"impossible d'écrire le cache {target} ({reason}) ; libérez de "
+                            f"la place ou {CACHE_HINT}.") from exc
 
 
 def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
@@ -153,10 +197,23 @@ def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
                        and PurePosixPath(n).suffix.lower() in SHAPEFILE_PARTS]
             if not targets:  # ADMIN EXPRESS 4.0: one GeoPackage with every layer
                 targets = [n for n in names if n.lower().endswith(".gpkg")]
+            _check_unpacked_size(archive, workdir, z, targets)
             if targets:
                 z.extract(path=workdir, targets=targets)
+    except py7zr.exceptions.DecompressionBombError as exc:
+        raise BoundaryError(f"{archive}: l'archive se décompresse en plus que prévu ({exc}) ; "
+                            "elle a été supprimée.") from exc
+    except OSError as exc:
+        reason = disk_error(exc)
+        if reason is None:
+            raise BoundaryError(
+                f"{archive}: archive 7z endommagée ({type(exc).__name__} : {exc}) ; elle a été "
+                "supprimée, relancez la commande pour la télécharger à nouveau."
+            ) from exc
+        raise BoundaryError(f"{archive}: impossible de décompresser ({reason}) ; libérez de "
+                            f"la place ou {CACHE_HINT}.") from exc
     except (py7zr.exceptions.ArchiveError, py7zr.exceptions.Bad7zFile,
-            py7zr.exceptions.CrcError, EOFError, OSError) as exc:
+            py7zr.exceptions.CrcError, EOFError) as exc:
         raise BoundaryError(
             f"{archive}: archive 7z endommagée ({type(exc).__name__} : {exc}) ; elle a été "
             "supprimée, relancez la commande pour la télécharger à nouveau."
@@ -178,6 +235,26 @@ def _read_departement_layer(archive: Path, workdir: Path) -> gpd.GeoDataFrame:
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise BoundaryError(f"{archive}: impossible de lire {found[0].name} ({exc})"
                             ) from exc
+
+
+def _check_unpacked_size(archive: Path, workdir: Path, z: py7zr.SevenZipFile,
+                         targets: list[str]) -> None:
+    """Refuse an archive whose files to extract declare more than :data:`MAX_EXTRACT_BYTES`."""
+    wanted = set(targets)
+    declared = sum(int(info.uncompressed or 0) for info in z.list() if info.filename in wanted)
+    if declared > MAX_EXTRACT_BYTES:
+        raise BoundaryError(
+            f"{archive}: l'archive annonce {declared} octets décompressés pour la couche des "
+            f"départements, plus que la limite de {MAX_EXTRACT_BYTES} octets ; ce n'est pas une "
+            "livraison IGN ordinaire. Elle a été supprimée ; utilisez `--boundaries embedded` "
+            "ou une autre `--edition`."
+        )
+    free = shutil.disk_usage(workdir).free
+    if declared > free:
+        raise BoundaryError(
+            f"{archive}: {declared} octets à décompresser mais {free} seulement de libres dans "
+            f"{workdir.parent} ; libérez de la place ou {CACHE_HINT}."
+        )
 
 
 def _swap_if_latlon(departements: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -248,21 +325,25 @@ def fetch_ign_departements(*, edition: str = "2021",
     folder = resolve_cache_dir(cache_dir) / "ign"
     cached_path = folder / f"departements-{edition}.gpkg"
     if edition == LATEST:
-        url = rebase(source_entry(IGN_WFS_KEY)["url"], base_url)
+        url = rebase(source_entry(IGN_WFS_KEY)["url"],
+                     base_url_from_env(IGN_WFS_URL_ENV, base_url))
     else:
         entry = source_entry(IGN_ARCHIVES_KEY)
         url = rebase(entry["url"].format(resource=entry["resource"],
-                                          edition=editions[edition]), base_url)
+                                          edition=editions[edition]),
+                     base_url_from_env(IGN_DOWNLOAD_URL_ENV, base_url))
+    _refuse_special(cached_path)
     if not refresh:
         cached = _read_cached(cached_path, edition, url)
         if cached is not None:
             log.info("départements IGN %s lus dans le cache %s", edition, cached_path)
             return cached
+    ensure_cache_dir(folder)
     http = client_for(client, session)
     if edition == LATEST:
-        response = http.get(url)
+        answer = http.get(url, max_bytes=WFS_MAX_BYTES)
         try:
-            raw = pyogrio.read_dataframe(response.content)
+            raw = pyogrio.read_dataframe(answer.content)
         except Exception as exc:
             raise BoundaryError(
                 f"{url}: la réponse du WFS n'est pas du GeoJSON lisible ({exc}) ; réessayez "
@@ -271,7 +352,12 @@ def fetch_ign_departements(*, edition: str = "2021",
         departements = _swap_if_latlon(normalize_departements(raw, origin=url))
     else:
         archive = folder / f"{editions[edition]}.7z"
-        download(url, archive, progress=progress, client=http)
+        sha256 = archive_sha256(edition)
+        if sha256 is None:
+            log.info("aucun sha256 enregistré pour l'archive IGN %s dans sources.json : elle "
+                     "n'est vérifiée que par sa taille annoncée", edition)
+        download(url, archive, progress=progress, client=http, sha256=sha256,
+                 max_bytes=ARCHIVE_MAX_BYTES, deadline=ARCHIVE_DEADLINE)
         try:
             with tempfile.TemporaryDirectory(dir=folder, prefix=".extract-") as tmp:
                 raw = _read_departement_layer(archive, Path(tmp))

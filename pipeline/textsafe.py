@@ -58,6 +58,8 @@ def clean_text(value: str) -> str:
     str
         The normalised text (control characters are left for the reader to refuse).
     """
+    if value.isascii():  # most cells: nothing to compose, no exotic space
+        return _LINE_BREAKS.sub("\n", value) if "\r" in value else value
     text = unicodedata.normalize("NFC", value)
     text = _INVISIBLE.sub("", text)
     text = _SPACES.sub(" ", text)

@@ -274,7 +274,9 @@ def read_csv_records(path: str | os.PathLike[str]) -> tuple[pd.DataFrame, list[i
                      f"CSV mal formé ({exc}) ; vérifiez les guillemets")],
             summary=f"{name}: impossible d'analyser le fichier",
         ) from exc
-    text_problems = list(_text_problems(name, raw_header, records, lines))
+    # One pass over the whole text first: the cell by cell search runs only if needed.
+    suspect = CONTROL_CHARACTERS.search(text) or _UNDECODED.search(text)
+    text_problems = list(_text_problems(name, raw_header, records, lines)) if suspect else []
     if text_problems:
         shown = text_problems[:MAX_TEXT_PROBLEMS]
         if len(text_problems) > len(shown):

@@ -108,6 +108,22 @@ def test_control_characters_are_refused_in_label_offsets_too(tmp_path: Path) -> 
     assert f"{path}:3" in str(err.value) and "U+0007" in str(err.value)
 
 
+@pytest.mark.parametrize("command", ["join", "build"])
+@pytest.mark.parametrize("bad", [
+    row("x", nom="Projet\x1b[31mX"),
+    row("x", nom="Projet d'@cole"),
+    row("x").replace(",2020,", ",2019-02-30,"),
+    row("x").replace(",2020,", f",{dt.date.today().year + 1}-09,"),
+], ids=["escape", "latin-1-byte", "no-such-day", "future"])
+def test_hostile_registry_leaves_earlier_outputs_intact(
+        command: str, bad: str, write_registry: Callable[..., Path], tmp_path: Path,
+        earlier: Snapshot) -> None:
+    registry = write_registry([GOOD_ROWS[0], bad])
+    registry.write_bytes(registry.read_bytes().replace(b"d'@cole", b"d'\xe9cole"))
+    assert_refused(run_pipeline(command, registry, tmp_path), f"{registry}:3", "colonne")
+    assert_intact(earlier)
+
+
 # --- 1. Spreadsheet formulas in the CSVs the pipeline writes -------------------------------------
 FORMULAS = {
     "nom": '=HYPERLINK("https://evil.example","clic")',

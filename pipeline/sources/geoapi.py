@@ -33,7 +33,7 @@ from pipeline.sources.http import (
 )
 from pipeline.steps.geocode import fold_name
 from pipeline.steps.ingest import normalize_departement
-from pipeline.textsafe import clean_text
+from pipeline.textsafe import CONTROL_CHARACTERS, clean_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -186,6 +186,8 @@ def _candidates(answer: object) -> list[CommuneCandidate]:
 def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
     """Turn one commune of the API answer into a CommuneCandidate."""
     coords = (item.get("centre") or {}).get("coordinates") or [None, None]
+    if CONTROL_CHARACTERS.search(str(item["nom"])):  # would reach the SVG and the tables
+        raise ValueError(f"nom de commune avec un caractère de contrôle : {item['nom']!r}")
     return CommuneCandidate(
         code_insee=str(item["code"]), nom=str(item["nom"]),
         departement=str(item.get("codeDepartement", "")),

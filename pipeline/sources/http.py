@@ -370,7 +370,8 @@ class _Adapter(requests.adapters.HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if hasattr(manager, "pool_classes_by_scheme"):
+        # A SOCKS proxy has pools of its own: keep them (its requests have timeouts only).
+        if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = dict(_POOLS)
         return manager
 

@@ -7,12 +7,39 @@ interrupted run never leaves a half-written file under a final name.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Final
 
 from pipeline.errors import PipelineError
+
+#: Write failures of the disk itself, as users read them (French: see CONTRIBUTING.md).
+_DISK_ERRORS: Final = {
+    errno.ENOSPC: "disque plein",
+    errno.EDQUOT: "quota disque dépassé",
+    errno.EFBIG: "fichier trop gros pour ce système de fichiers",
+    errno.EROFS: "système de fichiers en lecture seule",
+    errno.EIO: "erreur d'entrée-sortie du disque",
+}
+
+
+def disk_error(exc: OSError) -> str | None:
+    """Describe a write that failed because of the disk (full, quota, read-only...), else None.
+
+    Parameters
+    ----------
+    exc
+        The error raised by a write, a rename or a mkdir.
+
+    Returns
+    -------
+    str or None
+        E.g. ``"disque plein"``; None when the error is not about the disk.
+    """
+    return _DISK_ERRORS.get(exc.errno) if exc.errno is not None else None
 
 
 @contextlib.contextmanager
@@ -46,6 +73,15 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    except OSError as exc:
+        reason = disk_error(exc)
+        if reason is None:
+            raise
+        # A full disk is no bug: say what to do, and the earlier file stays as it was.
+        raise PipelineError(
+            f"impossible d'écrire {target} : {reason}. Libérez de la place ou choisissez un "
+            "autre dossier de sortie ; le fichier précédent est inchangé."
+        ) from exc
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -35,8 +35,10 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.path if self.line is None else f"{self.path}:{self.line}"
-        what = f" column {self.column!r}" if self.column else ""
-        value = f" value {self.value!r}" if self.value is not None else ""
+        what = f" colonne {self.column!r}" if self.column else ""
+        value = f" valeur {self.value!r}" if self.value is not None else ""
+        if not what and not value:
+            return f"{where}: {self.message}"
         return f"{where}:{what}{value}: {self.message}"
 
 
@@ -45,7 +47,7 @@ class SourceDataError(PipelineError):
 
     def __init__(self, problems: list[Problem], summary: str | None = None) -> None:
         self.problems = list(problems)
-        head = summary or f"{len(self.problems)} problem(s) in the input"
+        head = summary or f"{len(self.problems)} problème(s) dans les données d'entrée"
         super().__init__(head + "\n" + "\n".join(f"  - {p}" for p in self.problems))
 
 

@@ -121,6 +121,12 @@ def load_registry(path: str | os.PathLike[str]) -> pd.DataFrame:
     return read_registry(path)[0]
 
 
+def load_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
+                  today: dt.date | None = None) -> pd.DataFrame:
+    """Read and validate the openings CSV at ``path`` (see :func:`read_openings`)."""
+    return read_openings(path, registry, today=today)[0]
+
+
 def read_openings(path: str | os.PathLike[str], registry: pd.DataFrame, *,
                   today: dt.date | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
     """Read and validate the openings after the annex (``data/raw/ouvertures.csv``).
@@ -195,6 +201,16 @@ class Prepared:
         return self.openings
 
 
+def _label_overrides(path: str | os.PathLike[str] | None, *, known_ids: set[str],
+                     ) -> dict[str, tuple[float, float]] | None:
+    """Read the manual label offsets when the file is there (anything there is checked)."""
+    if path is None or not os.path.lexists(path):
+        return None
+    from pipeline.sources.labelfile import read_label_overrides
+
+    return read_label_overrides(path, known_ids=known_ids)
+
+
 def _or_none(value: object) -> str:
     """Return ``value`` as text, or "aucun" when missing."""
     import pandas as pd
@@ -247,11 +263,8 @@ def prepare(registry_path: str | os.PathLike[str], *,
     opening_lines: dict[str, int] = {}
     if openings_path is not None:
         openings, opening_lines = read_openings(openings_path, registry, today=today)
-    overrides = None
-    if label_overrides_path is not None and Path(label_overrides_path).is_file():
-        from pipeline.outputs.maps.labels import read_label_overrides
-
-        overrides = read_label_overrides(label_overrides_path)
+    known = {*registry["id"].astype(str), *opening_lines}
+    overrides = _label_overrides(label_overrides_path, known_ids=known)
 
     def where(site_id: str) -> tuple[str, int | None]:
         if site_id in opening_lines:
@@ -632,11 +645,8 @@ def read_snapshot(path: str | os.PathLike[str], *,
     read = read_coverage(path)
     provenance = read.provenance
     if read.day is None:  # the annex
-        overrides = None
-        if label_overrides_path is not None and Path(label_overrides_path).is_file():
-            from pipeline.outputs.maps.labels import read_label_overrides
-
-            overrides = read_label_overrides(label_overrides_path)
+        overrides = _label_overrides(label_overrides_path,
+                                     known_ids=set(read.sites["id"].astype(str)))
         return Snapshot(
             day=ANNEX_DATE, annex=True, names=OutputNames.annex(), sites=read.sites,
             departements=read.departements, history=None,

@@ -116,6 +116,9 @@ ADMIN_EXPRESS_EDITIONS = {
     "2025_gpkg": "ADMIN-EXPRESS-COG-CARTO_4-0__GPKG_WGS84G_FRA_2025-01-01",
     "2026_gpkg": "ADMIN-EXPRESS-COG-CARTO_4-0__GPKG_WGS84G_FRA_2026-01-01",
 }
+# sha256 of each edition's archive, checked after download when known. None: not published by
+# IGN and not measured here yet; fill in from a verified download (sha256sum), never guess.
+ADMIN_EXPRESS_SHA256: dict[str, str | None] = dict.fromkeys(ADMIN_EXPRESS_EDITIONS)
 
 
 def sha256(path: Path) -> str:
@@ -659,6 +662,7 @@ def build_sources(wheels: dict[str, Path], stats: dict[str, object]) -> dict[str
                        "{edition}.7z",
                 "listing_url": "https://data.geopf.fr/telechargement/resource/{resource}",
                 "editions": ADMIN_EXPRESS_EDITIONS,
+                "sha256": ADMIN_EXPRESS_SHA256,
                 "default_edition": "2021",
                 "attribution": "IGN – ADMIN EXPRESS COG CARTO {edition}",
                 "fields_3_x": {"code": "INSEE_DEP", "nom": "NOM"},

@@ -30,15 +30,15 @@ def assert_untouched(out: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (b"", "empty"),
-    (HEADER.encode() + b"\n", "no rows"),
-    (HEADER.encode() + b"\r\n\r\n", "no rows"),
-    (b"\x00\xff" * 1024, "NUL bytes"),
-    (bytes(range(128, 256)) * 64, "neither UTF-8 nor Windows-1252"),
-    (b"lorem ipsum;dolor sit\namet;consectetur\n" * 500, "is not a registry header"),
-    (b"x" * (10 * 1024 * 1024), "larger than 5 MB"),
-    ((HEADER + "\n" + GOOD_ROWS[0] + "\n" + GOOD_ROWS[0]).encode(), "duplicate id"),
-    ((HEADER + '\nx,"unterminated,Lyon,69\n').encode(), "problem"),
+    (b"", "vide"),
+    (HEADER.encode() + b"\n", "aucune ligne"),
+    (HEADER.encode() + b"\r\n\r\n", "aucune ligne"),
+    (b"\x00\xff" * 1024, "octets NUL"),
+    (bytes(range(128, 256)) * 64, "ni en UTF-8 ni en Windows-1252"),
+    (b"lorem ipsum;dolor sit\namet;consectetur\n" * 500, "n'est pas celui d'un registre"),
+    (b"x" * (10 * 1024 * 1024), "plus de 5 Mo"),
+    ((HEADER + "\n" + GOOD_ROWS[0] + "\n" + GOOD_ROWS[0]).encode(), "identifiant en double"),
+    ((HEADER + '\nx,"unterminated,Lyon,69\n').encode(), "problème"),
 ])
 def test_bad_registry_fails_cleanly(tmp_path, previous_output, content, expected):
     registry = tmp_path / "ecoles.csv"
@@ -71,7 +71,7 @@ def test_spreadsheet_variants_are_accepted(tmp_path, encoding, newline, sep, bom
 def test_missing_registry_file(tmp_path, previous_output):
     result = run_ingest(tmp_path / "nope.csv", previous_output)
     assert result.exit_code == 1
-    assert "nope.csv" in result.output and "not found" in result.output
+    assert "nope.csv" in result.output and "introuvable" in result.output
     assert_untouched(previous_output)
 
 

@@ -143,10 +143,10 @@ def test_read_departements_from_a_file_of_either_schema(tmp_path: Path) -> None:
     read, provenance = read_departements(path)
     assert read["code"].tolist() == ["01", "2A"]
     assert provenance.url == str(path) and provenance.source == "fichier DEPARTEMENT.shp"
-    with pytest.raises(BoundaryError, match="no such file"):
+    with pytest.raises(BoundaryError, match="fichier introuvable"):
         read_departements(tmp_path / "absent.gpkg")
     (tmp_path / "junk.gpkg").write_bytes(b"not a geopackage")
-    with pytest.raises(BoundaryError, match="cannot read"):
+    with pytest.raises(BoundaryError, match="impossible de lire"):
         read_departements(tmp_path / "junk.gpkg")
 
 

@@ -208,7 +208,7 @@ def test_problems_carry_file_line_and_value(gazetteer: pd.DataFrame) -> None:
     problems = geocoding_problems(geocode_sites(sites, gazetteer), path="sites.csv",
                                   lines=[2, 5, 9])
     assert [(p.line, p.value) for p in problems] == [(5, "Flers"), (9, "Atlantis")]
-    assert str(problems[0]).startswith("sites.csv:5: column 'commune' value 'Flers': ambigu")
+    assert str(problems[0]).startswith("sites.csv:5: colonne 'commune' valeur 'Flers': ambigu")
     assert "département" in problems[0].message
     shared = geocode_sites(pd.DataFrame({"commune": ["Beaumont"], "departement": ["84"]}),
                            gazetteer)
@@ -357,8 +357,8 @@ def test_cli_geocode_writes_everything_and_lists_unresolved(tmp_path: Path) -> N
     result = CliRunner().invoke(main, ["geocode", str(source), str(target)])
     assert result.exit_code == 1, result.output
     assert "ok 2, ambigu 1, introuvable 1" in result.stderr
-    assert f"{source}:3: column 'commune' value 'Flers': ambigu" in result.stderr
-    assert f"{source}:5: column 'commune' value 'Atlantis': introuvable" in result.stderr
+    assert f"{source}:3: colonne 'commune' valeur 'Flers': ambigu" in result.stderr
+    assert f"{source}:5: colonne 'commune' valeur 'Atlantis': introuvable" in result.stderr
     written = pd.read_csv(target, dtype=str, keep_default_na=False)
     assert list(written.columns) == ["nom", "commune", "departement", *GEOCODED_COLUMNS]
     assert written["code_insee"].tolist() == ["69389", "", "", "42218"]
@@ -388,7 +388,7 @@ def test_cli_geocode_reports_missing_column_and_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["geocode", str(tmp_path / "absent.csv"),
                                        str(tmp_path / "o.csv")])
     assert result.exit_code == 1
-    assert "file not found" in result.stderr
+    assert "fichier introuvable" in result.stderr
 
 
 def test_embedded_keys_match_fold_name():

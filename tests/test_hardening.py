@@ -84,7 +84,7 @@ BAD_ROW = "x,Projet X,{commune},{departement},oui,,,usinage,2020,haute,https://e
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize(("commune", "departement", "expected"), [
     ("Nulle-Part-sur-Rien", "69", ["'Nulle-Part-sur-Rien'", "introuvable"]),
-    ("Lyon", "99", ["'99'", "not a French département code", "'departement'"]),
+    ("Lyon", "99", ["'99'", "pas un code de département français", "'departement'"]),
     # Flers exists in 61, 62 and 80: the message names them rather than guessing.
     ("Flers", "14", ["'Flers'", "département 14", "Flers (61)", "Flers (62)", "Flers (80)"]),
     ("Compiègne", "02", ["'Compiègne'", "département 02", "Compiègne (60)"]),

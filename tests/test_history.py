@@ -263,28 +263,28 @@ def problems_of(path: Path, registry: pd.DataFrame) -> list[str]:
 
 
 @pytest.mark.parametrize(("row", "fragment"), [
-    ("x,X,Laval,53,2026-02,,,,haute,https://e.org,", "column 'ouverture' value '2026-02': in the "
-     "future"),
-    ("x,X,Laval,53,2023-09,2023-06,,,haute,https://e.org,", "column 'fermeture' value "
-     "'2023-06': not after the opening"),
-    ("x,X,Laval,53,2023,2023-06,,,haute,https://e.org,", "column 'fermeture' value '2023-06'"),
-    ("x,X,Laval,53,2023-09,2027,,,haute,https://e.org,", "column 'fermeture' value '2027': in "
-     "the future"),
-    ("x,X,Laval,53,2023-09,,nowhere,,haute,https://e.org,", "column 'ami_2021_id' value "
-     "'nowhere': is no id of the 2021 registry"),
-    ("x,X,Laval,53,2023-09,,boisard,,haute,https://e.org,", "column 'ami_2021_id' value "
-     "'boisard': is a 2021 school but not an AMI laureate"),
-    ("otech,X,Compiègne,60,2023-09,,otech,,haute,https://e.org,", "column 'id' value 'otech': "
-     "this id belongs to a school of the 2021 registry"),
-    ("x,X,Orchies ?,59,2022,,,,basse,https://e.org,", "column 'commune' value 'Orchies ?': "
-     "uncertain place"),
-    ("x,X,Orchies,59 ?,2022,,,,basse,https://e.org,", "column 'departement' value '59 ?'"),
-    ("x,X,Laval,53,2021-11,,,,haute,https://e.org,", "column 'ouverture' value '2021-11': not "
-     "after the annex"),
-    ("x,X,Laval,53,2023-02-30,,,,haute,https://e.org,", "column 'ouverture' value "
-     "'2023-02-30': write a real date"),
-    ("x,X,Laval,53,,,,,haute,https://e.org,", "column 'ouverture' value '': empty"),
-    ("x,X,Laval,53,2023-09,,,,sûre,https://e.org,", "column 'confiance' value 'sûre'"),
+    ("x,X,Laval,53,2026-02,,,,haute,https://e.org,", "colonne 'ouverture' valeur '2026-02': "
+     "dans le futur"),
+    ("x,X,Laval,53,2023-09,2023-06,,,haute,https://e.org,", "colonne 'fermeture' valeur "
+     "'2023-06': pas après l'ouverture"),
+    ("x,X,Laval,53,2023,2023-06,,,haute,https://e.org,", "colonne 'fermeture' valeur '2023-06'"),
+    ("x,X,Laval,53,2023-09,2027,,,haute,https://e.org,", "colonne 'fermeture' valeur '2027': dans "
+     "le futur"),
+    ("x,X,Laval,53,2023-09,,nowhere,,haute,https://e.org,", "colonne 'ami_2021_id' valeur "
+     "'nowhere': aucun identifiant du registre 2021"),
+    ("x,X,Laval,53,2023-09,,boisard,,haute,https://e.org,", "colonne 'ami_2021_id' valeur "
+     "'boisard': école de 2021 qui n'est pas lauréate"),
+    ("otech,X,Compiègne,60,2023-09,,otech,,haute,https://e.org,", "colonne 'id' valeur 'otech': "
+     "cet identifiant est celui d'une école du registre 2021"),
+    ("x,X,Orchies ?,59,2022,,,,basse,https://e.org,", "colonne 'commune' valeur 'Orchies ?': "
+     "lieu incertain"),
+    ("x,X,Orchies,59 ?,2022,,,,basse,https://e.org,", "colonne 'departement' valeur '59 ?'"),
+    ("x,X,Laval,53,2021-11,,,,haute,https://e.org,", "colonne 'ouverture' valeur '2021-11': pas "
+     "après l'annexe"),
+    ("x,X,Laval,53,2023-02-30,,,,haute,https://e.org,", "colonne 'ouverture' valeur "
+     "'2023-02-30': écrivez une date réelle"),
+    ("x,X,Laval,53,,,,,haute,https://e.org,", "colonne 'ouverture' valeur '': vide"),
+    ("x,X,Laval,53,2023-09,,,,sûre,https://e.org,", "colonne 'confiance' valeur 'sûre'"),
 ])
 def test_each_bad_value_is_reported_with_file_line_column(tmp_path, registry, row, fragment):
     path = openings_file(tmp_path, [*OPENING_ROWS, row])
@@ -302,10 +302,10 @@ def test_duplicates_are_reported_on_the_second_line(tmp_path, registry):
     ])
     problems = problems_of(path, registry)
     assert len(problems) == 2
-    assert problems[0].startswith(f"{path}:7: column 'id' value 'lendemain': duplicate id, "
-                                  "already used on line 2")
-    assert problems[1].startswith(f"{path}:8: column 'ami_2021_id' value 'vire': this "
-                                  "laureate is already realised on line 3")
+    assert problems[0].startswith(f"{path}:7: colonne 'id' valeur 'lendemain': identifiant en "
+                                  "double, déjà utilisé ligne 2")
+    assert problems[1].startswith(f"{path}:8: colonne 'ami_2021_id' valeur 'vire': ce "
+                                  "lauréat est déjà réalisé ligne 3")
 
 
 def test_bad_header(tmp_path, registry):
@@ -313,13 +313,13 @@ def test_bad_header(tmp_path, registry):
     path.write_text("id,nom,commune,departement,date,confiance,sources\n"
                     "x,X,Laval,53,2023-09,haute,https://e.org\n", encoding="utf-8")
     problems = problems_of(path, registry)
-    assert any("column 'ouverture': required column is missing" in p for p in problems)
-    assert any("column 'date': unknown column" in p for p in problems)
+    assert any("colonne 'ouverture': colonne obligatoire absente" in p for p in problems)
+    assert any("colonne 'date': colonne inconnue" in p for p in problems)
 
 
 def test_today_defaults_to_the_real_date(registry):
     future = (dt.date.today() + dt.timedelta(days=40)).strftime("%Y-%m-%d")
-    with pytest.raises(SourceDataError, match="in the future"):
+    with pytest.raises(SourceDataError, match="dans le futur"):
         validate_openings(csv_records(
             [f"x,X,Laval,53,{future},,,,haute,https://e.org,"], OPENINGS_HEADER),
             registry=registry)

@@ -34,17 +34,17 @@ def test_normalize_departement(raw, code):
 
 
 @pytest.mark.parametrize(("row", "line_fragment"), [
-    ("x,Nom,Lyon,69,oui,,,,,haute,,", "column 'sources' value '': empty"),
-    ("x,Nom,,69,oui,,,,,haute,https://e.org,", "column 'commune' value '': empty"),
-    ("x,Nom,Lyon,20,oui,,,,,haute,https://e.org,", "column 'departement' value '20'"),
-    ("x,Nom,Lyon,6 9,oui,,,,,haute,https://e.org,", "column 'departement' value '6 9'"),
-    ("x,Nom,Lyon,69,peut-être,,,,,haute,https://e.org,", "column 'existante_2021'"),
+    ("x,Nom,Lyon,69,oui,,,,,haute,,", "colonne 'sources' valeur '': vide"),
+    ("x,Nom,,69,oui,,,,,haute,https://e.org,", "colonne 'commune' valeur '': vide"),
+    ("x,Nom,Lyon,20,oui,,,,,haute,https://e.org,", "colonne 'departement' valeur '20'"),
+    ("x,Nom,Lyon,6 9,oui,,,,,haute,https://e.org,", "colonne 'departement' valeur '6 9'"),
+    ("x,Nom,Lyon,69,peut-être,,,,,haute,https://e.org,", "colonne 'existante_2021'"),
     ("x,Nom,Lyon,69,oui,subvention,,,,haute,https://e.org,",
-     "column 'ami_2021' value 'subvention'"),
-    ("x,Nom,Lyon,69,oui,,,,,certaine,https://e.org,", "column 'confiance' value 'certaine'"),
-    ("x,Nom,Lyon,69,oui,,,,2021-13,haute,https://e.org,", "column 'ouverture' value '2021-13'"),
-    ("x,Nom,Lyon,69,oui,,,,,haute,www.e.org,", "column 'sources' value 'www.e.org'"),
-    ("X Y,Nom,Lyon,69,oui,,,,,haute,https://e.org,", "column 'id' value 'X Y'"),
+     "colonne 'ami_2021' valeur 'subvention'"),
+    ("x,Nom,Lyon,69,oui,,,,,certaine,https://e.org,", "colonne 'confiance' valeur 'certaine'"),
+    ("x,Nom,Lyon,69,oui,,,,2021-13,haute,https://e.org,", "colonne 'ouverture' valeur '2021-13'"),
+    ("x,Nom,Lyon,69,oui,,,,,haute,www.e.org,", "colonne 'sources' valeur 'www.e.org'"),
+    ("X Y,Nom,Lyon,69,oui,,,,,haute,https://e.org,", "colonne 'id' valeur 'X Y'"),
 ])
 def test_each_bad_value_is_reported_with_file_line_column(write_registry, row, line_fragment):
     path = write_registry([*GOOD_ROWS, row])
@@ -61,15 +61,15 @@ def test_all_problems_reported_in_one_run(write_registry):
         "y,Nom,,999,maybe,,,,,,https://e.org,",
     ])
     problems = problems_of(path)
-    assert any(":5:" in p and "duplicate id, already used on line 2" in p for p in problems)
+    assert any(":5:" in p and "identifiant en double, déjà utilisé ligne 2" in p for p in problems)
     assert sum(":6:" in p for p in problems) == 4  # commune, departement, existante, confiance
 
 
 def test_missing_and_unknown_columns(write_registry):
     header = HEADER.replace("confiance", "fiabilite")
     problems = problems_of(write_registry(GOOD_ROWS, header=header))
-    assert any("column 'confiance'" in p and "missing" in p for p in problems)
-    assert any("column 'fiabilite'" in p and "unknown" in p for p in problems)
+    assert any("colonne 'confiance'" in p and "absente" in p for p in problems)
+    assert any("colonne 'fiabilite'" in p and "inconnue" in p for p in problems)
 
 
 def test_spreadsheet_export_semicolon_latin1_crlf_bom(write_registry, tmp_path):
@@ -84,9 +84,9 @@ def test_spreadsheet_export_semicolon_latin1_crlf_bom(write_registry, tmp_path):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"", "empty"),
-    (HEADER.encode() + b"\n", "no rows"),
-    (b"\x00\x01junk" * 1000, "NUL bytes"),
+    (b"", "vide"),
+    (HEADER.encode() + b"\n", "aucune ligne"),
+    (b"\x00\x01junk" * 1000, "octets NUL"),
 ])
 def test_unusable_files(tmp_path, content, message):
     path = tmp_path / "bad.csv"
@@ -100,8 +100,8 @@ def test_cli_ingest_lists_problems_and_writes_nothing(write_registry, tmp_path):
     out = tmp_path / "out.csv"
     result = CliRunner().invoke(main, ["ingest", str(path), "-o", str(out)])
     assert result.exit_code == 1
-    assert f"{path}:5: column 'commune'" in result.output
-    assert f"{path}:5: column 'sources'" in result.output
+    assert f"{path}:5: colonne 'commune'" in result.output
+    assert f"{path}:5: colonne 'sources'" in result.output
     assert not out.exists()
 
 

@@ -120,7 +120,7 @@ def test_failed_make_map_keeps_the_previous_outputs(tree: Path) -> None:
     try:
         failed = make("-s", "map", cwd=tree)
         assert failed.returncode != 0
-        assert "value '6X'" in failed.stderr
+        assert "valeur '6X'" in failed.stderr
         assert {p: p.read_bytes() for p in outputs} == before
     finally:
         registry.write_text(good, encoding="utf-8")

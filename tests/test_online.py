@@ -205,10 +205,10 @@ def test_5xx_retries_exhausted_raise_network_error(served: Served, client: HttpC
                                                    sleeps: list[float]) -> None:
     served.routes["/data"] = b"never"
     served.script = [("status", 503, {})] * 4
-    with pytest.raises(NetworkError, match=r"after 4 attempts.*HTTP 503") as err:
+    with pytest.raises(NetworkError, match=r"après 4 essais.*HTTP 503") as err:
         client.get(served.url + "/data")
     assert "--boundaries embedded" in str(err.value)
-    assert sleeps == [0.5, 1.0, 2.0]
+    assert sleeps == [1.0, 2.0]  # urllib3's backoff: none before the first retry, then 0.5 * 2**n
     assert len(served.log) == 4
 
 
@@ -259,7 +259,7 @@ def test_cut_download_keeps_part_then_resumes_with_range(served: Served, client:
     served.routes["/f.bin"] = PAYLOAD
     served.script = [("cut", 70_000)]
     dest = tmp_path / "f.bin"
-    with pytest.raises(NetworkError, match="run the same command again to resume"):
+    with pytest.raises(NetworkError, match="relancez la même commande pour"):
         download(served.url + "/f.bin", dest, sha256=PAYLOAD_SHA, client=client)
     part = tmp_path / "f.bin.part"
     assert not dest.exists()
@@ -287,7 +287,7 @@ def test_server_ignoring_range_restarts_cleanly(served: Served, client: HttpClie
 def test_checksum_mismatch_deletes_the_part(served: Served, client: HttpClient,
                                             tmp_path: Path) -> None:
     served.routes["/f.bin"] = PAYLOAD
-    with pytest.raises(NetworkError, match=r"corrupt.*sha256"):
+    with pytest.raises(NetworkError, match=r"corrompu.*sha256"):
         download(served.url + "/f.bin", tmp_path / "f.bin", sha256="0" * 64, client=client)
     assert list(tmp_path.iterdir()) == []
 
@@ -339,14 +339,14 @@ def test_damaged_cache_is_fetched_again(served: Served, client: HttpClient, tmp_
                                           base_url=served.url)
     assert len(again) == 101
     assert len(served.log) == 2
-    assert "downloading them again" in caplog.text
+    assert "nouveau téléchargement" in caplog.text
 
 
 def test_missing_departements_raise_boundary_error(served: Served, client: HttpClient,
                                                    tmp_path: Path) -> None:
     codes = tuple(c for c in DEPARTEMENT_CODES if c not in {"2A", "976"})
     served.routes[ARCHIVE_PATH] = build_archive(tmp_path / "build", squares(codes))
-    with pytest.raises(BoundaryError, match=r"99 départements.*missing 2: 2A, 976"):
+    with pytest.raises(BoundaryError, match=r"99 départements.*2 manquant\(s\) : 2A, 976"):
         fetch_ign_departements(cache_dir=tmp_path / "cache", client=client,
                                base_url=served.url)
     assert not (tmp_path / "cache" / "ign" / "departements-2021.gpkg").exists()
@@ -356,7 +356,7 @@ def test_damaged_archive_is_deleted_with_a_clear_error(served: Served, client: H
                                                        tmp_path: Path,
                                                        archive_101: bytes) -> None:
     served.routes[ARCHIVE_PATH] = archive_101[:32] + b"\0" * (len(archive_101) - 32)
-    with pytest.raises(BoundaryError, match="damaged 7z archive"):
+    with pytest.raises(BoundaryError, match="archive 7z endommagée"):
         fetch_ign_departements(cache_dir=tmp_path, client=client, base_url=served.url)
     assert not any((tmp_path / "ign").glob("*.7z"))
 
@@ -378,7 +378,7 @@ def test_4_0_geopackage_edition(served: Served, client: HttpClient, tmp_path: Pa
 
 
 def test_unknown_edition() -> None:
-    with pytest.raises(BoundaryError, match=r"unknown IGN edition '2019'.*latest"):
+    with pytest.raises(BoundaryError, match=r"édition IGN inconnue '2019'.*latest"):
         fetch_ign_departements(edition="2019")
 
 

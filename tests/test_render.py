@@ -32,13 +32,13 @@ from pipeline.outputs.maps.labels import (
     _segment_hits_box,
     leader_anchor,
     place_labels,
-    read_label_overrides,
 )
 from pipeline.outputs.maps.layout import PRESETS
 from pipeline.outputs.maps.mapdata import MapData, map_data
 from pipeline.outputs.maps.render import draw_map, plot_coverage
 from pipeline.outputs.maps.save import save_map
 from pipeline.outputs.maps.texts import alt_text
+from pipeline.sources.labelfile import read_label_overrides
 
 BASELINE = Path(__file__).parent / "baseline"
 UPDATE_BASELINE = os.environ.get("ECOLES_MAP_UPDATE_BASELINE") == "1"

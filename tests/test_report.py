@@ -113,6 +113,6 @@ def test_join_command_refuses_site_outside_its_departement(
     result = CliRunner().invoke(main, ["join", str(registry), "--processed-dir",
                                        str(out.parent)])
     assert result.exit_code == 1
-    assert ":4: column 'departement' value '14'" in result.stderr
+    assert ":4: colonne 'departement' valeur '14'" in result.stderr
     assert "est dans le département 75" in result.stderr
     assert not out.parent.exists()

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pipeline.atomic import atomic_path, write_bytes, write_text
 from pipeline.errors import PipelineError
+from pipeline.schema import YES_NO
+from pipeline.textsafe import neutralise_formula
 
 __all__ = ["Staging", "atomic_path", "csv_text", "recover", "staged_outputs", "write_bytes",
            "write_csv", "write_text"]
@@ -55,13 +57,42 @@ _rename = os.replace
 
 
 def csv_text(frame: pd.DataFrame) -> str:
-    """Return ``frame`` as the pipeline's CSV files hold it: comma-separated, LF line ends."""
-    return frame.to_csv(index=False, lineterminator="\n")
+    """Return ``frame`` as the pipeline's CSV files hold it (see :func:`write_csv`)."""
+    return _spreadsheet_safe(frame).to_csv(index=False, lineterminator="\n")
 
 
 def write_csv(frame: pd.DataFrame, target: str | os.PathLike[str], *, bom: bool = False) -> None:
-    """Write ``frame`` as a comma-separated UTF-8 CSV, atomically and deterministically."""
+    """Write ``frame`` as a comma-separated UTF-8 CSV, atomically and deterministically.
+
+    The CSV is safe to open in a spreadsheet and to read back: a text cell that Excel or
+    LibreOffice would evaluate (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) is
+    guarded by a leading apostrophe (:func:`pipeline.textsafe.neutralise_formula`, which
+    :func:`pipeline.sources.csvfile.read_csv_records` undoes), a line break inside a cell is
+    written LF (and so quoted), and booleans are written ``oui`` / ``non`` as in the registry.
+    """
     write_text(csv_text(frame), target, bom=bom)
+
+
+def _spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``frame`` whose text and boolean cells are as :func:`write_csv` says."""
+    yes, no = YES_NO
+
+    def cell(value: object) -> object:
+        if isinstance(value, bool):
+            return yes if value else no
+        if isinstance(value, str):
+            # The csv module quotes LF (our line end) but not a lone CR: write every break LF.
+            return neutralise_formula(value.replace("\r\n", "\n").replace("\r", "\n"))
+        return value
+
+    from pandas.api.types import is_bool_dtype, is_object_dtype, is_string_dtype
+
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if is_bool_dtype(values) or is_object_dtype(values) or is_string_dtype(values):
+            safe[column] = values.map(cell)
+    return safe
 
 
 class Staging:

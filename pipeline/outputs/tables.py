@@ -6,6 +6,7 @@ import pandas as pd
 
 from pipeline.outputs.maps.texts import CATEGORY_NAMES
 from pipeline.schema import STATUS_NEW, STATUS_NONE, TABLE_COLUMNS
+from pipeline.textsafe import markdown_text
 
 
 def sites_table(sites: pd.DataFrame) -> pd.DataFrame:
@@ -28,10 +29,10 @@ def sites_table(sites: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell(value: object) -> str:
-    """Format a value for a Markdown table cell (pipes escaped, missing as a dash)."""
+    """Format a value for a Markdown table cell (escaped, on one line, missing as a dash)."""
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
         return "–"
-    return str(value).replace("|", "\\|").replace("\n", " ").strip() or "–"
+    return markdown_text(value) or "–"
 
 
 def sites_markdown(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
@@ -63,7 +64,7 @@ def sites_markdown(sites: pd.DataFrame, departements: pd.DataFrame) -> str:
         "",
         "## Départements nouvellement couverts",
         "",
-        *[f"- {names[code]} ({code})" for code in new],
+        *[f"- {markdown_text(names[code])} ({code})" for code in new],
         "",
         "## Sites par département",
         "",

@@ -49,11 +49,12 @@ def read_embedded_departements() -> tuple[gpd.GeoDataFrame, Provenance]:
     """Read the packaged GeoPackage (already in the pipeline schema: no reprojection)."""
     if not EMBEDDED_DEPARTEMENTS.is_file():
         raise BoundaryError(
-            f"{EMBEDDED_DEPARTEMENTS}: the embedded départements are missing; reinstall the "
-            "package, or rebuild them with `python scripts/build_embedded.py`"
+            f"{EMBEDDED_DEPARTEMENTS}: les départements intégrés au paquet sont absents ; "
+            "réinstallez le paquet, ou reconstruisez-les avec "
+            "`python scripts/build_embedded.py`"
         )
     departements = read_vector(EMBEDDED_DEPARTEMENTS, layer=DEPARTEMENTS_LAYER)
-    log.debug("read %d embedded départements from %s", len(departements),
+    log.debug("%d départements intégrés lus dans %s", len(departements),
               EMBEDDED_DEPARTEMENTS)
     return departements, embedded_provenance()
 
@@ -91,12 +92,13 @@ def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED_GAZETTEER) -> pd.Data
             keep_default_na=False, na_values={"longitude": [""], "latitude": [""]},
         )
     except FileNotFoundError as exc:
-        raise GeocodingError(f"{path}: gazetteer not found; reinstall the package or rebuild "
-                             "it with `python scripts/build_embedded.py`") from exc
+        raise GeocodingError(f"{path}: répertoire des communes introuvable ; réinstallez le "
+                             "paquet ou reconstruisez-le avec "
+                             "`python scripts/build_embedded.py`") from exc
     except ValueError as exc:
-        raise GeocodingError(f"{path}: unreadable gazetteer ({exc})") from exc
+        raise GeocodingError(f"{path}: répertoire des communes illisible ({exc})") from exc
     missing = [c for c in GAZETTEER_COLUMNS if c not in gazetteer.columns]
     if missing:
-        raise GeocodingError(f"{path}: gazetteer lacks column(s) {', '.join(missing)}; "
-                             f"expected {', '.join(GAZETTEER_COLUMNS)}")
+        raise GeocodingError(f"{path}: colonne(s) absente(s) du répertoire des communes : "
+                             f"{', '.join(missing)} ; attendu : {', '.join(GAZETTEER_COLUMNS)}")
     return gazetteer

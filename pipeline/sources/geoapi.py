@@ -2,7 +2,9 @@
 
 The online twin of :func:`pipeline.steps.geocode.geocode_sites`: same output columns, same
 rule (a name that matches nothing, or communes in several départements, is reported, never
-guessed).
+guessed). Answers are cached under the exact query sent, so that two spellings never share an
+answer; a cache that cannot be read or written is a warning, never a failure.
+``ECOLES_MAP_GEOAPI_URL`` points the geocoder at a mirror.
 """
 
 from __future__ import annotations
@@ -14,16 +16,25 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pipeline.atomic import write_text
-from pipeline.errors import GeocodingError
+from pipeline.errors import GeocodingError, PipelineError
 from pipeline.schema import GEOCODE_AMBIGUOUS as AMBIGUOUS
 from pipeline.schema import GEOCODE_NOT_FOUND as NOT_FOUND
 from pipeline.schema import GEOCODE_OK as OK
-from pipeline.sources.http import HttpClient, client_for, rebase, resolve_cache_dir, source_entry
+from pipeline.sources.http import (
+    GEOAPI_URL_ENV,
+    HttpClient,
+    base_url_from_env,
+    client_for,
+    rebase,
+    resolve_cache_dir,
+    source_entry,
+)
 from pipeline.steps.geocode import FormerName, fold_name, former_names
 from pipeline.steps.ingest import normalize_departement
+from pipeline.textsafe import CONTROL_CHARACTERS, clean_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -69,8 +80,12 @@ class GeoApiGeocoder:
     session, client
         HTTP session or client; a new one by default (10 requests/s at most).
     base_url
-        Replaces scheme and host of the API (tests: a local server).
+        Replaces scheme and host of the API (tests: a local server); default
+        ``$ECOLES_MAP_GEOAPI_URL``, else the address of ``sources.json``.
     """
+
+    #: Largest answer accepted, in bytes (five communes are about a kilobyte).
+    max_bytes: int = 512 * 1024
 
     def __init__(self, *, cache_dir: str | os.PathLike[str] | None = None,
                  session: requests.Session | None = None, client: HttpClient | None = None,
@@ -78,23 +93,39 @@ class GeoApiGeocoder:
         self.http = client_for(client, session)
         template = urlsplit(source_entry(GEO_API_KEY)["url"])
         self.url = rebase(urlunsplit((template.scheme, template.netloc, template.path, "",
-                                       "")), base_url)
+                                       "")), base_url_from_env(GEOAPI_URL_ENV, base_url))
         self.cache_path = resolve_cache_dir(cache_dir) / "geo.api.gouv.fr.json"
-        self._cache: dict[str, list[dict[str, Any]]] | None = None
+        self._cache: dict[str, Any] | None = None
+        #: False once the cache file proved unwritable: answers are then kept in memory only.
+        self._writable = True
 
-    def _load(self) -> dict[str, list[dict[str, Any]]]:
+    def _load(self) -> dict[str, Any]:
         if self._cache is None:
             self._cache = {}
             if self.cache_path.exists():
                 try:
                     data = json.loads(self.cache_path.read_text(encoding="utf-8"))
                     if not isinstance(data, dict):
-                        raise ValueError("not a JSON object")
-                    self._cache = data
+                        raise ValueError("pas un objet JSON")
+                    # Keys are the exact queries sent ("boost=...&nom=Lyon"); older caches
+                    # keyed on a folded name, which let "Lyon." answer for "Lyon".
+                    self._cache = {k: v for k, v in data.items() if "nom=" in k}
                 except (OSError, ValueError) as exc:
-                    log.warning("ignoring damaged geocoder cache %s (%s)", self.cache_path,
-                                exc)
+                    log.warning("cache du géocodeur endommagé ignoré : %s (%s)",
+                                self.cache_path, exc)
         return self._cache
+
+    def _save(self, cache: dict[str, Any]) -> None:
+        if not self._writable:
+            return
+        text = json.dumps(cache, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+        try:
+            write_text(text, self.cache_path)
+        except (PipelineError, OSError) as exc:
+            self._writable = False
+            log.warning("cache du géocodeur inutilisable : %s (%s) ; les réponses ne sont "
+                        "gardées que pour cette exécution. Choisissez un autre dossier avec "
+                        "--cache-dir ou la variable ECOLES_MAP_CACHE.", self.cache_path, exc)
 
     def candidates(self, name: str, departement: str | None = None
                    ) -> list[CommuneCandidate]:
@@ -119,29 +150,38 @@ class GeoApiGeocoder:
         GeocodingError
             If the API answers something that is not a list of communes.
         """
-        key = f"{fold_name(name)}|{departement or ''}"
+        params = {"nom": clean_text(name).strip(), "fields": GEO_API_FIELDS,
+                  "boost": "population", "limit": "5"}
+        if departement:
+            params["codeDepartement"] = departement
+        key = urlencode(sorted(params.items()))
         cache = self._load()
-        if key not in cache:
-            params = {"nom": name.strip(), "fields": GEO_API_FIELDS, "boost": "population",
-                      "limit": "5"}
-            if departement:
-                params["codeDepartement"] = departement
-            response = self.http.get(self.url, params=params)
+        if key in cache:
             try:
-                answer = response.json()
-                if not isinstance(answer, list):
-                    raise ValueError("not a JSON list")
-                candidates = [_candidate(item) for item in answer]
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
-                raise GeocodingError(
-                    f"{response.url}: unexpected answer from geo.api.gouv.fr ({exc}); try "
-                    "again later or use `--geocoder embedded`."
-                ) from exc
-            cache[key] = answer
-            write_text(json.dumps(cache, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
-                       self.cache_path)
-            return candidates
-        return [_candidate(item) for item in cache[key]]
+                return _candidates(cache[key])
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+                log.warning("entrée du cache du géocodeur %s inutilisable pour %r (%s) ; "
+                            "nouvelle requête", self.cache_path, name, exc)
+                del cache[key]
+        response = self.http.get(self.url, params=params, max_bytes=self.max_bytes)
+        try:
+            answer = response.json()
+            candidates = _candidates(answer)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise GeocodingError(
+                f"{response.url}: réponse inattendue de geo.api.gouv.fr ({exc}) ; "
+                "réessayez plus tard ou utilisez `--geocoder embedded`."
+            ) from exc
+        cache[key] = answer
+        self._save(cache)
+        return candidates
+
+
+def _candidates(answer: object) -> list[CommuneCandidate]:
+    """Turn an answer of the API (a JSON list of communes) into candidates."""
+    if not isinstance(answer, list):
+        raise ValueError("pas une liste JSON")
+    return [_candidate(item) for item in answer]
 
 
 @functools.cache
@@ -158,6 +198,8 @@ def _former_gazetteer() -> pd.DataFrame:
 def _candidate(item: Mapping[str, Any]) -> CommuneCandidate:
     """Turn one commune of the API answer into a CommuneCandidate."""
     coords = (item.get("centre") or {}).get("coordinates") or [None, None]
+    if CONTROL_CHARACTERS.search(str(item["nom"])):  # would reach the SVG and the tables
+        raise ValueError(f"nom de commune avec un caractère de contrôle : {item['nom']!r}")
     return CommuneCandidate(
         code_insee=str(item["code"]), nom=str(item["nom"]),
         departement=str(item.get("codeDepartement", "")),
@@ -263,8 +305,8 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
 
     if "commune" not in sites.columns:
         raise GeocodingError(
-            f"no column 'commune' among {', '.join(map(str, sites.columns))}; geocode the "
-            "validated registry (output of `ecoles-map ingest`)."
+            f"pas de colonne 'commune' parmi {', '.join(map(str, sites.columns))} ; "
+            "géocodez le registre validé (sortie de `ecoles-map ingest`)."
         )
     coder = geocoder or GeoApiGeocoder(cache_dir=cache_dir, session=session)
     deps = sites["departement"].tolist() if "departement" in sites.columns else [None] * len(
@@ -285,7 +327,7 @@ def geocode_online(sites: pd.DataFrame, *, cache_dir: str | os.PathLike[str] | N
                 found = [*found, *coder.candidates(former[0].nom_commune, dep)]
             status, commune, methode = choose_commune(name, dep, found, former=former)
         if status != OK:
-            log.warning("commune %r (département %s): %s", name, dep or "?", methode)
+            log.warning("commune %r (département %s) : %s", name, dep or "?", methode)
         results.append((commune, methode, status))
     out = sites.copy()
     out["code_insee"] = [c.code_insee if c else None for c, _, _ in results]

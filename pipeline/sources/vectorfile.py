@@ -17,8 +17,8 @@ def read_vector(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     import shapely
 
     if not path.is_file():
-        raise BoundaryError(f"{path}: no such file; pass 'embedded', 'ign' or the path of a "
-                            "département layer (GeoPackage, shapefile, GeoJSON)")
+        raise BoundaryError(f"{path}: fichier introuvable ; passez 'embedded', 'ign' ou le chemin "
+                            "d'une couche de départements (GeoPackage, shapefile, GeoJSON)")
     try:
         return pyogrio.read_dataframe(path, layer=layer)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
@@ -26,5 +26,6 @@ def read_vector(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
             UnicodeDecodeError,
             shapely.errors.GEOSException) as exc:
         # A damaged file fails in GDAL, or later while decoding its text or geometries.
-        raise BoundaryError(f"{path}: cannot read the file as a vector layer ({exc}); "
-                            "download it again or use the embedded boundaries") from exc
+        raise BoundaryError(f"{path}: impossible de lire le fichier comme une couche vecteur "
+                            f"({exc}) ; téléchargez-le à nouveau ou utilisez les limites "
+                            "intégrées (--boundaries embedded)") from exc

@@ -72,9 +72,11 @@ _SEPARATORS = re.compile(r"[\s\-'’‘`´.,/_]+")
 def fold_name(name: str) -> str:
     """Return the comparison key of a commune name.
 
-    Case, accents, hyphens, apostrophes and dots are dropped, "œ"/"æ" spelt out (NFKD does
-    not decompose them), "St"/"Ste" expanded, a trailing "(Le)" moved in front, and
-    arrondissement ordinals reduced to their number.
+    Case, accents (composed or not), hyphens, apostrophes and dots are dropped, "œ"/"æ" spelt
+    out (NFKD does not decompose them), every Unicode space (no-break, narrow...) made a
+    separator, invisible format characters (zero-width space, soft hyphen...) removed,
+    "St"/"Ste" expanded, a trailing "(Le)" moved in front, and arrondissement ordinals reduced
+    to their number.
 
     Parameters
     ----------
@@ -93,8 +95,9 @@ def fold_name(name: str) -> str:
         article = match["tail"].strip()
         text = f"{article} {match['name']}"
     text = text.casefold().replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
+    # Combining accents and format characters (category Cf: U+200B, U+00AD...) are invisible.
     text = "".join(c for c in unicodedata.normalize("NFKD", text)
-                   if not unicodedata.combining(c))
+                   if not unicodedata.combining(c) and unicodedata.category(c) != "Cf")
     words = [_SAINTS.get(w, w) for w in _SEPARATORS.split(text) if w]
     return _ORDINAL.sub(r"\1", " ".join(words))
 

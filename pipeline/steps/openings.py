@@ -27,51 +27,10 @@ import pandas as pd
 
 from pipeline.config import ANNEX_DATE
 from pipeline.errors import Problem, SourceDataError
-from pipeline.schema import (
-    OPENING_COLUMNS,
-    OPENING_NON_EMPTY,
-    OPENING_REQUIRED,
-    PRECISION_DAY,
-    PRECISION_MONTH,
-    PRECISION_YEAR,
-)
-from pipeline.steps.ingest import OPENING_PATTERN, check_cell, fold_value
+from pipeline.schema import OPENING_COLUMNS, OPENING_NON_EMPTY, OPENING_REQUIRED
+from pipeline.steps.ingest import check_cell, fold_value, resolve_date
 
-
-def resolve_date(value: str) -> tuple[dt.date, dt.date, str]:
-    """Resolve a written date to the day it counts from, the period's start, and precision.
-
-    Parameters
-    ----------
-    value
-        ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``.
-
-    Returns
-    -------
-    day : datetime.date
-        The day the event counts from: the day itself, the first of the month, or the
-        31 December of the year (see the module docstring).
-    start : datetime.date
-        The first day the value can mean (to tell a date in the future).
-    precision : str
-        ``"jour"``, ``"mois"`` or ``"annee"``.
-
-    Raises
-    ------
-    ValueError
-        If ``value`` is not in one of those forms or names no calendar day.
-    """
-    text = value.strip()
-    if not OPENING_PATTERN.match(text):
-        raise ValueError(f"{value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
-    parts = [int(p) for p in text.split("-")]
-    if len(parts) == 3:
-        day = dt.date(parts[0], parts[1], parts[2])
-        return day, day, PRECISION_DAY
-    if len(parts) == 2:
-        first = dt.date(parts[0], parts[1], 1)
-        return first, first, PRECISION_MONTH
-    return dt.date(parts[0], 12, 31), dt.date(parts[0], 1, 1), PRECISION_YEAR
+__all__ = ["laureates", "resolve_date", "same_place", "validate_openings"]
 
 
 def laureates(registry: pd.DataFrame) -> dict[str, pd.Series]:
@@ -132,19 +91,21 @@ def validate_openings(
     problems: list[Problem] = []
     header = [str(c) for c in records.columns]
     for col in sorted({c for c in header if header.count(c) > 1}):
-        problems.append(Problem(source, 1, col, None, "column appears twice in the header"))
+        problems.append(Problem(source, 1, col, None,
+                                "colonne présente deux fois dans l'en-tête"))
     for col in OPENING_REQUIRED:
         if col not in header:
             problems.append(Problem(
                 source, 1, col, None,
-                "required column is missing; the header must contain "
+                "colonne obligatoire absente ; l'en-tête doit contenir "
                 f"{', '.join(OPENING_COLUMNS)}"))
     for col in header:
         if col not in OPENING_COLUMNS:
-            problems.append(Problem(source, 1, col, None, "unknown column; rename it (expected "
-                                    f"one of {', '.join(OPENING_COLUMNS)})"))
+            problems.append(Problem(source, 1, col, None, "colonne inconnue ; renommez-la "
+                                    f"(colonnes possibles : {', '.join(OPENING_COLUMNS)})"))
     if problems:
-        raise SourceDataError(problems, summary=f"{source}: the header is not an openings header")
+        raise SourceDataError(problems,
+                              summary=f"{source}: l'en-tête n'est pas celui des ouvertures")
 
     frame = records.reindex(columns=list(OPENING_COLUMNS), fill_value="").fillna("").astype(str)
     frame = frame.apply(lambda s: s.str.strip())
@@ -163,18 +124,20 @@ def validate_openings(
 
         for col in OPENING_NON_EMPTY:
             if not values[col]:
-                bad(col, "empty; every opening needs a value here", "")
+                bad(col, "vide ; chaque ouverture doit avoir une valeur ici", "")
         rid = values["id"]
         if rid in seen:
-            bad("id", f"duplicate id, already used on line {seen[rid]}; ids must be unique")
+            bad("id", f"identifiant en double, déjà utilisé ligne {seen[rid]} ; chaque "
+                "identifiant doit être unique")
         elif rid:
             seen[rid] = line
         if rid in registry_ids:
-            bad("id", "this id belongs to a school of the 2021 registry; give the site its "
-                "own id (e.g. name-commune) and put the 2021 id in 'ami_2021_id'")
+            bad("id", "cet identifiant est celui d'une école du registre 2021 ; donnez au site "
+                "son propre identifiant (par exemple nom-commune) et mettez celui de 2021 dans "
+                "'ami_2021_id'")
         if "?" in values["commune"]:
-            bad("commune", "uncertain place; write the commune the source supports, or leave "
-                "the row out and say why in data/raw/README.md")
+            bad("commune", "lieu incertain ; écrivez la commune qu'atteste la source, ou "
+                "retirez la ligne et dites pourquoi dans data/raw/README.md")
         for col in ("id", "departement", "confiance", "sources"):
             if values[col]:
                 normalized, issues = check_cell(col, values[col])
@@ -185,13 +148,13 @@ def validate_openings(
         link = values["ami_2021_id"]
         if link:
             if link not in laureate_rows:
-                what = ("is a 2021 school but not an AMI laureate" if link in registry_ids
-                        else "is no id of the 2021 registry")
-                bad("ami_2021_id", f"{what}; write the id of the AMI 2021 laureate this site "
-                    "realises, or leave empty")
+                what = ("école de 2021 qui n'est pas lauréate de l'AMI" if link in registry_ids
+                        else "aucun identifiant du registre 2021")
+                bad("ami_2021_id", f"{what} ; écrivez l'identifiant du lauréat de l'AMI 2021 que "
+                    "ce site réalise, ou laissez vide")
             elif link in realised:
-                bad("ami_2021_id", f"this laureate is already realised on line {realised[link]}; "
-                    "a laureate opens one site")
+                bad("ami_2021_id", f"ce lauréat est déjà réalisé ligne {realised[link]} ; "
+                    "un lauréat ouvre un seul site")
             else:
                 realised[link] = line
 
@@ -200,32 +163,34 @@ def validate_openings(
             try:
                 opened, start, opened_precision = resolve_date(values["ouverture"])
             except ValueError:
-                bad("ouverture", "write a real date as YYYY-MM-DD, YYYY-MM or YYYY")
+                bad("ouverture", "écrivez une date réelle sous la forme AAAA-MM-JJ, AAAA-MM ou "
+                    "AAAA")
             else:
                 if start > today:
-                    bad("ouverture", f"in the future (today is {today.isoformat()}); list a "
-                        "school only once it has opened")
+                    bad("ouverture", f"dans le futur (nous sommes le {today.isoformat()}) ; "
+                        "n'inscrivez une école qu'une fois ouverte")
                 elif opened <= ANNEX_DATE:
-                    bad("ouverture", f"not after the annex of {ANNEX_DATE.isoformat()}; schools "
-                        "open by then belong in ecoles.csv (for November 2021, give the day)")
+                    bad("ouverture", f"pas après l'annexe du {ANNEX_DATE.isoformat()} ; les "
+                        "écoles ouvertes à cette date vont dans ecoles.csv (pour novembre 2021, "
+                        "donnez le jour)")
         if values["fermeture"]:
             try:
                 closed, start, closed_precision = resolve_date(values["fermeture"])
             except ValueError:
-                bad("fermeture", "write a real date as YYYY-MM-DD, YYYY-MM or YYYY, or leave "
-                    "empty")
+                bad("fermeture", "écrivez une date réelle sous la forme AAAA-MM-JJ, AAAA-MM ou "
+                    "AAAA, ou laissez vide")
             else:
                 if start > today:
-                    bad("fermeture", f"in the future (today is {today.isoformat()}); record a "
-                        "closing once it has happened")
+                    bad("fermeture", f"dans le futur (nous sommes le {today.isoformat()}) ; "
+                        "n'inscrivez une fermeture qu'une fois survenue")
                 elif opened is not None and closed <= opened:
-                    bad("fermeture", f"not after the opening ({opened.isoformat()} from "
-                        f"{values['ouverture']!r}); fix one of the two dates, more precisely "
-                        "if they share a year")
+                    bad("fermeture", f"pas après l'ouverture ({opened.isoformat()} d'après "
+                        f"{values['ouverture']!r}) ; corrigez l'une des deux dates, plus "
+                        "précisément si elles ont la même année")
         resolved.append((opened, opened_precision, closed, closed_precision))
     if problems:
         raise SourceDataError(
-            problems, summary=f"{source}: {len(problems)} problem(s); nothing was written")
+            problems, summary=f"{source}: {len(problems)} problème(s) ; rien n'a été écrit")
 
     clean = frame.copy()
     for col in ("fermeture", "ami_2021_id", "metier", "note"):

@@ -32,6 +32,7 @@ from pipeline.schema import (
 )
 from pipeline.steps.history import coverage_as_of, sites_as_of
 from pipeline.steps.openings import laureates, same_place
+from pipeline.textsafe import markdown_text
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,10 @@ class Reconciliation:
                        f"{ln.counted - ln.official:+d} | {conf if ln.by_confidence else '-'} |")
         if self.new_departements:
             out += ["", "## Départements nouvellement couverts", ""]
-            out += [f"- {name} ({code})" for code, name in self.new_departements]
+            out += [f"- {markdown_text(name)} ({code})" for code, name in self.new_departements]
         if self.low_confidence:
             out += ["", "## Lignes de confiance basse", ""]
-            out += [f"- `{rid}` : {nom}" for rid, nom in self.low_confidence]
+            out += [f"- `{rid}` : {markdown_text(nom)}" for rid, nom in self.low_confidence]
         return "\n".join(out) + "\n"
 
 
@@ -330,8 +331,9 @@ def reconciliation_markdown(reconciled: pd.DataFrame, findings: pd.DataFrame, *,
         out += ["", "## Points d'attention", "",
                 "| site | lauréat 2021 | écart | détail |", "|---|---|---|---|"]
         for finding in findings.to_dict("records"):
-            out.append(f"| {finding['nom']} (`{finding['id']}`) | `{finding['ami_2021_id']}` | "
-                       f"{finding['ecart']} | {finding['detail']} |")
+            out.append(f"| {markdown_text(finding['nom'])} (`{finding['id']}`) | "
+                       f"`{finding['ami_2021_id']}` | {finding['ecart']} | "
+                       f"{markdown_text(finding['detail'])} |")
     return "\n".join(out) + "\n"
 
 

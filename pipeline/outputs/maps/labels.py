@@ -7,29 +7,22 @@ crosses no other marker, label or leader where any free position allows. Boxes a
 taken are kept in a uniform grid, so each test costs a few comparisons and the whole
 placement is O(n·k) for n labels and k candidate positions.
 
-Manual nudges for the last stubborn labels live in ``data/raw/etiquettes.csv``::
-
-    id,dx,dy
-    dunkerque,-40,12
-
-``id`` is the site id of the registry; ``dx`` and ``dy`` are the offset, in points (1/72
-inch, so the same on every preset and resolution), of the lower-left corner of the label
-from its site, positive to the right and upwards. A leader line is drawn when the label
-lands more than a marker away from its site. A label placed by hand is not moved by the
-placer, and the automatic labels avoid it.
+Manual nudges for the last stubborn labels (``data/raw/etiquettes.csv``, read by
+:mod:`pipeline.sources.labelfile`) come in as ``fixed`` boxes: a label placed by hand is not
+moved by the placer, and the automatic labels avoid it.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.errors import Problem, SourceDataError
-from pipeline.sources.csvfile import read_csv_records
+log = logging.getLogger(__name__)
+
 
 #: Box as (x0, y0, x1, y1) in display coordinates (pixels, origin bottom left).
 Rect = tuple[float, float, float, float]
@@ -337,58 +330,3 @@ def leader_anchor(box: Rect, x: float, y: float) -> tuple[float, float]:
     w = box[2] - box[0] or 1.0
     h = box[3] - box[1] or 1.0
     return (nx - box[0]) / w, (ny - box[1]) / h
-
-
-def read_label_overrides(path: str | os.PathLike[str]) -> dict[str, tuple[float, float]]:
-    """Read the manual label offsets file (``id,dx,dy``, offsets in points).
-
-    Parameters
-    ----------
-    path
-        CSV file; see the module docstring for its columns.
-
-    Returns
-    -------
-    dict
-        Site id → (dx, dy) in points.
-
-    Raises
-    ------
-    SourceDataError
-        If a column is missing, an offset is not a number, or an id appears twice.
-    """
-    name = str(path)
-    frame, lines = read_csv_records(path)
-    missing = [c for c in ("id", "dx", "dy") if c not in frame.columns]
-    if missing:
-        raise SourceDataError(
-            [Problem(name, 1, None, ",".join(frame.columns),
-                     f"missing column(s) {', '.join(missing)}; the header must be 'id,dx,dy'")],
-            summary=f"{name}: invalid label offsets file",
-        )
-    problems: list[Problem] = []
-    offsets: dict[str, tuple[float, float]] = {}
-    seen: set[str] = set()
-    for (_, row), line in zip(frame.iterrows(), lines, strict=True):
-        site = str(row["id"])
-        if site in seen:
-            problems.append(Problem(name, line, "id", site,
-                                    "this id already has an offset; keep one line per site"))
-            continue
-        seen.add(site)
-        values = []
-        for column in ("dx", "dy"):
-            try:
-                value = float(str(row[column]).replace(",", "."))
-                if not math.isfinite(value):
-                    raise ValueError(value)
-                values.append(value)
-            except ValueError:
-                problems.append(Problem(name, line, column, str(row[column]),
-                                        "not a number; give the offset in points, e.g. 12 "
-                                        "or -8.5"))
-        if len(values) == 2:
-            offsets[site] = (values[0], values[1])
-    if problems:
-        raise SourceDataError(problems, summary=f"{name}: {len(problems)} invalid offset(s)")
-    return offsets

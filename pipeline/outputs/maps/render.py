@@ -201,20 +201,44 @@ def _scale_bar(ax: Any, fontsize: float) -> None:
     ax.add_artist(_Group("echelle", [bar, label], zorder=6))
 
 
-def _add_basemap(ax: Any, basemap: str, crs: str) -> str:
-    """Draw a basemap under the main frame; return its credit for the source line."""
+def _add_basemap(ax: Any, basemap: str, crs: str, *,
+                 cache_dir: str | Path | None = None) -> str:
+    """Draw a basemap under the main frame; return its credit for the source line.
+
+    Plan IGN tiles are cached in ``tiles/`` of the cache folder (``cache_dir``, else
+    ``$ECOLES_MAP_CACHE``, else the user cache), and fetched from ``$ECOLES_MAP_PLAN_IGN_URL``
+    instead of the Géoplateforme when it is set (a mirror).
+    """
     import contextily  # slow to import: only when a basemap is asked
 
     if basemap == "plan-ign":
-        import platformdirs
         import requests
         import xyzservices.providers as xyz
 
-        cache = Path(platformdirs.user_cache_dir("ecoles-map")) / "tiles"
-        cache.mkdir(parents=True, exist_ok=True)
-        contextily.set_cache_dir(str(cache))
+        from pipeline.sources.http import (
+            PLAN_IGN_URL_ENV,
+            base_url_from_env,
+            rebase,
+            resolve_cache_dir,
+        )
+
+        cache = resolve_cache_dir(cache_dir) / "tiles"
         try:
-            contextily.add_basemap(ax, source=xyz.GeoportailFrance.plan, crs=crs,
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RenderError(
+                f"le dossier de cache des tuiles {cache} est inutilisable ({exc.strerror}) ; "
+                "choisissez un autre dossier de cache avec --cache-dir ou la variable "
+                "ECOLES_MAP_CACHE. Aucune carte n'a été écrite."
+            ) from exc
+        contextily.set_cache_dir(str(cache))
+        provider = xyz.GeoportailFrance.plan
+        mirror = base_url_from_env(PLAN_IGN_URL_ENV)
+        if mirror is not None:
+            provider = provider.copy()
+            provider["url"] = rebase(provider["url"], mirror)
+        try:
+            contextily.add_basemap(ax, source=provider, crs=crs,
                                    attribution=False, timeout=20, zorder=0)
         except (requests.RequestException, OSError) as exc:
             raise RenderError(

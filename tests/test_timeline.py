@@ -75,7 +75,8 @@ def test_dated_map_title_and_legend_follow_the_date(history_run):
     svg = (out / "ecoles-de-production-2022-12-31.svg").read_text(encoding="utf-8")
     # Title: the date, the registry's count (4 open: boisard, otech, fask, lendemain; ephemere
     # opened 2022-09, etincelle 2022-12) and the published count of that very date.
-    assert "Écoles de production au 31 décembre 2022 : 6 dans le registre ; 56 selon le" in svg
+    assert ("Écoles de production au 31 décembre 2022 : 6 dans le registre ; 56 selon le"
+            in legend_text(svg))
     assert "Écoles ouvertes depuis le 23 novembre 2021 (3)" in legend_text(svg)
     assert 'id="laureats-annonces' in svg  # Vire still announced
     annex = (out / "ecoles-de-production-2021-11-23.svg").read_text(encoding="utf-8")
@@ -148,7 +149,7 @@ def test_join_and_render_at_another_date(tmp_path):
                                   str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     svg = (tmp_path / "m" / "ecoles-de-production-2023-12-31-social.svg").read_text()
-    assert "Écoles de production au 31 décembre 2023" in svg
+    assert "Écoles de production au 31 décembre 2023" in legend_text(svg)
 
 
 def test_render_as_of_the_annex_is_the_default_map(tmp_path):

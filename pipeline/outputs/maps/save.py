@@ -2,13 +2,19 @@
 
 Same figure, same bytes: the PNG has no timestamp or software chunk, the SVG a fixed hash
 salt and no date. Every file is written atomically.
+
+The map's SVG is reshaped for designers (:func:`svg_for_designers`): the figure's top-level
+groups become Inkscape layers with French names, and each département's path, each site's
+marker, label and leader line carries its id itself.
 """
 
 from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -49,7 +55,10 @@ def _png_bytes_to(fig: Figure, path: str | os.PathLike[str], dpi: float) -> None
     try:
         if dpi != original:
             fig.dpi = dpi
-        canvas.draw()
+        # Unhinted glyphs: at these sizes (≥ 20 px, or 300 dpi) hinting shows nowhere, and
+        # laying out text unhinted takes half the time.
+        with mpl.rc_context({"text.hinting": "none"}):
+            canvas.draw()
         width, height = canvas.get_width_height(physical=True)
         rgba = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA",
                                 0, 1)
@@ -59,6 +68,152 @@ def _png_bytes_to(fig: Figure, path: str | os.PathLike[str], dpi: float) -> None
             fig.dpi = original
     rgb.save(path, format="PNG", compress_level=PNG_COMPRESS_LEVEL,
              dpi=(round(dpi), round(dpi)))
+
+
+# --- SVG for designers -------------------------------------------------------------------
+_SVG_NS: Final = "http://www.w3.org/2000/svg"
+_XLINK_NS: Final = "http://www.w3.org/1999/xlink"
+INKSCAPE_NS: Final = "http://www.inkscape.org/namespaces/inkscape"
+_NAMESPACES: Final = {
+    "xlink": _XLINK_NS, "inkscape": INKSCAPE_NS,
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "cc": "http://creativecommons.org/ns#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+_G = f"{{{_SVG_NS}}}g"
+#: Groups whose one element takes their id (``<path id="departement-75">``).
+_OWN_ID: Final = re.compile(r"(departement|site|renvoi|etiquette|nom|lien|emprise|cadre)-")
+#: Prefix of the transient groups :class:`pipeline.outputs.maps.render.HaloText` opens around
+#: a text that has a halo.
+HALO_GROUP: Final = "halo--"
+
+
+def svg_for_designers(svg: bytes, layers: Mapping[str, str], *, halo: float) -> bytes:
+    """Reshape a map's SVG so that designers find what they expect in Inkscape or Illustrator.
+
+    - The figure's top-level groups whose id is a key of ``layers`` become Inkscape layers
+      (``inkscape:groupmode="layer"``, ``inkscape:label`` the French name), children of the
+      root, in the figure's drawing order; the white page is the layer ``fond``.
+    - A group holding one element gives it its id: each département is one
+      ``<path id="departement-<code>">``, each site one ``<use id="site-<id>">``, each leader
+      line one ``<path id="renvoi-<id>">``, each one-line label one
+      ``<text id="etiquette-<id>">`` (a label on two lines stays a group of two texts).
+    - A text drawn with a halo gets it as a white stroke painted under its fill
+      (``paint-order: stroke``), so the halo follows the text when it is edited.
+
+    Parameters
+    ----------
+    svg
+        The SVG as matplotlib wrote it.
+    layers
+        Layer ids → French names.
+    halo
+        Width of the halo stroke, in SVG units (points).
+
+    Returns
+    -------
+    bytes
+        The new SVG, UTF-8, deterministic.
+    """
+    root = ET.fromstring(svg)
+    defs = root.find(f"{{{_SVG_NS}}}defs")
+    figure = next((g for g in root.findall(_G) if g.get("id", "").startswith("figure")), None)
+    if figure is None or defs is None:
+        return svg
+    root.remove(figure)
+    for child in list(figure):
+        gid = child.get("id", "")
+        if gid.startswith("patch"):
+            child.set("id", "fond")
+            _layer(child, "Fond")
+        elif gid in layers:
+            _layer(child, layers[gid])
+        root.append(child)
+    _reshape(root, defs, halo)
+    out = ['<?xml version="1.0" encoding="utf-8" standalone="no"?>\n']
+    _write(root, out, top=True)
+    out.append("\n")
+    return "".join(out).encode()
+
+
+def _name(qualified: str) -> str:
+    """``{uri}local`` → ``prefix:local`` with our prefixes (the SVG's namespace is default)."""
+    if not qualified.startswith("{"):
+        return qualified
+    uri, local = qualified[1:].split("}", 1)
+    if uri == _SVG_NS:
+        return local
+    prefix = next(p for p, u in _NAMESPACES.items() if u == uri)
+    return f"{prefix}:{local}"
+
+
+def _write(element: ET.Element, out: list[str], *, top: bool = False) -> None:
+    """Serialise ``element`` with fixed prefixes.
+
+    ElementTree's own prefixes are process-wide and other writers (the QGIS styles) change
+    them, so the SVG is written here, the same way in every process.
+    """
+    out.append(f"<{_name(element.tag)}")
+    if top:
+        out.append(f' xmlns="{_SVG_NS}"')
+        out += [f' xmlns:{p}="{u}"' for p, u in _NAMESPACES.items()]
+    for key, value in element.attrib.items():
+        out.append(f' {_name(key)}="{_escape(value, attribute=True)}"')
+    if not len(element) and not element.text:
+        out.append("/>")
+    else:
+        out.append(">")
+        if element.text:
+            out.append(_escape(element.text))
+        for child in element:
+            _write(child, out)
+        out.append(f"</{_name(element.tag)}>")
+    if element.tail:
+        out.append(_escape(element.tail))
+
+
+def _escape(text: str, *, attribute: bool = False) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if attribute:
+        text = text.replace('"', "&quot;").replace("\n", "&#10;")
+    return text
+
+
+def _layer(group: ET.Element, label: str) -> None:
+    group.set(f"{{{INKSCAPE_NS}}}groupmode", "layer")
+    group.set(f"{{{INKSCAPE_NS}}}label", label)
+
+
+def _reshape(parent: ET.Element, defs: ET.Element, halo: float) -> None:
+    """Unwrap one-element groups onto their element, halo texts, recursively."""
+    for index, child in enumerate(list(parent)):
+        if child.tag != _G:
+            continue
+        gid = child.get("id", "")
+        if gid.startswith(HALO_GROUP):
+            for text in child.iter(f"{{{_SVG_NS}}}text"):
+                text.set("style", text.get("style", "") + f"; stroke: #ffffff; stroke-width: "
+                         f"{halo:g}; stroke-linejoin: round; paint-order: stroke")
+            inner = list(child)
+            parent.remove(child)
+            for k, element in enumerate(inner):
+                parent.insert(index + k, element)
+            _reshape(parent, defs, halo)  # the unwrapped groups are looked at again
+            return
+        _reshape(child, defs, halo)
+        if not _OWN_ID.match(gid):
+            continue
+        for sub in child.findall(f"{{{_SVG_NS}}}defs"):  # markers' shapes: to the top
+            child.remove(sub)
+            defs.extend(list(sub))
+        # A marker sits in an anonymous group of its own: look through it.
+        inner = list(child)
+        while len(inner) == 1 and inner[0].tag == _G and not inner[0].attrib:
+            inner = list(inner[0])
+        if len(inner) == 1:
+            element = inner[0]
+            element.set("id", gid)
+            parent.remove(child)
+            parent.insert(index, element)
 
 
 def save_map(fig: Figure, png_path: str | os.PathLike[str] | None,
@@ -87,9 +242,15 @@ def save_map(fig: Figure, png_path: str | os.PathLike[str] | None,
             with atomic_path(png_path) as tmp:
                 _png_bytes_to(fig, tmp, dpi or fig.dpi)
         if svg_path is not None:
+            buffer = io.BytesIO()
             with mpl.rc_context({"svg.hashsalt": _SVG_SALT, "svg.fonttype": "none",
-                                 "svg.id": "carte"}), atomic_path(svg_path) as tmp:
-                fig.savefig(tmp, format="svg", metadata={"Date": None})
+                                 "svg.id": "carte"}):
+                fig.savefig(buffer, format="svg", metadata={"Date": None})
+            from pipeline.outputs.maps.render import HALO_PT, LAYERS
+
+            svg = svg_for_designers(buffer.getvalue(), LAYERS, halo=HALO_PT)
+            with atomic_path(svg_path) as tmp:
+                Path(tmp).write_bytes(svg)
     except OSError as exc:
         raise RenderError(f"cannot write the map: {exc}") from exc
 

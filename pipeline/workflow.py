@@ -709,7 +709,6 @@ def render_maps(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
     from pipeline.outputs.maps.save import save_map
 
     overrides = read_label_overrides(overrides_path) if overrides_path else None
-    description = alt_text(sites, departements)
     data = map_data(sites, departements)
     written: list[Path] = []
     for preset in presets:
@@ -718,6 +717,6 @@ def render_maps(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         stem = Path(outdir) / map_stem(preset)
         png, svg, txt = (stem.with_suffix(s) for s in (".png", ".svg", ".txt"))
         save_map(fig, png, svg)
-        write_text(description, txt)
+        write_text(alt_text(sites, departements, preset=preset), txt)  # sized per preset
         written += [png, svg, txt]
     return written

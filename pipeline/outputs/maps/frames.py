@@ -588,6 +588,24 @@ def _page_of(box: Box, xlim: tuple[float, float], ylim: tuple[float, float],
              box[1] + (y - ylim[0]) / (ylim[1] - ylim[0]) * box[3]) for x, y in xy]
 
 
+def zoom_names(data: MapData, preset: str | Preset = "a4") -> list[str]:
+    """Return the names of the zooms a map of ``data`` has on ``preset`` (for alt texts).
+
+    Parameters
+    ----------
+    data
+        From :func:`pipeline.outputs.maps.mapdata.map_data`.
+    preset
+        As for :func:`map_frames`.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["Lyon"]``; empty when nothing crowds.
+    """
+    return [f.title or "" for f in map_frames(data, preset).of_kind("zoom")]
+
+
 def _split(area: Box, n: int, figsize: tuple[float, float]) -> tuple[Box, ...]:
     """Split ``area`` in ``n`` slots along its longer side (in inches)."""
     if n <= 1:

@@ -30,9 +30,7 @@ not drawn.
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,8 +44,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.backends.backend_svg import RendererSVG
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont, get_font
-from matplotlib.ft2font import LoadFlags
+from matplotlib.font_manager import FontProperties, findfont
 from matplotlib.lines import Line2D
 from matplotlib.markers import MarkerStyle
 from matplotlib.patches import Patch, PathPatch, Rectangle
@@ -76,6 +73,7 @@ from pipeline.outputs.maps.frames import (
 from pipeline.outputs.maps.labels import Placement, place_labels
 from pipeline.outputs.maps.layout import Box, Preset, get_preset
 from pipeline.outputs.maps.mapdata import MapData, map_data
+from pipeline.outputs.maps.typeset import text_width, wrap_text
 
 if TYPE_CHECKING:  # pandas and geopandas are not imported to draw (see the module docstring)
     import geopandas as gpd
@@ -420,62 +418,6 @@ def _scale_bar(canvas: _Canvas) -> None:
     canvas.avoid += [bar, label]
 
 
-@functools.cache
-def _advances(font_file: str) -> dict[str, float]:
-    """Cache of glyph advances of a font file, in points for a 1 pt font (filled lazily)."""
-    return {}
-
-
-def text_width(text: str, prop: FontProperties, dpi: float) -> float:
-    """Return the width in pixels of one line of ``text``, from the glyphs' advances.
-
-    Laying text out costs over a millisecond a call; this sums cached advances (kerning
-    left out: within 1 %), for wrapping and placing many texts quickly.
-    """
-    path = findfont(prop)
-    advances = _advances(path)
-    missing = [c for c in dict.fromkeys(text) if c not in advances]
-    if missing:
-        font = get_font(path)
-        font.set_size(100, 72)
-        for char in missing:
-            glyph = font.load_char(ord(char), flags=LoadFlags.NO_HINTING)
-            advances[char] = glyph.linearHoriAdvance / 65536 / 100
-    return sum(advances[c] for c in text) * prop.get_size_in_points() * dpi / 72
-
-
-#: Spaces a line never breaks at, as French typesetting wants: before ; : ! ? » and after
-#: «, and inside a date ("23 novembre 2021").
-_NO_BREAK_PUNCTUATION: Final = re.compile(r" (?=[;:!?»])|(?<=«) ")
-_NO_BREAK_DATE: Final = re.compile(
-    r"(\d+(?:er)?) (janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
-    r"novembre|décembre) (\d{4})")
-
-
-def _glue(text: str) -> str:
-    """Mark the spaces a line must not break at with NUL (restored after wrapping)."""
-    text = _NO_BREAK_PUNCTUATION.sub("\0", text)
-    return _NO_BREAK_DATE.sub("\\1\0\\2\0\\3", text)
-
-
-def _wrap(text: str, prop: FontProperties, width_px: float, dpi: float) -> str:
-    """Break ``text`` into lines no wider than ``width_px`` (in the figure's font)."""
-    limit = width_px / 1.01  # room for kerning
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for glued in _glue(paragraph).split(" "):
-            word = glued.replace("\0", " ")
-            trial = f"{line} {word}" if line else word
-            if line and text_width(trial, prop, dpi) > limit:
-                lines.append(line)
-                line = word
-            else:
-                line = trial
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def _extent(artist: Artist, renderer: Any) -> Bbox:
     """Window extent of an artist, in figure fractions."""
     return artist.get_window_extent(renderer).transformed(
@@ -493,7 +435,7 @@ def _texts(canvas: _Canvas, credit: str | None) -> list[Bbox]:
     # Title, and the subtitle right under it.
     x, y = layout.title_anchor
     prop = FontProperties(size=layout.title, weight="bold")
-    title = Text(x, y, _wrap(texts.title, prop, layout.title_width * width, fig.dpi),
+    title = Text(x, y, wrap_text(texts.title, prop, layout.title_width * width, fig.dpi),
                  ha="left", va="top", fontsize=layout.title, fontweight="bold",
                  linespacing=1.2, color=TEXT_COLOUR, parse_math=False, gid="titre-texte",
                  transform=fig.transFigure)
@@ -502,7 +444,7 @@ def _texts(canvas: _Canvas, credit: str | None) -> list[Bbox]:
     if texts.subtitle:
         below = _extent(title, renderer).y0 - canvas.px(layout.subtitle * 0.45) / fig.bbox.height
         prop = FontProperties(size=layout.subtitle)
-        subtitle = Text(x, below, _wrap(texts.subtitle, prop, layout.title_width * width,
+        subtitle = Text(x, below, wrap_text(texts.subtitle, prop, layout.title_width * width,
                                         fig.dpi),
                         ha="left", va="top", fontsize=layout.subtitle, color=TEXT_COLOUR,
                         linespacing=1.2, parse_math=False, gid="sous-titre",
@@ -514,7 +456,7 @@ def _texts(canvas: _Canvas, credit: str | None) -> list[Bbox]:
     # Notes of the map area.
     notes = []
     for note in canvas.frames.notes:
-        wrapped = _wrap(note.text, FontProperties(size=note.size), note.width * width, fig.dpi)
+        wrapped = wrap_text(note.text, FontProperties(size=note.size), note.width * width, fig.dpi)
         text = Text(note.x, note.y, wrapped, ha="left", va="top", fontsize=note.size,
                     color=SOURCE_COLOUR, parse_math=False, gid=note.name,
                     transform=fig.transFigure)
@@ -526,7 +468,7 @@ def _texts(canvas: _Canvas, credit: str | None) -> list[Bbox]:
     source = texts.source_line + (f" {credit}." if credit else "")
     prop = FontProperties(size=layout.source)
     x, y = layout.source_anchor
-    source_text = Text(x, y, _wrap(source, prop, layout.source_width * width, fig.dpi),
+    source_text = Text(x, y, wrap_text(source, prop, layout.source_width * width, fig.dpi),
                        ha="left", va="bottom", fontsize=layout.source, color=SOURCE_COLOUR,
                        linespacing=1.2, parse_math=False, gid="sources-texte",
                        transform=fig.transFigure)
@@ -559,7 +501,7 @@ def _legend(canvas: _Canvas, entries: Sequence[tuple[str, str]], renderer: Any,
     # Room taken by the keys: handle, padding.
     keys_px = canvas.px(layout.legend * (1.4 + 0.7))
     text_px = layout.legend_width * fig.bbox.width - keys_px
-    wrapped = [_wrap(text, prop, text_px, fig.dpi) for _, text in entries]
+    wrapped = [wrap_text(text, prop, text_px, fig.dpi) for _, text in entries]
     x, top = layout.legend_anchor
     legend = fig.legend(handles, wrapped, loc="upper left", bbox_to_anchor=(x, top),
                         frameon=False, fontsize=layout.legend, handlelength=1.4,
@@ -744,7 +686,8 @@ def draw_map(data: MapData, *, preset: str = "a4", basemap: str | None = None,
     family = font or DEFAULT_FONT
     if font:
         _check_font(font)
-    with mpl.rc_context({"font.family": [family, DEFAULT_FONT], "text.color": TEXT_COLOUR,
+    families = list(dict.fromkeys([family, DEFAULT_FONT]))
+    with mpl.rc_context({"font.family": families, "text.color": TEXT_COLOUR,
                          "path.simplify": True}):
         return _plot(data, layout, basemap=basemap, label_overrides=label_overrides or {},
                      labels=labels)

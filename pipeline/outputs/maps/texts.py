@@ -299,7 +299,7 @@ def annex_label(libelle: object, commune: object, metier: object) -> str:
 
 
 def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "a4",
-             zooms: Sequence[str] = (), overseas_sites: bool | None = None) -> str:
+             zooms: Sequence[str] | None = None, overseas_sites: bool | None = None) -> str:
     """Return a French description of the map for screen readers, sized for where it is used.
 
     Parameters
@@ -312,7 +312,8 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
         ``a4`` (print, PDF: the full description), ``slide`` (the same without the list of
         départements), ``social`` or ``square`` (one sentence, for a post).
     zooms
-        Names of the zooms of the map (e.g. ``["Lyon"]``), if any.
+        Names of the zooms of the map (e.g. ``["Lyon"]``); None works them out as
+        :func:`pipeline.outputs.maps.frames.map_frames` lays the preset out.
     overseas_sites
         Whether a site is overseas; None works it out from ``departement``.
 
@@ -352,6 +353,11 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
                  "une école de production grâce à l'AMI (en orange). ")
     else:
         text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
+    if zooms is None:
+        from pipeline.outputs.maps.frames import zoom_names
+        from pipeline.outputs.maps.mapdata import map_data
+
+        zooms = zoom_names(map_data(sites, departements), preset)
     if zooms:
         text += f"Zoom sur {join_french(list(zooms))}. "
     if overseas_sites is None:

@@ -15,13 +15,7 @@ import pandas as pd
 
 from pipeline.config import DEFAULT_OPENINGS, map_stem
 from pipeline.outputs.maps.mapdata import MapData, map_data
-from pipeline.outputs.maps.texts import (
-    alt_text,
-    dated_alt_text,
-    dated_legend,
-    dated_title,
-    default_source_line,
-)
+from pipeline.outputs.maps.texts import alt_text, dated_alt_text, dated_map_texts
 from pipeline.sources.csvfile import read_csv_records
 from pipeline.sources.inputs import Sources
 from pipeline.steps.history import counts_over_time, dated_counts
@@ -549,12 +543,8 @@ def dated_map(coverage: Coverage, day: dt.date) -> DatedMap:
         from one date to the next).
     """
     counts = dated_counts(coverage.sites, coverage.departements)
-    source = default_source_line(coverage.departements).replace(
-        "Sources : dossier de presse du 23 novembre 2021 ;",
-        "Sources : dossier de presse du 23 novembre 2021 ; ouvertures documentées depuis "
-        "(presse, écoles) ;")
-    data = map_data(coverage.sites, coverage.departements, title=dated_title(day, counts),
-                    legend=dated_legend(counts), source_line=source)
+    data = map_data(coverage.sites, coverage.departements,
+                    **dated_map_texts(day, counts, coverage.departements))  # type: ignore[arg-type]
     return DatedMap(data, dated_alt_text(day, counts), counts)
 
 

@@ -31,8 +31,12 @@ _CHART_SALT: Final = "ecoles-map-evolution"
 #: GIF frames: width in pixels (a social post shows about 1000 px), time per frame, and a
 #: longer pause on the last one before the loop starts again.
 GIF_WIDTH: Final = 960
-GIF_FRAME_MS: Final = 1500
-GIF_LAST_FRAME_MS: Final = 4000
+#: Frames up to this wide (the social card, the square) keep their size in the GIF, and so
+#: their text sizes; wider ones (the slide) are brought down to :data:`GIF_WIDTH`.
+GIF_MAX_WIDTH: Final = 1200
+#: A frame holds a map and a six-line legend: 3 s to read it, and longer on the last.
+GIF_FRAME_MS: Final = 3000
+GIF_LAST_FRAME_MS: Final = 6000
 #: zlib level of the PNG: 3 encodes the A4 map in 0.17 s for 1.25 MB, where matplotlib's
 #: 6 takes 0.28 s for 1.18 MB (RGB; RGBA at 6 was 0.47 s and 1.31 MB); 1 and 2 are no
 #: faster, 8 and 9 take 0.5 and 1.3 s to save another 2 % (benchmarks/bench_render.py).
@@ -371,10 +375,78 @@ def save_chart(fig: Figure, png_path: str | os.PathLike[str],
         raise RenderError(f"cannot write the chart: {exc}") from exc
 
 
+def brand_colours() -> list[str]:
+    """Return the colours a GIF must hold exactly: every category's, fill's, text and page.
+
+    Returns
+    -------
+    list of str
+        ``#RRGGBB``, in a fixed order, without repeats.
+    """
+    from pipeline import config
+    from pipeline.outputs.maps.render import (
+        EDGE_COLOUR,
+        LEADER_COLOUR,
+        SOURCE_COLOUR,
+        TEXT_COLOUR,
+    )
+
+    colours = ["#FFFFFF", TEXT_COLOUR, SOURCE_COLOUR, EDGE_COLOUR, LEADER_COLOUR]
+    colours += [v["colour"] for v in config.CATEGORY_STYLE.values()]
+    colours += [v["colour"] for v in config.STATUS_STYLE.values()]
+    return list(dict.fromkeys(c.upper() for c in colours))
+
+
+def _shared_palette(images: Sequence[Any], exact: Sequence[str]) -> list[tuple[int, int, int]]:
+    """One palette for every frame: the exact colours first, then the frames' commonest."""
+    from PIL import Image
+
+    exact_rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in exact]
+    # The frames side by side, quantised once: the palette of the animation as a whole.
+    strip = Image.new("RGB", (sum(im.width for im in images), max(im.height for im in images)))
+    x = 0
+    for im in images:
+        strip.paste(im, (x, 0))
+        x += im.width
+    adaptive = strip.quantize(colors=256 - len(exact_rgb), method=Image.Quantize.MEDIANCUT,
+                              dither=Image.Dither.NONE)
+    flat = adaptive.getpalette() or []
+    rest = [(flat[i], flat[i + 1], flat[i + 2]) for i in range(0, len(flat) - 2, 3)]
+    exact_triples = [(r, g, b) for r, g, b in exact_rgb]
+    return list(dict.fromkeys([*exact_triples, *rest]))[:256]
+
+
+def _to_palette(rgb: Any, palette: Sequence[tuple[int, int, int]]) -> Any:
+    """Map every pixel to its nearest palette colour, exactly (a colour in it maps to itself).
+
+    Pillow's own mapping looks colours up in a coarse cache, which turned the page's white
+    into #FCFCFC; here each distinct colour of the frame is matched once, in full precision.
+    """
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(rgb, dtype=np.int32)
+    packed = (pixels[..., 0] << 16) | (pixels[..., 1] << 8) | pixels[..., 2]
+    distinct, inverse = np.unique(packed.ravel(), return_inverse=True)
+    colours = np.column_stack([(distinct >> 16) & 255, (distinct >> 8) & 255, distinct & 255])
+    table = np.asarray(palette, dtype=np.int32)
+    d = ((colours[:, None, :] - table[None, :, :]) ** 2).sum(axis=2)
+    index = d.argmin(axis=1).astype(np.uint8)[inverse].reshape(packed.shape)
+    image = Image.fromarray(index, mode="P")
+    image.putpalette([v for c in palette for v in c] + [0] * (3 * (256 - len(palette))))
+    return image
+
+
 def write_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str], *,
-              width: int = GIF_WIDTH, frame_ms: int = GIF_FRAME_MS,
-              last_frame_ms: int = GIF_LAST_FRAME_MS) -> Path:
+              width: int | None = None, frame_ms: int = GIF_FRAME_MS,
+              last_frame_ms: int = GIF_LAST_FRAME_MS,
+              exact_colours: Sequence[str] | None = None) -> Path:
     """Chain PNG maps into a looping animated GIF, atomically and deterministically.
+
+    Every frame uses one palette, shared by all, that holds the brand colours exactly
+    (:func:`brand_colours`): the red of a triangle and the amber of a newly covered
+    département are the same on every frame and in the legend. No dithering: flat map
+    colours stay flat.
 
     Parameters
     ----------
@@ -383,9 +455,12 @@ def write_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[
     path
         Destination ``.gif``.
     width
-        Width of the GIF in pixels (height keeps the ratio).
+        Width of the GIF in pixels (height keeps the ratio); None keeps the frames' own
+        width up to :data:`GIF_MAX_WIDTH`, else :data:`GIF_WIDTH`.
     frame_ms, last_frame_ms
         Time each frame shows, and the last one before the loop restarts.
+    exact_colours
+        ``#RRGGBB`` colours the palette holds exactly (default :func:`brand_colours`).
 
     Returns
     -------
@@ -401,7 +476,7 @@ def write_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[
 
     if not frames:
         raise RenderError("no map to animate; render at least one date")
-    images = []
+    rgbs = []
     size = None
     for frame in frames:
         with Image.open(frame) as img:
@@ -410,15 +485,21 @@ def write_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[
                                   f"frame is {size[0]}×{size[1]}; render all dates with the "
                                   "same preset")
             size = img.size
-            height = round(img.size[1] * width / img.size[0])
-            rgb = img.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
-        # One adaptive palette per frame, no dithering: flat map colours stay flat.
-        images.append(rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT,
-                                   dither=Image.Dither.NONE))
+            w = width or (img.size[0] if img.size[0] <= GIF_MAX_WIDTH else GIF_WIDTH)
+            height = round(img.size[1] * w / img.size[0])
+            rgb = img.convert("RGB")
+            if (w, height) != img.size:
+                rgb = rgb.resize((w, height), Image.Resampling.LANCZOS)
+            rgbs.append(rgb)
+    palette = _shared_palette(rgbs, exact_colours or brand_colours())
+    images = [_to_palette(rgb, palette) for rgb in rgbs]
     durations = [frame_ms] * (len(images) - 1) + [last_frame_ms]
     buffer = io.BytesIO()
+    # The palette given to the writer is the GIF's global one; without it, Pillow repeats a
+    # local copy in every frame after the first.
+    flat = bytes(v for colour in palette for v in colour)
     images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
-                   duration=durations, loop=0, optimize=False, disposal=1)
+                   duration=durations, loop=0, optimize=False, disposal=1, palette=flat)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
     return Path(path)

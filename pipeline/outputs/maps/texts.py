@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from pipeline import config
-from pipeline.config import ANNEX_DATE, latest_published
+from pipeline.config import ANNEX_DATE, nearest_published
 from pipeline.french import french_date, join_french
 from pipeline.schema import (
     ANNOUNCED,
@@ -368,29 +368,55 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
 
 
 # --- Dated maps ---------------------------------------------------------------------
-def dated_title(day: dt.date, counts: Mapping[str, int]) -> str:
-    """Return the title of the map of ``day``, with the registry's and the published count.
+def dated_title(day: dt.date, counts: Mapping[str, int] | None = None) -> str:
+    """Return the title of the map of ``day``: "Écoles de production au 31 décembre 2024".
 
     Parameters
     ----------
     day
         The date of the map.
     counts
-        From :func:`dated_counts`.
+        Unused (the figures go in :func:`dated_subtitle`); kept for callers that pass them.
 
     Returns
     -------
     str
-        E.g. "Écoles de production au 31 décembre 2025 : 64 dans le registre ; 77 selon le
-        réseau (10 novembre 2025)"; without the published part before the first published
-        count.
+        The title.
     """
-    title = f"Écoles de production au {french_date(day)}"
-    published = latest_published(day)
+    return f"Écoles de production au {french_date(day)}"
+
+
+def dated_subtitle(day: dt.date, counts: Mapping[str, int]) -> str:
+    """Return the subtitle of the map of ``day``: the registry's count and the published one.
+
+    The published figure quoted is the one nearest to ``day``, before or after it, with its
+    own date (:func:`pipeline.config.nearest_published`).
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+
+    Returns
+    -------
+    str
+        E.g. "62 écoles ouvertes dans le registre ; le réseau en annonçait 71 le 14 février
+        2025".
+    """
+    text = f"{counts['ecoles_ouvertes']} écoles ouvertes dans le registre"
+    published = nearest_published(day)
     if published is None:
-        return title
-    return (f"{title} : {counts['ecoles_ouvertes']} dans le registre ; {published.ecoles} "
-            f"selon le réseau ({published.libelle})")
+        return text
+    return f"{text} ; le réseau en annonçait {published.ecoles} le {published.libelle}"
+
+
+def dated_source_line(departements: pd.DataFrame) -> str:
+    """Return the source line of a dated map: the registry, the openings, the boundaries."""
+    return ("Carte établie d'après l'annexe du communiqué de presse du 23 novembre 2021 et les "
+            "ouvertures documentées depuis (presse, écoles, réseau) ; dates et lieux en partie "
+            f"déduits de sources publiques. Sources : {_data_sources(departements)}. {CREDIT}")
 
 
 def dated_legend(counts: Mapping[str, int]) -> list[tuple[str, str]]:
@@ -420,6 +446,65 @@ def dated_legend(counts: Mapping[str, int]) -> list[tuple[str, str]]:
     ]
 
 
+def dated_short_texts(day: dt.date, counts: Mapping[str, int],
+                      departements: pd.DataFrame) -> MapTexts:
+    """Return the texts of the map of ``day`` for the small formats: one short line each.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+    departements
+        The départements (for the boundaries' edition).
+
+    Returns
+    -------
+    MapTexts
+        Title, subtitle, legend (the keys of :func:`dated_legend`), source line.
+    """
+    subtitle = f"{counts['ecoles_ouvertes']} écoles dans le registre"
+    published = nearest_published(day)
+    if published is not None:
+        subtitle += f" ; {published.ecoles} selon le réseau au {published.libelle}"
+    legend = (
+        (CATEGORY_OPEN, f"{counts['ouvertes_avant_annexe']} écoles ouvertes en novembre 2021"),
+        (CATEGORY_OPENED_SINCE, f"{counts['ouvertes_depuis_annexe']} écoles ouvertes depuis"),
+        (CATEGORY_ANNOUNCED, f"{counts['laureats_annonces']} lauréats pas encore ouverts"),
+        (COVERED_BEFORE, f"{counts[COVERED_BEFORE]} départements couverts avant l'AMI"),
+        (COVERED_SINCE, f"{counts[COVERED_SINCE]} départements couverts depuis"),
+        (ANNOUNCED, f"{counts[ANNOUNCED]} départements au lauréat annoncé"),
+    )
+    source = ("Registre ecoles-map : annexe du 23 novembre 2021 et ouvertures documentées. "
+              f"Sources : {_data_sources(departements)}.")
+    return MapTexts(dated_title(day), subtitle, legend, source)
+
+
+def dated_map_texts(day: dt.date, counts: Mapping[str, int],
+                    departements: pd.DataFrame) -> dict[str, object]:
+    """Return the texts of the map of ``day`` as :func:`map_data` takes them (keywords).
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+    departements
+        The départements (for the boundaries' edition).
+
+    Returns
+    -------
+    dict
+        ``title``, ``subtitle``, ``legend``, ``source_line`` and ``short`` (the small
+        formats' texts, :func:`dated_short_texts`).
+    """
+    return {"title": dated_title(day), "subtitle": dated_subtitle(day, counts),
+            "legend": dated_legend(counts), "source_line": dated_source_line(departements),
+            "short": dated_short_texts(day, counts, departements)}
+
+
 def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     """Return a French description of the map of ``day`` for screen readers.
 
@@ -435,14 +520,18 @@ def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     str
         A paragraph ending with a newline.
     """
+    shape = {k: _SHAPE_NAMES.get(v["marker"], "symboles")
+             for k, v in config.CATEGORY_STYLE.items()}
     text = (f"Carte de France des écoles de production au {french_date(day)}. "
             f"{counts['ecoles_ouvertes']} écoles ouvertes dans le registre, dont "
             f"{counts['ouvertes_depuis_annexe']} depuis le {french_date(ANNEX_DATE)} "
-            f"(carrés) ; {counts['laureats_annonces']} lauréats de l'AMI annoncés mais pas "
-            f"encore ouverts (triangles). {counts[COVERED_BEFORE] + counts[COVERED_SINCE]} "
-            f"départements couverts, dont {counts[COVERED_SINCE]} depuis l'AMI ; "
-            f"{counts[ANNOUNCED]} avec un lauréat annoncé seulement.")
-    published = latest_published(day)
+            f"({shape[CATEGORY_OPENED_SINCE]} bleus ; les autres en "
+            f"{shape[CATEGORY_OPEN]} bleus) ; {counts['laureats_annonces']} lauréats de l'AMI "
+            f"annoncés mais pas encore ouverts ({shape[CATEGORY_ANNOUNCED]} rouges). "
+            f"{counts[COVERED_BEFORE] + counts[COVERED_SINCE]} départements couverts, dont "
+            f"{counts[COVERED_SINCE]} depuis l'AMI ; {counts[ANNOUNCED]} avec un lauréat "
+            "annoncé seulement.")
+    published = nearest_published(day)
     if published is not None:
-        text += (f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}.")
+        text += f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}."
     return text + "\n"

@@ -236,14 +236,14 @@ def test_gif_frames_share_one_palette_with_the_exact_brand_colours(history_run):
         with Image.open(out / GIF_NAME) as gif:
             assert gif.n_frames == len(DATES)
             palette = gif.getpalette() or []
-            entries = {"#%02X%02X%02X" % tuple(palette[i:i + 3])
-                       for i in range(0, len(palette), 3)}
+            entries = {"#{:02X}{:02X}{:02X}".format(*palette[i:i + 3])
+                       for i in range(0, len(palette) - 2, 3)}
             assert set(brand_colours()) <= entries
             for k in range(gif.n_frames):
                 gif.seek(k)
                 assert gif.mode == "P", f"frame {k} has a palette of its own"
                 assert gif.info["duration"] >= 3000 == GIF_FRAME_MS
-                pixels = {"#%02X%02X%02X" % c
+                pixels = {"#{:02X}{:02X}{:02X}".format(*c)
                           for _, c in gif.convert("RGB").getcolors(1 << 20)}
                 # Every colour of the legend is on every frame, exactly.
                 assert legend | {"#FFFFFF"} <= pixels, (k, sorted(legend - pixels))

@@ -498,8 +498,9 @@ def map_frames(data: MapData, preset: str | Preset = "a4", *, map_only: bool = F
     n_sites = len(data.site_ids)
     declutter = n_sites <= MAX_DECLUTTER_SITES
     # Marker radii in inches, and the clear space wanted between two markers.
-    radii = np.array([marker_radius(layout, c) if c in config.CATEGORY_STYLE else
-                      layout.marker / 2 for c in data.site_categories], dtype=float) / 72
+    by_category = {c: marker_radius(layout, c) if c in config.CATEGORY_STYLE else
+                   layout.marker / 2 for c in set(data.site_categories)}
+    radii = np.array([by_category[c] for c in data.site_categories], dtype=float) / 72
     gap = _MARKER_GAP_PT / 72
 
     # Main frame: metropolitan France and Corsica in Lambert-93.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -229,6 +230,7 @@ def place_name(commune: str) -> str:
     return " ".join(_ARRONDISSEMENT.sub("", str(commune)).split())
 
 
+@functools.lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
     """Lower case, no accents, hyphens and apostrophes as spaces: for comparing names."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -354,10 +356,11 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
     else:
         text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
     if zooms is None:
-        from pipeline.outputs.maps.frames import zoom_names
+        from pipeline.outputs.maps.frames import MAX_DECLUTTER_SITES, zoom_names
         from pipeline.outputs.maps.mapdata import map_data
 
-        zooms = zoom_names(map_data(sites, departements), preset)
+        zooms = (zoom_names(map_data(sites, departements), preset)
+                 if len(sites) <= MAX_DECLUTTER_SITES else [])
     if zooms:
         text += f"Zoom sur {join_french(list(zooms))}. "
     if overseas_sites is None:

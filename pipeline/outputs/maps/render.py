@@ -71,7 +71,7 @@ from pipeline.outputs.maps.frames import (
     marker_width,
 )
 from pipeline.outputs.maps.labels import Placement, place_labels
-from pipeline.outputs.maps.layout import Box, Preset, get_preset
+from pipeline.outputs.maps.layout import Preset, get_preset
 from pipeline.outputs.maps.mapdata import MapData, map_data
 from pipeline.outputs.maps.typeset import text_width, wrap_text
 
@@ -719,15 +719,6 @@ def _plot(data: MapData, layout: Preset, *, basemap: str | None,
     if show_labels:
         _labels(canvas, label_overrides, names, notes)
     return canvas.finish()
-
-
-def _union(boxes: Sequence[Box]) -> Box:
-    x0 = min(b[0] for b in boxes)
-    y0 = min(b[1] for b in boxes)
-    x1 = max(b[0] + b[2] for b in boxes)
-    y1 = max(b[1] + b[3] for b in boxes)
-    return x0, y0, x1 - x0, y1 - y0
-
 
 
 def _labels(canvas: _Canvas, overrides: Mapping[str, tuple[float, float]],

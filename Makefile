@@ -30,7 +30,7 @@ DEPS := $(EMBEDDED) $(CODE) requirements/run.txt
 # --- Products ----------------------------------------------------------------------------------
 PROCESSED := $(addprefix data/processed/,couverture.gpkg ecoles.csv ecoles.md \
                rapprochement.md registre.csv)
-MAP := $(addprefix maps/ecoles-de-production-2021.,png svg txt html)
+MAP := $(addprefix maps/ecoles-de-production-2021.,png svg pdf txt html)
 FIGURES := $(foreach p,slide social square,$(foreach x,png svg txt,\
              maps/ecoles-de-production-2021-$(p).$(x)))
 HISTORY_DIR := maps/historique

@@ -383,13 +383,15 @@ def _openings_for(day: dt.date | None, openings: Path) -> Path | None:
                 type=click.Path(dir_okay=False, path_type=Path))
 @presets_opt
 @basemap_opt
+@cache_dir_opt
 @font_opt
 @labels_opt
 @maps_dir_opt
 @jobs_opt
 @handle_errors
-def render(couverture: Path, presets: tuple[str, ...], basemap: str | None, font: str | None,
-           labels: bool | None, maps_dir: Path, jobs: int) -> None:
+def render(couverture: Path, presets: tuple[str, ...], basemap: str | None,
+           cache_dir: Path | None, font: str | None, labels: bool | None, maps_dir: Path,
+           jobs: int) -> None:
     """Draw the map of the coverage GeoPackage COUVERTURE (PNG, SVG, alternative text).
 
     COUVERTURE is a GeoPackage written by `join`, `build` or `history`: the annex gives
@@ -404,8 +406,8 @@ def render(couverture: Path, presets: tuple[str, ...], basemap: str | None, font
         _recover(maps_dir)
         snap = read_snapshot(couverture)
         written = publish(snap, processed_dir=PROCESSED_DIR, maps_dir=maps_dir, parts=("maps",),
-                          presets=presets, labels=labels, basemap=basemap, font=font,
-                          drawing=drawing)
+                          presets=presets, labels=labels, basemap=basemap,
+                          cache_dir=cache_dir, font=font, drawing=drawing)
     report(written)
 
 
@@ -415,8 +417,9 @@ def render(couverture: Path, presets: tuple[str, ...], basemap: str | None, font
 @click.option("--until", metavar="YYYY-MM-DD", callback=_date, default=None,
               help="Last date of interest (default: the latest opening or closing); maps run "
                    "through its year.")
-@click.option("--preset", default="slide", show_default=True, type=click.Choice(PRESETS),
-              help="Frame of every dated map (one frame, so they can be flipped through).")
+@click.option("--preset", default="square", show_default=True, type=click.Choice(PRESETS),
+              help="Frame of every dated map (one frame for all, so they can be flipped "
+                   "through; the GIF is made of them, square for social feeds).")
 @processed_dir_opt
 @maps_dir_opt
 @font_opt

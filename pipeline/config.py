@@ -258,6 +258,26 @@ def latest_published(day: dt.date) -> PublishedCount | None:
     return known[-1] if known else None
 
 
+def nearest_published(day: dt.date) -> PublishedCount | None:
+    """Return the published size of the network nearest to ``day``, before or after it.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+
+    Returns
+    -------
+    PublishedCount or None
+        The figure published nearest in time (the earlier one on a tie); None when none is
+        known.
+    """
+    known = published_counts()
+    if not known:
+        return None
+    return min(known, key=lambda p: (abs((p.date - day).days), p.date > day))
+
+
 # --- Colours (colour-vision safe pairs, MAP.md §3) -----------------------------------------
 BLUE_FRANCE: Final = "#000091"
 RED_MARIANNE: Final = "#E1000F"
@@ -289,8 +309,11 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
                  "et par la Banque des Territoires",
         "gid": "laureats-investissement",
     },
-    # Dated maps (issue 7, pipeline.steps.history.site_categories): the same three colours and
-    # shapes, so a reader of the annex reads them at once.
+    # Dated maps (pipeline.steps.history.site_categories). One symbol keeps one meaning on the
+    # annex, the dated maps and the chart: a blue circle is a school open on 23 November
+    # 2021, a red triangle a laureate's new school not open yet; a school opened since is a
+    # blue diamond (blue: open; a new shape: since), never the teal square of the annex's
+    # investment laureates.
     "ouverte": {
         "colour": BLUE_FRANCE,
         "marker": "o",
@@ -298,8 +321,8 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
         "gid": "ecoles-ouvertes-annexe",
     },
     "ouverte_depuis_annexe": {
-        "colour": "#00A0A0",
-        "marker": "s",
+        "colour": BLUE_FRANCE,
+        "marker": "D",
         "label": "École de production ouverte depuis le 23 novembre 2021",
         "gid": "ecoles-ouvertes-depuis-annexe",
     },

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
+    from pipeline.basemap import Basemap
     from pipeline.outputs.files import Staging
     from pipeline.outputs.maps.mapdata import MapData
     from pipeline.outputs.maps.save import MapJob
@@ -375,7 +376,7 @@ class Snapshot:
     map
         The map's data and texts.
     alt_text
-        The map's alternative text.
+        The map's alternative text (the A4 map's, which the press page carries).
     tables
         File name → bytes of each table (CSV, Markdown), ready to write.
     metadata
@@ -406,6 +407,11 @@ class Snapshot:
     labels: Labels = "auto"
     label_overrides: Mapping[str, tuple[float, float]] | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    describe: Callable[[str], str] | None = None
+
+    def alt_text_for(self, preset: str) -> str:
+        """Return the alternative text sized for ``preset`` (a social post's is short)."""
+        return self.describe(preset) if self.describe is not None else self.alt_text
 
 
 def _csv_bytes(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
@@ -473,7 +479,16 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
         map=map_data(coverage.sites, coverage.departements, provenance=prepared.provenance),
         alt_text=alt_text(coverage.sites, coverage.departements), tables=tables,
         metadata=metadata, provenance=prepared.provenance, summary=reconciliation.text(),
-        labels="auto", label_overrides=prepared.label_overrides)
+        labels="auto", label_overrides=prepared.label_overrides,
+        describe=functools.partial(_annex_alt_text, coverage.sites, coverage.departements))
+
+
+def _annex_alt_text(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
+                    preset: str) -> str:
+    """Return the annex map's alternative text for ``preset``."""
+    from pipeline.outputs.maps.texts import alt_text
+
+    return alt_text(sites, departements, preset=preset)
 
 
 def coverage_on(prepared: Prepared, day: dt.date) -> Coverage:
@@ -517,27 +532,16 @@ def coverage_on(prepared: Prepared, day: dt.date) -> Coverage:
     return Coverage(points, deps, pd.DataFrame())
 
 
-def _dated_source_line(provenance: Provenance) -> str:
-    """Return a dated map's source line: the annex's, plus the openings documented since."""
-    from pipeline.outputs.maps.texts import default_source_line
-
-    return default_source_line(provenance).replace(
-        "Sources : dossier de presse du 23 novembre 2021 ;",
-        "Sources : dossier de presse du 23 novembre 2021 ; ouvertures documentées depuis "
-        "(presse, écoles) ;")
-
-
 def _dated_map(coverage: Coverage, day: dt.date,
                provenance: Provenance) -> tuple[MapData, str, dict[str, int]]:
     """Map data, alternative text and figures of the coverage on ``day``."""
     from pipeline.outputs.maps.mapdata import map_data
-    from pipeline.outputs.maps.texts import dated_alt_text, dated_legend, dated_title
+    from pipeline.outputs.maps.texts import dated_alt_text, dated_map_texts
     from pipeline.steps.history import dated_counts
 
     counts = dated_counts(coverage.sites, coverage.departements)
     data = map_data(coverage.sites, coverage.departements, provenance=provenance,
-                    title=dated_title(day, counts), legend=dated_legend(counts),
-                    source_line=_dated_source_line(provenance))
+                    **dated_map_texts(day, counts, provenance))  # type: ignore[arg-type]
     return data, dated_alt_text(day, counts), counts
 
 
@@ -652,6 +656,7 @@ def read_snapshot(path: str | os.PathLike[str], *,
             departements=read.departements, history=None,
             map=map_data(read.sites, read.departements, provenance=provenance),
             alt_text=alt_text(read.sites, read.departements), tables={},
+            describe=functools.partial(_annex_alt_text, read.sites, read.departements),
             metadata=read.metadata, provenance=provenance or Provenance("", "", "", ""),
             summary="", labels="auto", label_overrides=overrides)
     import pandas as pd
@@ -760,14 +765,17 @@ class Drawing:
 # --- Publishing ----------------------------------------------------------------------------
 def _stage_map(staging: Staging, drawing: Drawing, stem: Path, data: MapData, alt: str, *,
                preset: str, labels: Labels,
-               overrides: Mapping[str, tuple[float, float]] | None, basemap: str | None,
+               overrides: Mapping[str, tuple[float, float]] | None, basemap: Basemap | None,
                font: str | None) -> list[Path]:
-    """Stage one map's files (PNG, SVG, alternative text); the one place that writes a map."""
+    """Stage one map's files (PNG, SVG, the print PDF for A4, alternative text).
+
+    The one place that writes a map, whichever command draws it.
+    """
     from pipeline.outputs.files import write_text
-    from pipeline.outputs.maps.save import MAP_FORMATS, MapJob
+    from pipeline.outputs.maps.save import MapJob, map_formats
 
     targets = []
-    for fmt in MAP_FORMATS:
+    for fmt in map_formats(preset):
         target = stem.with_name(f"{stem.name}.{fmt}")
         drawing.submit(MapJob(data, preset, fmt, staging.path(target), labels=labels,
                               label_overrides=overrides, basemap=basemap, font=font))
@@ -790,7 +798,8 @@ def _check_presets(presets: Sequence[str]) -> list[str]:
 def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
             maps_dir: str | os.PathLike[str], parts: Sequence[str] = PARTS,
             presets: Sequence[str] = ("a4",), labels: Labels | None = None,
-            basemap: str | None = None, font: str | None = None,
+            basemap: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+            font: str | None = None,
             drawing: Drawing | None = None,
             progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write a snapshot's set: its GeoPackage and tables, its maps, or both, all or nothing.
@@ -809,7 +818,11 @@ def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
         Frames of the maps (see :mod:`pipeline.outputs.maps.layout`).
     labels
         Point labels: None for the snapshot's default, ``"auto"``, True or False.
-    basemap, font
+    basemap
+        ``"plan-ign"`` or the path of a GeoTIFF (:func:`pipeline.sources.tiles.basemap_source`).
+    cache_dir
+        Cache folder of the basemap tiles (default: ``$ECOLES_MAP_CACHE``, else the user cache).
+    font
         As for :func:`pipeline.outputs.maps.render.draw_map`.
     drawing
         Where to draw (default: in this process).
@@ -833,14 +846,20 @@ def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
     if unknown:
         raise PipelineError(f"erreur interne : partie inconnue {unknown[0]!r}")
     chosen = _check_presets(presets) if "maps" in parts else []
+    tiles = None
+    if basemap is not None and chosen:
+        from pipeline.sources.tiles import basemap_source
+
+        tiles = basemap_source(basemap, cache_dir=cache_dir)
     drawing = drawing or Drawing(jobs=1)
     written: list[Path] = []
     with staged_outputs() as staging:
         for preset in chosen:
             written += _stage_map(
                 staging, drawing, Path(maps_dir) / snap.names.map_stem(preset), snap.map,
-                snap.alt_text, preset=preset, labels=snap.labels if labels is None else labels,
-                overrides=snap.label_overrides, basemap=basemap, font=font)
+                snap.alt_text_for(preset), preset=preset,
+                labels=snap.labels if labels is None else labels,
+                overrides=snap.label_overrides, basemap=tiles, font=font)
         if "tables" in parts:
             folder = Path(processed_dir)
             gpkg = folder / snap.names.gpkg
@@ -894,7 +913,7 @@ def _stage_page(staging: Staging, snap: Snapshot, *, maps_dir: Path,
 
 def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
                     outdir: str | os.PathLike[str], gpkg_path: str | os.PathLike[str],
-                    preset: str = "slide", font: str | None = None,
+                    preset: str = "square", font: str | None = None,
                     drawing: Drawing | None = None) -> tuple[list[Path], str]:
     """Write the coverage over time: a map per date, the GIF, the chart, the reconciliation.
 

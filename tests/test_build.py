@@ -13,8 +13,8 @@ from pipeline.outputs.files import staged_outputs
 REGISTRY = Path("data/raw/ecoles.csv")
 OUTPUTS = ("p/couverture.gpkg", "p/ecoles.csv", "p/ecoles.md", "p/rapprochement.md",
            "p/registre.csv", "m/ecoles-de-production-2021.png",
-           "m/ecoles-de-production-2021.svg", "m/ecoles-de-production-2021.txt",
-           "m/ecoles-de-production-2021.html")
+           "m/ecoles-de-production-2021.svg", "m/ecoles-de-production-2021.pdf",
+           "m/ecoles-de-production-2021.txt", "m/ecoles-de-production-2021.html")
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def test_build_as_of_another_date_names_outputs_after_it(tmp_path):
     assert result.exit_code == 0, result.output
     maps = sorted(p.name for p in (tmp_path / "m").iterdir())
     assert maps == [f"ecoles-de-production-2024-12-31.{x}"
-                    for x in ("html", "png", "svg", "txt")]
+                    for x in ("html", "pdf", "png", "svg", "txt")]
     alt = (tmp_path / "m" / "ecoles-de-production-2024-12-31.txt").read_text(encoding="utf-8")
     assert "31 décembre 2024" in alt
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
@@ -114,7 +114,7 @@ def test_build_as_of_a_date_leaves_the_annex_outputs_intact(built):
     for name in ("couverture-2024-06-30.gpkg", "ecoles-2024-06-30.csv",
                  "rapprochement-2024-06-30.md"):
         (built / "p" / name).unlink()
-    for ext in ("png", "svg", "txt", "html"):
+    for ext in ("png", "svg", "pdf", "txt", "html"):
         (built / "m" / f"ecoles-de-production-2024-06-30.{ext}").unlink()
 
 

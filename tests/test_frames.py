@@ -30,10 +30,14 @@ def test_every_site_and_departement_has_a_frame(data, preset):
     assert frames.main.kind == "main" and frames.main.crs == config.METRO_CRS
     names = [f.name for f in frames.frames]
     assert len(names) == len(set(names))
-    # Every département is drawn in exactly one frame that is not a zoom.
+    # Every département is drawn in exactly one frame that is not a zoom (the small formats
+    # leave out the overseas ones without a site: a note says so).
     drawn = np.concatenate([f.departement_index for f in frames.of_kind("main", "inset",
                                                                           "strip")])
-    assert sorted(drawn.tolist()) == list(range(len(data.departement_codes)))
+    everyone = range(len(data.departement_codes))
+    expected = [i for i in everyone if PRESETS[preset].strip_shapes
+                or data.departement_codes[i] not in ("971", "972", "974", "976")]
+    assert sorted(drawn.tolist()) == expected
     # Every site is labelled in exactly one frame.
     labelled = np.concatenate([f.site_index[f.labelled] for f in frames.frames])
     assert sorted(labelled.tolist()) == list(range(len(data.site_ids)))
@@ -60,15 +64,34 @@ def test_sites_are_projected_into_their_frame(data):
     left, bottom, width, height = guyane.box
     assert left < page[0, 0] < left + width and bottom < page[0, 1] < bottom + height
     main = frames.main
-    lyon = data.site_ids.index("lyon")
-    (k,) = np.flatnonzero(main.site_index == lyon)
+    toulouse = data.site_ids.index("toulouse")
+    (k,) = np.flatnonzero(main.site_index == toulouse)
     x, y = main.site_xy[k]
-    assert x == pytest.approx(842_000, abs=5_000) and y == pytest.approx(6_519_000, abs=5_000)
+    assert x == pytest.approx(574_000, abs=2_000) and y == pytest.approx(6_279_000, abs=2_000)
+    # Lyon, Vaulx-en-Velin and Villeurbanne crowd: a zoom shows them, not the main frame.
+    (zoom,) = frames.of_kind("zoom")
+    assert sorted(data.site_ids[i] for i in zoom.site_index) == ["lyon", "vaulx",
+                                                                "villeurbanne"]
+    assert not set(zoom.site_index) & set(main.site_index)
+    assert zoom.units_per_inch < main.units_per_inch / 2
+    assert zoom.connector is not None
     for zoom in frames.of_kind("zoom"):
         assert zoom.extent_on_main is not None and zoom.title
         x0, y0, x1, y1 = zoom.extent_on_main
         window = shapely.box(x0, y0, x1, y1)
         assert shapely.contains_xy(window, zoom.site_xy[:, 0], zoom.site_xy[:, 1]).all()
+
+
+def test_coincident_markers_are_spread_apart():
+    from pipeline.outputs.maps.frames import spread
+
+    xy = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
+    radii = np.array([0.5, 0.5, 0.5, 0.5])
+    moved = spread(xy, radii, 0.1)
+    d = np.hypot(*(moved[:, None, :] - moved[None, :, :]).transpose(2, 0, 1))
+    assert (d[np.triu_indices(4, 1)] >= 1.1 - 1e-6).all()
+    assert np.allclose(moved[3], xy[3])  # a marker with room keeps its place
+    assert np.array_equal(spread(xy, radii, 0.1), moved)  # deterministic
 
 
 def test_map_only_boxes_fill_the_map_area(data):
@@ -82,3 +105,13 @@ def test_map_only_boxes_fill_the_map_area(data):
     for a, b in zip(page.frames, area.frames, strict=True):
         assert a.name == b.name and a.xlim == b.xlim
         assert a.box[2] * page.width_in == pytest.approx(b.box[2] * area.width_in)
+
+
+def test_a_zoom_is_named_after_its_city():
+    sites = make_sites()
+    sites["commune"] = sites["id"].str.title()
+    sites.loc[sites["id"] == "lyon", "commune"] = "Lyon 9e Arrondissement"
+    sites.loc[sites["id"] == "vaulx", "commune"] = "Vaulx-en-Velin"
+    frames = map_frames(map_data(sites, make_departements()), "a4")
+    (zoom,) = frames.of_kind("zoom")
+    assert (zoom.name, zoom.title) == ("zoom-lyon", "Lyon")

@@ -277,6 +277,6 @@ def test_plan_ign_basemap_with_network_down(network_down: list[str], tmp_path: P
                                      str(gpkg.parent)]).exit_code == 0
     result = CliRunner().invoke(main, ["render", str(gpkg), "--basemap", "plan-ign",
                                        "--maps-dir", str(tmp_path / "maps"), "--jobs", "1"])
-    assert_refused(result, "Plan IGN", "without --basemap", "No map was written")
+    assert_refused(result, "Plan IGN", "sans --basemap", "Aucune carte n'a été écrite")
     assert network_down and all(a.endswith(":443") for a in network_down)
     assert_intact(earlier)

@@ -406,10 +406,11 @@ def basemap_calls(monkeypatch: pytest.MonkeyPatch) -> _Captured:
 def test_plan_ign_url_and_tile_cache_from_the_environment(
         basemap_calls: _Captured, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pipeline.outputs.maps.render import _add_basemap
+    from pipeline.sources.tiles import basemap_source
 
     monkeypatch.setenv("ECOLES_MAP_PLAN_IGN_URL", "http://127.0.0.1:9/miroir")
     monkeypatch.setenv("ECOLES_MAP_CACHE", str(tmp_path / "cache"))
-    _add_basemap(object(), "plan-ign", "EPSG:2154")
+    _add_basemap(object(), basemap_source("plan-ign"), "EPSG:2154")
     source = basemap_calls.calls[0]["source"]
     assert source.build_url(x=1, y=2, z=3).startswith("http://127.0.0.1:9/miroir/wmts?")
     assert basemap_calls.cache == [str(tmp_path / "cache" / "tiles")]
@@ -418,8 +419,10 @@ def test_plan_ign_url_and_tile_cache_from_the_environment(
 def test_tile_cache_follows_the_cache_dir_option(basemap_calls: _Captured,
                                                  tmp_path: Path) -> None:
     from pipeline.outputs.maps.render import _add_basemap
+    from pipeline.sources.tiles import basemap_source
 
-    _add_basemap(object(), "plan-ign", "EPSG:2154", cache_dir=tmp_path / "choisi")
+    _add_basemap(object(), basemap_source("plan-ign", cache_dir=tmp_path / "choisi"),
+                 "EPSG:2154")
     assert basemap_calls.cache == [str(tmp_path / "choisi" / "tiles")]
     assert basemap_calls.calls[0]["source"].build_url(x=1, y=2, z=3).startswith(
         "https://data.geopf.fr/wmts?")
@@ -428,12 +431,12 @@ def test_tile_cache_follows_the_cache_dir_option(basemap_calls: _Captured,
 def test_tile_cache_folder_that_is_a_file_is_a_clear_error(basemap_calls: _Captured,
                                                            tmp_path: Path) -> None:
     from pipeline.errors import RenderError
-    from pipeline.outputs.maps.render import _add_basemap
+    from pipeline.sources.tiles import basemap_source
 
     blocker = tmp_path / "cache"
     blocker.write_text("a file\n")
     with pytest.raises(RenderError, match="cache") as err:
-        _add_basemap(object(), "plan-ign", "EPSG:2154", cache_dir=blocker)
+        basemap_source("plan-ign", cache_dir=blocker)
     assert str(blocker) in str(err.value)
 
 

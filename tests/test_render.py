@@ -19,14 +19,14 @@ import pytest
 import shapely
 from matplotlib.colors import to_rgb
 from matplotlib.image import AxesImage
-from matplotlib.path import Path as MplPath
 from matplotlib.testing.compare import compare_images
-from matplotlib.text import Annotation, Text
+from matplotlib.text import Text
 
 from pipeline import config
 from pipeline.config import map_stem
 from pipeline.errors import RenderError, SourceDataError
 from pipeline.outputs.gpkg import read_coverage
+from pipeline.outputs.maps.frames import map_frames
 from pipeline.outputs.maps.labels import (
     _candidates,
     _segment_hits_box,
@@ -35,14 +35,16 @@ from pipeline.outputs.maps.labels import (
 )
 from pipeline.outputs.maps.layout import PRESETS
 from pipeline.outputs.maps.mapdata import MapData, map_data
-from pipeline.outputs.maps.render import draw_map, plot_coverage
+from pipeline.outputs.maps.render import LAYERS, draw_map, plot_coverage
 from pipeline.outputs.maps.save import save_map
 from pipeline.outputs.maps.texts import alt_text
 from pipeline.sources.labelfile import read_label_overrides
+from tests import svgcheck
 
 BASELINE = Path(__file__).parent / "baseline"
 UPDATE_BASELINE = os.environ.get("ECOLES_MAP_UPDATE_BASELINE") == "1"
 SVG = "{http://www.w3.org/2000/svg}"
+INKSCAPE = "{http://www.inkscape.org/namespaces/inkscape}"
 
 
 def category_gids() -> dict[str, str]:
@@ -140,7 +142,7 @@ def real_coverage():
 
 # --- Helpers ------------------------------------------------------------------------------------
 def walk(artist):
-    """Every artist under ``artist`` (axes, subfigures, named groups), depth first."""
+    """Every artist under ``artist`` (layers, named groups), depth first."""
     for child in artist.get_children():
         yield child
         yield from walk(child)
@@ -150,100 +152,91 @@ def by_gid(fig, gid: str) -> list:
     return [a for a in walk(fig) if a.get_gid() == gid]
 
 
-def axes_by_gid(fig, gid: str):
-    matches = [ax for ax in fig.get_axes() if ax.get_gid() == gid]
-    assert len(matches) == 1, gid
-    return matches[0]
+def sites_by_category(fig) -> dict[str, list[str]]:
+    """Site ids drawn, by category, from the markers of every frame (``site-<id>``)."""
+    found: dict[str, list[str]] = {cat: [] for cat in config.CATEGORY_STYLE}
+    (ecoles,) = by_gid(fig, "ecoles")
+    for group in ecoles.get_children():
+        for cat, gid in category_gids().items():
+            if group.get_gid() == gid or (group.get_gid() or "").startswith(gid + "-"):
+                found[cat] += [m.get_gid().removeprefix("site-") for m in group.get_children()]
+    return found
 
 
-def marker_counts(fig) -> dict[str, int]:
-    counts = dict.fromkeys(config.CATEGORY_STYLE, 0)
-    main = axes_by_gid(fig, "carte-metropole")
-    for cat, gid in category_gids().items():
-        for ax in fig.get_axes():
-            for artist in ax.collections:
-                name = artist.get_gid() or ""
-                if name == gid or (name.startswith(gid + "-") and ax is not main
-                                   and ax.get_gid() != "zoom-ile-de-france"):
-                    counts[cat] += len(artist.get_offsets())
-    return counts
+def label_artists(fig) -> list[Text]:
+    groups = by_gid(fig, "etiquettes")
+    return [a for g in groups for a in g.get_children() if isinstance(a, Text)]
 
 
-def label_artists(fig) -> list[Annotation]:
-    (group,) = by_gid(fig, "etiquettes")
-    return [a for a in group.get_children() if isinstance(a, Annotation)]
+def legend_of(fig):
+    (legend,) = by_gid(fig, "legende-entrees")
+    return legend
 
 
-def assert_no_overlaps(fig) -> None:
-    renderer = fig.canvas.get_renderer()
-    # Text.get_window_extent: the text alone, without the leader line of an Annotation.
-    boxes = [Text.get_window_extent(a, renderer) for a in label_artists(fig)]
-    for (i, a), (j, b) in itertools.combinations(enumerate(boxes), 2):
-        assert not a.overlaps(b), f"labels {i} and {j} overlap"
-    for ax in fig.get_axes():
-        for coll in ax.collections:
-            if not (coll.get_gid() or "").startswith(tuple(category_gids().values())):
-                continue
-            if ax.get_gid() == "carte-metropole":
-                pass
-            radius = np.sqrt(coll.get_sizes()[0]) / 2 * fig.dpi / 72
-            for x, y in ax.transData.transform(coll.get_offsets()):
-                for box in boxes:
-                    inner = box.padded(-0.5)
-                    assert not (inner.x0 < x + radius * 0.9 and x - radius * 0.9 < inner.x1
-                                and inner.y0 < y + radius * 0.9 and y - radius * 0.9 < inner.y1
-                                ), f"a label covers a marker of {coll.get_gid()} at {x, y}"
+def svg_of(fig, tmp_path, name="map.svg") -> svgcheck.MapSvg:
+    path = tmp_path / name
+    save_map(fig, None, path)
+    return svgcheck.read_map_svg(str(path))
+
+
+def assert_readable(svg: svgcheck.MapSvg) -> None:
+    """No label overlaps another, no marker overlaps another, none misleads (issue 11)."""
+    assert svgcheck.overlapping_labels(svg) == []
+    assert svgcheck.overlapping_markers(svg) == []
+    assert svgcheck.misleading_labels(svg) == []
+    assert svgcheck.leaders_crossing_markers(svg) == []
+    for site, box in svg.labels.items():
+        for other, (x, y, r) in svg.markers.items():
+            inner = (box[0] + 0.3, box[1] + 0.3, box[2] - 0.3, box[3] - 0.3)
+            assert not (inner[0] < x + r * 0.9 and x - r * 0.9 < inner[2]
+                        and inner[1] < y + r * 0.9 and y - r * 0.9 < inner[3]), (
+                f"the label of {site} covers the marker of {other}")
 
 
 # --- The Figure -------------------------------------------------------------------------------
 def test_one_marker_per_site_by_category(figure, sites):
-    expected = sites["categorie"].value_counts().to_dict()
-    counts = marker_counts(figure)
+    drawn = sites_by_category(figure)
     for cat in config.CATEGORY_STYLE:
-        assert counts[cat] == expected.get(cat, 0), cat
+        assert sorted(drawn[cat]) == sorted(sites.loc[sites.categorie == cat, "id"]), cat
     # Marker shape and colour come from the shared style.
-    (existing,) = by_gid(figure, "ecoles-existantes")
-    assert existing.get_facecolor()[0][:3] == pytest.approx(
-        tuple(int(config.CATEGORY_STYLE["existante"]["colour"][i:i + 2], 16) / 255
-              for i in (1, 3, 5)))
+    (lille,) = by_gid(figure, "site-lille")
+    assert lille.get_marker() == "o"
+    assert to_rgb(lille.get_markerfacecolor()) == pytest.approx(
+        to_rgb(config.CATEGORY_STYLE["existante"]["colour"]))
 
 
 def test_newly_covered_departements_are_filled(figure, departements):
     (new,) = by_gid(figure, "departements-nouvellement-couverts")
-    path: MplPath = new.get_paths()[0]
-    rings = int((path.codes == MplPath.MOVETO).sum())
+    codes = sorted(p.get_gid().removeprefix("departement-") for p in new.get_children())
     metro_new = departements[(departements.statut == config.STATUS_NEW)
                              & ~departements.code.isin(config.OVERSEAS_CRS)]
-    assert rings == len(metro_new) == 2
+    assert codes == sorted(metro_new.code) == ["29", "67"]
     colour = config.STATUS_STYLE[config.STATUS_NEW]["colour"]
-    assert new.get_facecolor()[0][:3] == pytest.approx(
-        tuple(int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)))
-    # Guyane is newly covered: its inset has a filled newly-covered path too.
+    for patch in new.get_children():
+        assert patch.get_facecolor()[:3] == pytest.approx(to_rgb(colour))
+    # Guyane is newly covered and has a site: its inset has its own newly covered path.
     (guyane,) = by_gid(figure, "departements-nouvellement-couverts-973")
-    assert len(guyane.get_paths()[0].vertices) >= 4
+    (path,) = [p.get_path() for p in guyane.get_children()]
+    assert len(path.vertices) >= 4
 
 
-def test_real_data_has_13_newly_covered_and_all_markers(real_coverage):
+def test_real_data_has_13_newly_covered_and_all_markers(real_coverage, tmp_path):
     sites, departements = real_coverage
     fig = plot_coverage(sites, departements, preset="a4")
-    fig.canvas.draw()
     (new,) = by_gid(fig, "departements-nouvellement-couverts")
-    path = new.get_paths()[0]
-    polygons = shapely.get_parts(departements.loc[
-        departements.statut == config.STATUS_NEW].geometry.values)
-    assert (departements.statut == config.STATUS_NEW).sum() == 13
-    assert int((path.codes == MplPath.MOVETO).sum()) >= len(polygons) > 0
-    counts = marker_counts(fig)
+    assert (departements.statut == config.STATUS_NEW).sum() == len(new.get_children()) == 13
+    drawn = sites_by_category(fig)
     for cat in config.CATEGORY_STYLE:
-        assert counts[cat] == int((sites.categorie == cat).sum())
+        assert len(drawn[cat]) == int((sites.categorie == cat).sum())
     labelled = sites[sites.categorie.isin(list(config.CATEGORY_STYLE))]
-    # Every site has its label (on the main frame or in the zoom), none overlapping.
-    assert len(label_artists(fig)) == len(labelled)
-    assert_no_overlaps(fig)
+    # Every site has its label (on the main frame or in a zoom); the figure reads right.
+    svg = svg_of(fig, tmp_path)
+    assert sorted(svg.labels) == sorted(labelled.id)
+    assert_readable(svg)
 
 
 def test_legend_texts_count_from_data(figure):
-    (legend,) = by_gid(figure, "legende")
+    legend = legend_of(figure)
     texts = [t.get_text().replace("\n", " ") for t in legend.get_texts()]
     # Four existing schools are investment laureates, drawn as squares: the legend says so.
     assert texts[0] == ("Écoles de production existantes (10, dont 4 aussi lauréates de "
@@ -262,11 +255,13 @@ def test_legend_texts_count_from_data(figure):
 
 
 def test_title_and_source_line(figure):
-    (title,) = by_gid(figure, "titre")
+    (title,) = by_gid(figure, "titre-texte")
     assert title.get_text().replace("\n", " ") == (
         "7 projets soutenus par l'AMI Écoles de production pour accélérer le déploiement "
         "des écoles sur tout le territoire")
-    (source,) = by_gid(figure, "sources")
+    (subtitle,) = by_gid(figure, "sous-titre")
+    assert "annoncés le 23 novembre 2021" in subtitle.get_text().replace("\n", " ")
+    (source,) = by_gid(figure, "sources-texte")
     text = source.get_text().replace("\n", " ")
     assert "IGN – ADMIN EXPRESS COG (2024)" in text and "INSEE COG" in text
     # A reconstruction, and the tool is not presented as its author.
@@ -276,44 +271,72 @@ def test_title_and_source_line(figure):
     assert "Plan IGN" not in text  # no basemap, no basemap credit
 
 
-def test_insets_are_boxed_and_named_and_scale_bar_on_main_only(figure):
+def test_insets_zooms_strip_and_scale_bar(figure):
     names = {"971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion",
              "976": "Mayotte"}
-    (sub,) = figure.subfigs
-    assert sub.get_gid() == "encarts-outre-mer"
+    # Guyane has a site: a boxed, named inset; the others share the compact strip.
+    assert by_gid(figure, "cadre-encart-973")
     for code, name in names.items():
-        ax = axes_by_gid(figure, f"encart-{code}")
-        assert ax in sub.get_children() or ax.get_figure(root=False) is sub
-        (frame,) = [a for a in ax.get_children() if a.get_gid() == f"cadre-encart-{code}"]
-        assert [t.get_text() for t in frame.get_children() if isinstance(t, Text)] == [name]
-    zoom = axes_by_gid(figure, "zoom-ile-de-france")
-    assert zoom.collections
-    scale_owners = [ax.get_gid() for ax in figure.get_axes()
-                    for a in ax.get_children() if a.get_gid() == "echelle"]
-    assert scale_owners == ["carte-metropole"]
-    (bar,) = by_gid(figure, "echelle")
+        (text,) = by_gid(figure, f"nom-encart-{code}")
+        assert text.get_text() == name
+        assert bool(by_gid(figure, f"cadre-encart-{code}")) is (code == "973")
+    (note,) = by_gid(figure, "note-outre-mer")
+    assert note.get_text() == "Échelles différentes"
+    # Lyon, Vaulx-en-Velin and Villeurbanne crowd: a zoom, named (after the département, as
+    # these sites have no commune), tied to its window on the main frame.
+    assert by_gid(figure, "cadre-zoom-rhone")
+    (zoom_name,) = by_gid(figure, "nom-zoom-rhone")
+    assert zoom_name.get_text() == "Rhône"
+    assert by_gid(figure, "emprise-zoom-rhone") and by_gid(figure, "lien-zoom-rhone")
+    assert sorted(sites_in(figure, "-zoom-rhone")) == ["lyon", "vaulx", "villeurbanne"]
+    (bar,) = by_gid(figure, "echelle-barre")
     assert [t.get_text() for t in bar.get_children() if isinstance(t, Text)] == ["100 km"]
 
 
-def test_labels_do_not_overlap(figure, sites):
+def sites_in(fig, suffix: str) -> list[str]:
+    (ecoles,) = by_gid(fig, "ecoles")
+    return [m.get_gid().removeprefix("site-") for g in ecoles.get_children()
+            if (g.get_gid() or "").endswith(suffix) for m in g.get_children()]
+
+
+def test_no_overseas_site_collapses_to_a_strip_with_a_note(sites, departements):
+    fig = plot_coverage(sites[sites.id != "kourou"], departements, preset="a4")
+    assert not [a for a in walk(fig) if (a.get_gid() or "").startswith("cadre-encart-")]
+    (note,) = by_gid(fig, "note-outre-mer")
+    assert note.get_text().replace("\n", " ") == (
+        "Aucune école en outre-mer à cette date ; échelles différentes")
+    for preset in ("social", "square"):  # small formats: the note alone
+        fig = plot_coverage(sites[sites.id != "kourou"], departements, preset=preset)
+        assert not [a for a in walk(fig) if (a.get_gid() or "").startswith("nom-encart-")]
+        (note,) = by_gid(fig, "note-outre-mer")
+        assert "Aucune école en outre-mer" in note.get_text()
+
+
+def test_labels_name_every_site_and_read_right(figure, sites, tmp_path):
     drawn = sites[sites.categorie.isin(list(config.CATEGORY_STYLE))]
-    assert sorted(a.get_text() for a in label_artists(figure)) == sorted(drawn.etiquette)
-    assert_no_overlaps(figure)
+    assert sorted(a.get_text().replace("\n", " ") for a in label_artists(figure)) == sorted(
+        drawn.etiquette)
+    assert_readable(svg_of(figure, tmp_path))
 
 
-def test_auto_labels_off_on_social_cards(sites, departements):
-    fig = plot_coverage(sites, departements, preset="social")
-    assert by_gid(fig, "etiquettes") == []
+def test_auto_labels_off_on_small_formats(sites, departements):
+    for preset in ("slide", "social", "square"):
+        fig = plot_coverage(sites, departements, preset=preset)
+        assert label_artists(fig) == []
     fig = plot_coverage(sites, departements, preset="a4", labels=False)
-    assert by_gid(fig, "etiquettes") == []
+    assert label_artists(fig) == []
 
 
-def test_manual_label_offset_is_kept(sites, departements):
+def test_manual_label_offset_is_kept(sites, departements, tmp_path):
     fig = plot_coverage(sites, departements, preset="a4", labels=True,
                         label_overrides={"toulouse": (-60.0, 20.0)})
-    (label,) = [a for a in label_artists(fig) if a.get_text() == "Toulouse Usinage"]
-    assert label.xyann[0] == pytest.approx(-60.0)
-    assert label.arrow_patch is not None  # moved away: it gets a leader line
+    svg = svg_of(fig, tmp_path)
+    x, y, _ = svg.markers["toulouse"]
+    box = svg.labels["toulouse"]
+    # Lower-left corner of the label at the offset (points; SVG y runs downwards).
+    assert box[0] == pytest.approx(x - 60.0, abs=1.5)
+    assert box[3] == pytest.approx(y - 20.0, abs=2.5)
+    assert "toulouse" in svg.leaders  # moved away: it gets a leader line
 
 
 def test_alt_text_names_the_newly_covered(sites, departements):
@@ -325,20 +348,36 @@ def test_alt_text_names_the_newly_covered(sites, departements):
 
 
 # --- Saved files --------------------------------------------------------------------------------
-def test_svg_keeps_text_and_named_groups(figure, tmp_path):
+def test_svg_for_designers_layers_and_ids(figure, departements, sites, tmp_path):
     svg = tmp_path / "map.svg"
     save_map(figure, None, svg)
     root = ET.parse(svg).getroot()
-    ids = {g.get("id") for g in root.iter(f"{SVG}g")}
-    for gid in ("titre", "departements", "departements-nouvellement-couverts",
-                "ecoles-existantes", "laureats-ingenierie", "laureats-investissement",
-                "etiquettes", "legende", "encarts-outre-mer", "sources", "echelle",
-                "zoom-ile-de-france"):
-        assert gid in ids, gid
+    # Top-level groups are Inkscape layers with French names, in drawing order.
+    layers = [(g.get("id"), g.get(f"{INKSCAPE}label")) for g in root.findall(f"{SVG}g")]
+    assert all(g.get(f"{INKSCAPE}groupmode") == "layer" for g in root.findall(f"{SVG}g"))
+    assert layers == [("fond", "Fond"), *((k, v) for k, v in LAYERS.items()
+                                          if k not in ("fond-de-carte",))]
+    assert LAYERS["ecoles"] == "Écoles" and LAYERS["etiquettes"] == "Étiquettes"
+    elements = {e.get("id"): e for e in root.iter() if e.get("id")}
+    ids = [e.get("id") for e in root.iter() if e.get("id")]
+    assert len(ids) == len(set(ids)), "ids are unique"
+    # One path per département, each site's marker, label and leader line by its id.
+    for code in departements["code"]:
+        assert elements[f"departement-{code}"].tag == f"{SVG}path", code
+    drawn = sites[sites.categorie.isin(list(config.CATEGORY_STYLE))]
+    for site in drawn["id"]:
+        assert elements[f"site-{site}"].tag == f"{SVG}use", site
+        assert elements[f"etiquette-{site}"].tag in (f"{SVG}text", f"{SVG}g"), site
+    leaders = [i for i in ids if i.startswith("renvoi-")]
+    assert all(elements[i].tag == f"{SVG}path" for i in leaders)
+    assert {i.removeprefix("renvoi-") for i in leaders} <= set(drawn["id"])
+    # Text stays text, with its halo as a stroke painted under the fill.
     texts = " ".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
     assert "projets soutenus par l'AMI" in texts
     assert "Écoles de production existantes (10, dont 4 aussi" in texts
     assert "Villeurbanne Numérique" in texts
+    label = elements["etiquette-lille"]
+    assert "paint-order: stroke" in label.get("style", "") and "#ffffff" in label.get("style")
     assert svg.stat().st_size < 1_000_000
 
 
@@ -397,10 +436,12 @@ def test_local_geotiff_basemap(sites, departements, tmp_path):
     with rasterio.open(tif, "w", driver="GTiff", width=8, height=8, count=3, dtype="uint8",
                        crs="EPSG:2154", transform=transform) as dst:
         dst.write(data)
-    fig = plot_coverage(sites, departements, preset="social", basemap=str(tif))
-    main = axes_by_gid(fig, "carte-metropole")
-    assert any(isinstance(a, AxesImage) for a in main.get_children())
-    (source,) = by_gid(fig, "sources")
+    from pipeline.sources.tiles import basemap_source
+
+    fig = plot_coverage(sites, departements, preset="social", basemap=basemap_source(str(tif)))
+    (under,) = [ax for ax in fig.get_axes() if ax.get_gid() == "fond-de-carte"]
+    assert any(isinstance(a, AxesImage) for a in under.get_children())
+    (source,) = by_gid(fig, "sources-texte")
     assert "Fond de carte : fond.tif" in source.get_text().replace("\n", " ")
 
 
@@ -428,8 +469,10 @@ def test_offline_tiles_raise_and_write_nothing(sites, departements, tmp_path, mo
 
 
 def test_missing_basemap_file_and_unknown_font(sites, departements):
-    with pytest.raises(RenderError, match="neither 'plan-ign' nor an existing GeoTIFF"):
-        plot_coverage(sites, departements, basemap="nowhere.tif")
+    from pipeline.sources.tiles import basemap_source
+
+    with pytest.raises(RenderError, match="ni 'plan-ign' ni un fichier GeoTIFF existant"):
+        basemap_source("nowhere.tif")
     with pytest.raises(RenderError, match="font 'No Such Font'"):
         plot_coverage(sites, departements, font="No Such Font")
     with pytest.raises(RenderError, match="unknown map preset"):
@@ -534,22 +577,25 @@ def test_custom_category_status_and_legend(sites, departements, monkeypatch, tmp
               ("couvert_2023", "Département couvert en 2023 (1)"),
               ("existante", "Écoles existantes")]
     fig = plot_coverage(more, deps, preset="a4", legend=legend, labels=True)
-    (new_sites,) = by_gid(fig, "ouvertures-2023")
-    assert len(new_sites.get_offsets()) == 2
-    assert new_sites.get_facecolor()[0][:3] == pytest.approx((0x6A / 255, 0x3D / 255, 0x9A / 255))
+    new_sites = [m for g in walk(fig) if (g.get_gid() or "").startswith("ouvertures-2023")
+                 for m in g.get_children()]
+    assert len(new_sites) == 2
+    assert to_rgb(new_sites[0].get_markerfacecolor()) == pytest.approx(
+        (0x6A / 255, 0x3D / 255, 0x9A / 255))
     (filled,) = by_gid(fig, "departements-couverts-2023")
-    assert filled.get_facecolor()[0][:3] == pytest.approx((1.0, 0xD9 / 255, 0x2F / 255))
-    assert int((filled.get_paths()[0].codes == MplPath.MOVETO).sum()) == 1
-    (drawn_legend,) = by_gid(fig, "legende")
+    (patch,) = filled.get_children()
+    assert patch.get_facecolor()[:3] == pytest.approx((1.0, 0xD9 / 255, 0x2F / 255))
+    assert patch.get_gid() == "departement-31"
+    drawn_legend = legend_of(fig)
     assert [t.get_text() for t in drawn_legend.get_texts()] == [t for _, t in legend]
     handles = drawn_legend.legend_handles
     assert handles[0].get_marker() == "D" and handles[2].get_marker() == "o"
     assert handles[1].get_facecolor()[:3] == pytest.approx((1.0, 0xD9 / 255, 0x2F / 255))
     svg = tmp_path / "custom.svg"
     save_map(fig, None, svg)
-    ids = {g.get("id") for g in ET.parse(svg).getroot().iter(f"{SVG}g")}
+    ids = {g.get("id") for g in ET.parse(svg).getroot().iter()}
     assert {"ouvertures-2023", "departements-couverts-2023", "departements",
-            "departements-nouvellement-couverts"} <= ids
+            "departements-nouvellement-couverts", "site-nouveau-a"} <= ids
 
 
 def test_unknown_legend_key_or_status_is_refused(sites, departements):
@@ -563,17 +609,17 @@ def test_unknown_legend_key_or_status_is_refused(sites, departements):
 
 def test_a4_map_spans_the_page_width_with_margins(real_coverage):
     sites, departements = real_coverage
-    fig = plot_coverage(sites, departements, preset="a4", labels=False)
-    main = axes_by_gid(fig, "carte-metropole")
+    data = map_data(sites, departements)
+    fig = draw_map(data, preset="a4", labels=False)
+    main = map_frames(data, "a4").main
     metro = departements[~departements.code.isin(config.OVERSEAS_CRS)].to_crs(config.METRO_CRS)
     x0, y0, x1, y1 = metro.total_bounds
-    (a, b), (c, _) = fig.transFigure.inverted().transform(
-        main.transData.transform([(x0, y0), (x1, y1)]))
+    (a, b), (c, _) = main.to_page(np.array([(x0, y0), (x1, y1)]))
     assert c - a > 0.93  # France is wider than tall: the width is the limit
     assert a > 0.02 and c < 0.98  # neither Brittany nor Corsica touches the page edge
-    (legend,) = by_gid(fig, "legende")
     renderer = fig.canvas.get_renderer()
-    legend_box = legend.get_window_extent(renderer).transformed(fig.transFigure.inverted())
+    legend_box = legend_of(fig).get_window_extent(renderer).transformed(
+        fig.transFigure.inverted())
     assert legend_box.y0 > 0.02 and legend_box.y1 < b  # the legend fits under the map
 
 
@@ -583,12 +629,20 @@ def test_inkscape_lists_the_groups_and_renders_the_svg(figure, tmp_path):
     svg = tmp_path / "map.svg"
     save_map(figure, None, svg)
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    # Inkscape itself lists the layers, by name in its Layers panel (inkscape:label).
+    listed = subprocess.run(["inkscape", "--actions=select-all:layers;select-list", str(svg)],
+                            capture_output=True, text=True, timeout=120, env=env, check=True)
+    layer_ids = [line.split(" ")[0] for line in listed.stdout.splitlines() if line.strip()]
+    assert layer_ids == ["fond", *(k for k in LAYERS if k != "fond-de-carte")]
+    root = ET.parse(svg).getroot()
+    names = {g.get("id"): g.get(f"{INKSCAPE}label") for g in root.findall(f"{SVG}g")}
+    assert [names[i] for i in layer_ids] == ["Fond", *(v for k, v in LAYERS.items()
+                                                        if k != "fond-de-carte")]
     query = subprocess.run(["inkscape", "--query-all", str(svg)], capture_output=True,
                            text=True, timeout=120, env=env, check=True)
     ids = {line.split(",")[0] for line in query.stdout.splitlines()}
-    for gid in ("titre", "departements", "departements-nouvellement-couverts",
-                "ecoles-existantes", "laureats-ingenierie", "laureats-investissement",
-                "etiquettes", "legende", "encarts-outre-mer", "sources"):
+    for gid in ("departement-29", "site-lille", "etiquette-lille", "ecoles-existantes",
+                "departements-nouvellement-couverts", "legende-entrees", "sources-texte"):
         assert gid in ids, gid
     png = tmp_path / "map.png"
     subprocess.run(["inkscape", str(svg), "--export-type=png", f"--export-filename={png}",

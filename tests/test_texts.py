@@ -60,7 +60,7 @@ def test_map_data_labels_by_default_and_verbatim():
     assert annex["roubaix"] == "EPICC Usinage" and annex["stains"] == "Iron Academy Usinage"
     assert annex["lyon"] == "Lyon Usinage"
     # The places name the zooms.
-    assert verbatim.site_places[verbatim.site_ids.index("lyon")] == "Lyon"
+    assert verbatim.site_communes[verbatim.site_ids.index("lyon")] == "Lyon 9e Arrondissement"
 
 
 def test_short_legend_is_one_short_line_per_entry():

@@ -67,7 +67,7 @@ def test_history_writes_dated_maps_gif_chart_and_reconciliation(history_run):
     with Image.open(out / GIF_NAME) as gif:
         assert gif.n_frames == len(DATES)
         assert gif.info["loop"] == 0
-        assert gif.width == 960
+        assert gif.width == 1200  # social-card frames keep their size (and text sizes)
     for day in DATES:
         with Image.open(out / f"ecoles-de-production-{day}.png") as png:
             assert png.size == (1200, 630)
@@ -76,14 +76,22 @@ def test_history_writes_dated_maps_gif_chart_and_reconciliation(history_run):
 def test_dated_map_title_and_legend_follow_the_date(history_run):
     out, _ = history_run
     svg = (out / "ecoles-de-production-2022-12-31.svg").read_text(encoding="utf-8")
-    # Title: the date, the registry's count (4 open: boisard, otech, fask, lendemain; ephemere
-    # opened 2022-09, etincelle 2022-12) and the published count of that very date.
-    assert "Écoles de production au 31 décembre 2022 : 6 dans le registre ; 56 selon le" in svg
-    assert "Écoles ouvertes depuis le 23 novembre 2021 (3)" in legend_text(svg)
+    # Title: the date; subtitle: the registry's count (4 open: boisard, otech, fask,
+    # lendemain; ephemere opened 2022-09, etincelle 2022-12) and the published count nearest
+    # that date, with its own date.
+    # (The social card: its short texts.)
+    assert "Écoles de production au 31 décembre 2022" in legend_text(svg)
+    assert "6 écoles dans le registre ; 56 selon le réseau au 31 décembre 2022" in legend_text(
+        svg)
+    assert "3 écoles ouvertes depuis" in legend_text(svg)
     assert 'id="laureats-annonces' in svg  # Vire still announced
     annex = (out / "ecoles-de-production-2021-11-23.svg").read_text(encoding="utf-8")
-    assert "Écoles ouvertes depuis le 23 novembre 2021 (0)" in legend_text(annex)
-    assert "42 selon le réseau (23 novembre 2021)" in legend_text(annex)
+    assert "0 écoles ouvertes depuis" in legend_text(annex)
+    assert "42 selon le réseau au 23 novembre 2021" in legend_text(annex)
+    # 31 December 2024: the nearest published figure is after it (14 February 2025: 71),
+    # not the one of October 2023.
+    late = (out / "ecoles-de-production-2024-12-31.svg").read_text(encoding="utf-8")
+    assert "71 selon le réseau au 14 février 2025" in legend_text(late)
 
 
 def test_history_outputs_are_byte_identical_on_rerun(history_run):
@@ -153,7 +161,7 @@ def test_join_and_render_at_another_date(tmp_path):
                                   str(tmp_path / "m")])
     assert result.exit_code == 0, result.output
     svg = (tmp_path / "m" / "ecoles-de-production-2023-12-31-social.svg").read_text()
-    assert "Écoles de production au 31 décembre 2023" in svg
+    assert "Écoles de production au 31 décembre 2023" in legend_text(svg)
 
 
 def test_render_draws_the_history_geopackage_at_its_last_date(history_run, tmp_path):
@@ -162,7 +170,7 @@ def test_render_draws_the_history_geopackage_at_its_last_date(history_run, tmp_p
                                        "social", "--maps-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     svg = (tmp_path / "ecoles-de-production-2024-12-31-social.svg").read_text()
-    assert "Écoles de production au 31 décembre 2024" in svg
+    assert "Écoles de production au 31 décembre 2024" in legend_text(svg)
     # The legend counts what is drawn, never 0 beside drawn points.
     assert "Écoles ouvertes au 23 novembre 2021 (0)" not in legend_text(svg)
 
@@ -204,10 +212,70 @@ def test_chart_draws_registry_and_published_counts():
     assert counts.set_index("date").loc["2021-11-24", "ecoles_ouvertes"] == 4
     assert counts.set_index("date").loc["2024-06-01", "ecoles_ouvertes"] == 6  # ephemere closed
     fig = plot_timeline(counts)
-    gids = {line.get_gid() for ax in fig.get_axes() for line in ax.get_lines()}
-    assert {"ecoles-registre", "departements", "ecoles-publiees"} <= gids
-    (published,) = [ln for ln in fig.get_axes()[0].get_lines() if ln.get_gid() == "ecoles-publiees"]
+    schools, deps = fig.get_axes()
+    # Two units, two panels, each axis labelled with its unit.
+    assert (schools.get_ylabel(), deps.get_ylabel()) == ("écoles", "départements")
+    assert {ln.get_gid() for ln in schools.get_lines()} == {"ecoles-registre",
+                                                             "ecoles-publiees"}
+    assert {ln.get_gid() for ln in deps.get_lines()} == {"departements"}
+    (published,) = [ln for ln in schools.get_lines() if ln.get_gid() == "ecoles-publiees"]
     assert list(published.get_ydata())[-1] == 77
+    # Points, not a line: nothing was published between two figures.
+    assert published.get_linestyle() == "None" and published.get_marker() == "x"
+    # The symbols of the maps keep their meaning: no red triangle, no teal square here.
+    markers = {ln.get_marker() for ax in (schools, deps) for ln in ax.get_lines()}
+    assert not markers & {"^", "s"}
+    # Sources in words, no file path.
+    texts = " ".join(t.get_text().replace("\n", " ") for t in fig.texts)
+    assert "registre ecoles-map" in texts and "Fondation TotalEnergies" in texts
+    assert "data/raw" not in texts and ".csv" not in texts
+
+
+def test_nearest_published_figure_before_or_after():
+    from pipeline.config import nearest_published
+    from pipeline.outputs.maps.texts import dated_subtitle, dated_title
+
+    assert nearest_published(dt.date(2024, 12, 31)).ecoles == 71  # 14 Feb 2025, not Oct 2023
+    assert nearest_published(dt.date(2022, 12, 31)).ecoles == 56
+    assert nearest_published(dt.date(2021, 11, 23)).ecoles == 42
+    assert dated_title(dt.date(2024, 12, 31)) == "Écoles de production au 31 décembre 2024"
+    assert dated_subtitle(dt.date(2024, 12, 31), {"ecoles_ouvertes": 62}) == (
+        "62 écoles ouvertes dans le registre ; le réseau en annonçait 71 le 14 février 2025")
+
+
+def test_gif_frames_share_one_palette_with_the_exact_brand_colours(history_run):
+    from pipeline import config
+    from pipeline.outputs.maps.save import GIF_FRAME_MS, brand_colours
+
+    out, _ = history_run
+    brand = {"#000091", "#E1000F", "#00A0A0", "#FFC266"}
+    assert brand <= set(brand_colours())
+    legend = {config.CATEGORY_STYLE[k]["colour"] for k in ("ouverte", "annoncee")} | {
+        config.STATUS_STYLE[k]["colour"] for k in ("couvert_avant_annexe",
+                                                   "couvert_depuis_annexe", "annonce")}
+    from PIL import GifImagePlugin
+
+    # Frames keep their palette mode only while it is the first frame's: one shared palette.
+    strategy = GifImagePlugin.LOADING_STRATEGY
+    GifImagePlugin.LOADING_STRATEGY = (
+        GifImagePlugin.LoadingStrategy.RGB_AFTER_DIFFERENT_PALETTE_ONLY)
+    try:
+        with Image.open(out / GIF_NAME) as gif:
+            assert gif.n_frames == len(DATES)
+            palette = gif.getpalette() or []
+            entries = {"#{:02X}{:02X}{:02X}".format(*palette[i:i + 3])
+                       for i in range(0, len(palette) - 2, 3)}
+            assert set(brand_colours()) <= entries
+            for k in range(gif.n_frames):
+                gif.seek(k)
+                assert gif.mode == "P", f"frame {k} has a palette of its own"
+                assert gif.info["duration"] >= 3000 == GIF_FRAME_MS
+                pixels = {"#{:02X}{:02X}{:02X}".format(*c)
+                          for _, c in gif.convert("RGB").getcolors(1 << 20)}
+                # Every colour of the legend is on every frame, exactly.
+                assert legend | {"#FFFFFF"} <= pixels, (k, sorted(legend - pixels))
+    finally:
+        GifImagePlugin.LOADING_STRATEGY = strategy
 
 
 def test_gif_refuses_frames_of_different_sizes(tmp_path):

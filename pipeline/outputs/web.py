@@ -47,7 +47,7 @@ import shapely
 from pipeline import config
 from pipeline.errors import RenderError
 from pipeline.french import french_date, join_french
-from pipeline.outputs.maps.frames import map_frames
+from pipeline.outputs.maps.frames import MARKER_AREA, map_frames
 from pipeline.outputs.maps.mapdata import MapData
 from pipeline.outputs.maps.texts import CATEGORY_NAMES
 
@@ -293,15 +293,17 @@ _SMALL_WIDTH: Final = 300.0
 #: Marker width at the reference scale (CSS px), and the area factors of the print map's
 #: shapes, so that circle, triangle and square look the same size.
 _MARKER_WIDTH: Final = 10.0
-_MARKER_AREA: Final[dict[str, float]] = {"o": 1.0, "^": 1.25, "s": 0.8}
 #: Radius of the invisible hit area around a marker: a 24 px target (WCAG 2.5.8).
 _TARGET_RADIUS: Final = 12.0
 
 
 def _marker_path(shape: str) -> str:
     """Return the SVG path of a marker shape centred on 0,0 (matplotlib's "o", "^", "s")."""
-    half = _MARKER_WIDTH * math.sqrt(_MARKER_AREA.get(shape, 1.0)) / 2
+    half = _MARKER_WIDTH * math.sqrt(MARKER_AREA.get(shape, 1.0)) / 2
     h = _num(half)
+    if shape == "D":  # a square turned a quarter, as matplotlib's "D"
+        r = _num(half * math.sqrt(2))
+        return f"M0 -{r}L{r} 0L0 {r}L-{r} 0z"
     if shape == "^":
         return f"M0 -{h}L{h} {h}H-{h}z"
     if shape == "s":
@@ -784,14 +786,17 @@ def _primary_departements(panels: Sequence[_Panel]) -> dict[int, int]:
 
 def _marker_defs() -> str:
     shapes = sorted({style["marker"] for style in config.CATEGORY_STYLE.values()})
-    names = {"o": "rond", "^": "triangle", "s": "carre"}
     return "<defs>" + "".join(
-        f'<path id="m-{names.get(shape, "rond")}" d="{_marker_path(shape)}"/>'
-        for shape in shapes) + "</defs>"
+        f'<path id="{_shape_id(shape)}" d="{_marker_path(shape)}"/>' for shape in shapes
+    ) + "</defs>"
+
+
+#: Ids of the marker shapes in the page, by matplotlib marker.
+_SHAPE_IDS: Final = {"o": "m-rond", "^": "m-triangle", "s": "m-carre", "D": "m-losange"}
 
 
 def _shape_id(shape: str) -> str:
-    return "m-" + {"o": "rond", "^": "triangle", "s": "carre"}.get(shape, "rond")
+    return _SHAPE_IDS.get(shape, "m-rond")
 
 
 def _symbol(category: str) -> str:

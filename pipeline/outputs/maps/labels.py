@@ -2,8 +2,9 @@
 
 Each label is tried at a few positions around its point (right, upper right, lower right,
 left, ... as cartographers prefer), in display coordinates, and takes the first one that is
-free; failing that, it moves further away in 16 directions and gets a leader line, which
-crosses no other marker, label or leader where any free position allows. Boxes already
+free and nearer to its own marker than to any other, so that it cannot be read as another
+site's; failing that, it moves further away in 16 directions and gets a leader line, which
+crosses no other marker, and no label or leader where any free position allows. Boxes already
 taken are kept in a uniform grid, so each test costs a few comparisons and the whole
 placement is O(n·k) for n labels and k candidate positions.
 
@@ -36,6 +37,8 @@ _AROUND: tuple[tuple[int, int], ...] = (
 #: positions, which get a leader line.
 _DISPLACED_STEPS: tuple[float, ...] = (1.5, 2.5, 4.0, 6.0, 9.0)
 _DIRECTIONS = 16
+#: Candidates tried after a free box nearer to another marker, for one nearer its own.
+_AMBIGUOUS_PATIENCE = len(_DISPLACED_STEPS) * _DIRECTIONS
 #: Further greedy passes, each placing first the labels whose leader had to cross something.
 _RETRIES = 3
 
@@ -172,8 +175,8 @@ def _inside(box: Rect, frame: Rect) -> bool:
             and box[2] <= frame[2] and box[3] <= frame[3])
 
 
-def _candidates(x: float, y: float, w: float, h: float,
-                gap: float) -> Iterator[tuple[Rect, bool]]:
+def _candidates(x: float, y: float, w: float, h: float, gap: float,
+                unit: float | None = None) -> Iterator[tuple[Rect, bool]]:
     """Boxes to try for a label of size (w, h) at (x, y), best first, with their leader flag.
 
     Lazy: most labels take one of the first positions, so the rest are never computed.
@@ -190,7 +193,7 @@ def _candidates(x: float, y: float, w: float, h: float,
             y0 = y + (diag if sx else gap) if sy > 0 else y - (diag if sx else gap) - h
         yield (x0, y0, x0 + w, y0 + h), False
     for step in _DISPLACED_STEPS:
-        d = gap + step * h
+        d = gap + step * (h if unit is None else unit)
         for k in range(_DIRECTIONS):
             # Start towards the right and turn both ways alternately, so that nearby
             # right-hand positions (the reading direction) are tried first.
@@ -202,6 +205,13 @@ def _candidates(x: float, y: float, w: float, h: float,
             yield (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), True
 
 
+def _box_distance(box: Rect, xy: np.ndarray) -> np.ndarray:
+    """Distance from each point of ``xy`` (n, 2) to the box (0 inside)."""
+    dx = np.maximum(np.maximum(box[0] - xy[:, 0], xy[:, 0] - box[2]), 0.0)
+    dy = np.maximum(np.maximum(box[1] - xy[:, 1], xy[:, 1] - box[3]), 0.0)
+    return np.hypot(dx, dy)
+
+
 def place_labels(
     points: np.ndarray,
     sizes: np.ndarray,
@@ -211,11 +221,20 @@ def place_labels(
     gap: float,
     obstacles: Sequence[Rect] = (),
     fixed: Mapping[int, Rect] | None = None,
+    markers: np.ndarray | None = None,
+    point_radii: np.ndarray | None = None,
+    marker_radii: np.ndarray | None = None,
+    margin: float = 0.0,
+    enclosures: Sequence[Rect] = (),
+    inset: float = 0.0,
 ) -> list[Placement | None]:
-    """Place one label per point, greedily, so that no two labels and no label and marker meet.
+    """Place one label per point, greedily, so that it cannot be read as another site's.
 
-    A label moved away from its point gets a leader line, which crosses no other marker,
-    label or leader line, unless every free position needs one that does (a tight cluster).
+    No two labels meet, and no label covers a marker. A label placed next to its point is
+    nearer to its own marker than to any other (by ``margin`` at least); a label that could
+    not be so is moved away and joined to its point by a leader line, which crosses no other
+    marker, and no other label or leader line unless every free position needs one that
+    does (a tight cluster).
 
     Parameters
     ----------
@@ -230,9 +249,22 @@ def place_labels(
     gap
         Distance between a marker's centre and its label when placed next to it.
     obstacles
-        Further boxes no label may cover (markers of unlabelled points, scale bar...).
+        Further boxes no label may cover (scale bar, frame names...).
     fixed
         Labels placed by hand: index → box. They are kept as given and avoided by the others.
+    markers
+        Array (m, 2) of the other markers (unlabelled sites), which labels avoid and which a
+        label must not sit nearer to than to its own.
+    point_radii, marker_radii
+        Radius of each point's and each other marker's symbol (default ``marker_radius``).
+    margin
+        How much nearer its own marker a label must be than any other.
+    enclosures
+        Boxes of frames drawn over others (a zoom over the main map): only the labels
+        whose frame lies inside one may enter it.
+    inset
+        Padding included in ``sizes`` (a halo) that the reader does not see as the label:
+        distances to markers are measured from the box without it.
 
     Returns
     -------
@@ -242,18 +274,26 @@ def place_labels(
     """
     n = len(points)
     fixed = dict(fixed or {})
+    others = np.zeros((0, 2)) if markers is None else np.asarray(markers, dtype=float)
+    r_points = (np.full(n, marker_radius) if point_radii is None
+                else np.asarray(point_radii, dtype=float))
+    r_others = (np.full(len(others), marker_radius) if marker_radii is None
+                else np.asarray(marker_radii, dtype=float))
+    centres = np.vstack([np.asarray(points, dtype=float).reshape(-1, 2), others])
+    radii = np.concatenate([r_points, r_others])
     cell = float(max(np.median(sizes[:, 0]) if n else 1.0, 4 * marker_radius, 1.0))
+    # Markers in one grid (a leader may never cross one), labels and obstacles in another.
+    marker_grid = _Grid(cell)
+    for (x, y), r in zip(centres, radii, strict=True):
+        marker_grid.add((x - r, y - r, x + r, y + r))
     grid = _Grid(cell)
-    r = marker_radius
-    for x, y in points:
-        grid.add((x - r, y - r, x + r, y + r))
     for box in obstacles:
         grid.add(box)
     placements: list[Placement | None] = [None] * n
     leaders: list[Segment] = []
     for index, box in sorted(fixed.items()):
         x, y = points[index]
-        far = math.dist((x, y), _nearest(box, x, y)) > 2 * r
+        far = math.dist((x, y), _nearest(box, x, y)) > 2 * r_points[index]
         placements[index] = Placement(box, far)
         grid.add(box)
         if far:
@@ -263,12 +303,37 @@ def place_labels(
 
     # Most crowded points first: they have the fewest free positions.
     reach = 4 * float(np.median(sizes[:, 0]))
-    dx = points[:, None, 0] - points[None, :, 0]
-    dy = points[:, None, 1] - points[None, :, 1]
+    dx = centres[:n, None, 0] - centres[None, :, 0]
+    dy = centres[:n, None, 1] - centres[None, :, 1]
     crowd = ((dx * dx + dy * dy) < reach * reach).sum(axis=1)
-    # Markers are the first n boxes of the grid; these overlap marker i.
-    touching = (dx * dx + dy * dy) < (2 * r) ** 2
+    # Markers overlapping marker i (none once the map has spread them apart).
+    touching = np.hypot(dx, dy) < (r_points[:, None] + radii[None, :])
     order = [i for i in sorted(range(n), key=lambda i: (-int(crowd[i]), i)) if i not in fixed]
+
+    def overlaps(a: Rect, b: Rect) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+    closed = [[e for e in enclosures
+               if not (frames[i][0] >= e[0] - 3 and frames[i][1] >= e[1] - 3
+                       and frames[i][2] <= e[2] + 3 and frames[i][3] <= e[3] + 3)]
+              for i in range(n)]
+
+    def nearest_is_own(i: int, box: Rect) -> bool:
+        box = (box[0] + inset, box[1] + inset, box[2] - inset, box[3] - inset)
+        d = _box_distance(box, centres)
+        own = d[i]
+        d[i] = np.inf
+        return bool(own + margin < d.min()) if len(d) > 1 else True
+
+    # Leaders grow by steps of one line of text (two-line labels do not fly twice as far).
+    unit = float(np.median(sizes[:, 1])) if n else 1.0
+
+    def clear_of_others(i: int, box: Rect) -> bool:
+        """Whether no other marker sits right next to a moved label (within 2.5 gaps)."""
+        box = (box[0] + inset, box[1] + inset, box[2] - inset, box[3] - inset)
+        d = _box_distance(box, centres)
+        d[i] = np.inf
+        return bool(d.min() >= 2.5 * gap) if len(d) > 1 else True
 
     def greedy(order: list[int]) -> tuple[list[Placement | None], list[int]]:
         """Place in this order; also return the labels whose leader crosses something."""
@@ -280,21 +345,50 @@ def place_labels(
             x, y = (float(v) for v in points[i])
             own = set(np.flatnonzero(touching[i]).tolist())
             chosen: Placement | None = None
-            fallback: Placement | None = None  # a free box, but its leader crosses something
-            for box, leader in _candidates(x, y, float(sizes[i, 0]), float(sizes[i, 1]), gap):
-                if not _inside(box, frames[i]) or taken.hits(box):
+            # Free boxes whose leader crosses a label or leader, or (worst) a marker.
+            over_label: Placement | None = None
+            over_marker: Placement | None = None
+            # A free box with a clear leader but nearer to another marker: taken only when
+            # no box within a few more steps is nearer to its own.
+            ambiguous: Placement | None = None
+            patience = 0
+            for box, leader in _candidates(x, y, float(sizes[i, 0]), float(sizes[i, 1]), gap,
+                                           unit):
+                if ambiguous is not None:
+                    patience -= 1
+                    if patience < 0:
+                        break
+                if (not _inside(box, frames[i]) or taken.hits(box)
+                        or marker_grid.hits(box)
+                        or any(overlaps(box, e) for e in closed[i])):
                     continue
                 if any(_segment_hits_box(seg, box) for seg in lines):
                     continue  # the label would sit on another label's leader line
-                if leader and not _leader_is_clear(_leader(box, x, y), taken, own, r, lines):
-                    fallback = fallback or Placement(box, leader)
+                if not leader:
+                    if nearest_is_own(i, box):
+                        chosen = Placement(box, False)
+                        break
+                    continue  # it would read as another site's label
+                seg = _leader(box, x, y)
+                if not _leader_is_clear(seg, marker_grid, own, r_points[i], []):
+                    over_marker = over_marker or Placement(box, True)
                     continue
-                chosen = Placement(box, leader)
+                if not _leader_is_clear(seg, taken, set(), r_points[i], lines):
+                    over_label = over_label or Placement(box, True)
+                    continue
+                if not (nearest_is_own(i, box) or clear_of_others(i, box)):
+                    if ambiguous is None:
+                        ambiguous, patience = Placement(box, True), _AMBIGUOUS_PATIENCE
+                    continue
+                chosen = Placement(box, True)
                 break
-            if chosen is None and fallback is not None:
+            if chosen is None and ambiguous is not None:
+                chosen = ambiguous
+                crossing.append(i)  # tried first next time
+            if chosen is None and (over_label or over_marker) is not None:
                 # In a tight cluster a leader may have to cross a neighbour: better than
                 # no label.
-                chosen = fallback
+                chosen = over_label or over_marker
                 crossing.append(i)
             if chosen is not None:
                 result[i] = chosen
@@ -317,6 +411,47 @@ def place_labels(
             break
         best = attempt
     return best[0]
+
+
+def leader_crossings(placements: Sequence[Placement | None], points: np.ndarray,
+                     markers: np.ndarray, radii: np.ndarray) -> list[int]:
+    """Return the indices of the labels whose leader line crosses a marker not its own.
+
+    Parameters
+    ----------
+    placements
+        From :func:`place_labels`.
+    points
+        The labelled points.
+    markers
+        Every marker centre (the labelled points included), (m, 2).
+    radii
+        Their radii.
+
+    Returns
+    -------
+    list of int
+        Empty when no leader crosses a marker.
+    """
+    bad = []
+    for i, placement in enumerate(placements):
+        if placement is None or not placement.leader:
+            continue
+        x, y = (float(v) for v in points[i])
+        seg = _leader(placement.box, x, y)
+        own = np.hypot(markers[:, 0] - x, markers[:, 1] - y) < 1e-6
+        start = max(float(radii[own].max()) if own.any() else 0.0, 0.0)
+        length = math.hypot(seg[2] - seg[0], seg[3] - seg[1])
+        if length <= start:
+            continue
+        t = start / length
+        seg = (x + t * (seg[2] - x), y + t * (seg[3] - y), seg[2], seg[3])
+        for k in np.flatnonzero(~own):
+            mx, my, r = float(markers[k, 0]), float(markers[k, 1]), float(radii[k])
+            if _segment_hits_box(seg, (mx - r, my - r, mx + r, my + r)):
+                bad.append(i)
+                break
+    return bad
 
 
 def _nearest(box: Rect, x: float, y: float) -> tuple[float, float]:

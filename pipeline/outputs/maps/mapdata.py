@@ -156,8 +156,9 @@ class MapData:
         Line under the title (may be empty).
     short
         The texts of the small formats (social card, square), or None to use the full ones.
-    site_places
-        Commune of each site, arrondissement left out (names the zooms); may be empty.
+    site_communes
+        Commune of each site as the registry names it ("Lyon 9e Arrondissement"): it names
+        the zooms; may be empty.
     projects
         The AMI laureates, for the list printed beside the map (PDF); may be empty.
     """
@@ -178,7 +179,7 @@ class MapData:
     source_line: str
     subtitle: str = ""
     short: MapTexts | None = None
-    site_places: tuple[str, ...] = ()
+    site_communes: tuple[str, ...] = ()
     projects: tuple[ProjectRow, ...] = ()
 
     def texts(self, short: bool = False) -> MapTexts:
@@ -203,8 +204,8 @@ class MapData:
                   len(self.departement_statuts), len(self.departement_geometries)}
         n_sites = {len(self.site_ids), len(self.site_categories), len(self.site_etiquettes),
                    len(self.site_departements), len(self.site_lon), len(self.site_lat)}
-        if self.site_places and len(self.site_places) != len(self.site_ids):
-            n_sites.add(len(self.site_places))
+        if self.site_communes and len(self.site_communes) != len(self.site_ids):
+            n_sites.add(len(self.site_communes))
         if len(n_deps) != 1 or len(n_sites) != 1:
             raise RenderError(
                 "MapData fields of different lengths (départements: "
@@ -297,8 +298,8 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         return tuple(str(v) for v in values)
 
     etiquettes = strings(drawn["etiquette"].fillna("").astype(str))
-    places = strings(place_name(c) for c in drawn["commune"].astype(str)) \
-        if "commune" in drawn.columns else ()
+    communes = strings(drawn["commune"].astype(str)) if "commune" in drawn.columns else ()
+    places = tuple(place_name(c) for c in communes)
     if verbatim_labels and {"libelle_annexe", "commune", "metier"} <= set(drawn.columns):
         etiquettes = tuple(
             annex_label(lib, com, met) if label else ""
@@ -328,7 +329,7 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         subtitle=(default_subtitle() if annex else "") if subtitle is None else subtitle,
         short=(short_texts(drawn, departements, provenance) if short is None and annex
                else short),
-        site_places=places,
+        site_communes=communes,
         projects=project_rows(drawn) if annex else (),
     )
 

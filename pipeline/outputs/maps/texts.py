@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from pipeline import config
-from pipeline.config import ANNEX_DATE, latest_published
+from pipeline.config import ANNEX_DATE, nearest_published
 from pipeline.french import french_date, join_french
 from pipeline.provenance import Provenance
 from pipeline.schema import (
@@ -257,6 +258,7 @@ def place_name(commune: str) -> str:
     return " ".join(_ARRONDISSEMENT.sub("", str(commune)).split())
 
 
+@functools.lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
     """Lower case, no accents, hyphens and apostrophes as spaces: for comparing names."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -327,7 +329,7 @@ def annex_label(libelle: object, commune: object, metier: object) -> str:
 
 
 def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "a4",
-             zooms: Sequence[str] = (), overseas_sites: bool | None = None) -> str:
+             zooms: Sequence[str] | None = None, overseas_sites: bool | None = None) -> str:
     """Return a French description of the map for screen readers, sized for where it is used.
 
     Parameters
@@ -340,7 +342,8 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
         ``a4`` (print, PDF: the full description), ``slide`` (the same without the list of
         départements), ``social`` or ``square`` (one sentence, for a post).
     zooms
-        Names of the zooms of the map (e.g. ``["Lyon"]``), if any.
+        Names of the zooms of the map (e.g. ``["Lyon"]``); None works them out as
+        :func:`pipeline.outputs.maps.frames.map_frames` lays the preset out.
     overseas_sites
         Whether a site is overseas; None works it out from ``departement``.
 
@@ -380,6 +383,12 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
                  "une école de production grâce à l'AMI (en orange). ")
     else:
         text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
+    if zooms is None:
+        from pipeline.outputs.maps.frames import MAX_DECLUTTER_SITES, zoom_names
+        from pipeline.outputs.maps.mapdata import map_data
+
+        zooms = (zoom_names(map_data(sites, departements), preset)
+                 if len(sites) <= MAX_DECLUTTER_SITES else [])
     if zooms:
         text += f"Zoom sur {join_french(list(zooms))}. "
     if overseas_sites is None:
@@ -390,29 +399,55 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
 
 
 # --- Dated maps ---------------------------------------------------------------------
-def dated_title(day: dt.date, counts: Mapping[str, int]) -> str:
-    """Return the title of the map of ``day``, with the registry's and the published count.
+def dated_title(day: dt.date, counts: Mapping[str, int] | None = None) -> str:
+    """Return the title of the map of ``day``: "Écoles de production au 31 décembre 2024".
 
     Parameters
     ----------
     day
         The date of the map.
     counts
-        From :func:`dated_counts`.
+        Unused (the figures go in :func:`dated_subtitle`); kept for callers that pass them.
 
     Returns
     -------
     str
-        E.g. "Écoles de production au 31 décembre 2025 : 64 dans le registre ; 77 selon le
-        réseau (10 novembre 2025)"; without the published part before the first published
-        count.
+        The title.
     """
-    title = f"Écoles de production au {french_date(day)}"
-    published = latest_published(day)
+    return f"Écoles de production au {french_date(day)}"
+
+
+def dated_subtitle(day: dt.date, counts: Mapping[str, int]) -> str:
+    """Return the subtitle of the map of ``day``: the registry's count and the published one.
+
+    The published figure quoted is the one nearest to ``day``, before or after it, with its
+    own date (:func:`pipeline.config.nearest_published`).
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+
+    Returns
+    -------
+    str
+        E.g. "62 écoles ouvertes dans le registre ; le réseau en annonçait 71 le 14 février
+        2025".
+    """
+    text = f"{counts['ecoles_ouvertes']} écoles ouvertes dans le registre"
+    published = nearest_published(day)
     if published is None:
-        return title
-    return (f"{title} : {counts['ecoles_ouvertes']} dans le registre ; {published.ecoles} "
-            f"selon le réseau ({published.libelle})")
+        return text
+    return f"{text} ; le réseau en annonçait {published.ecoles} le {published.libelle}"
+
+
+def dated_source_line(provenance: Provenance | None) -> str:
+    """Return the source line of a dated map: the registry, the openings, the boundaries."""
+    return ("Carte établie d'après l'annexe du communiqué de presse du 23 novembre 2021 et les "
+            "ouvertures documentées depuis (presse, écoles, réseau) ; dates et lieux en partie "
+            f"déduits de sources publiques. Sources : {_data_sources(provenance)}. {CREDIT}")
 
 
 def dated_legend(counts: Mapping[str, int]) -> list[tuple[str, str]]:
@@ -442,6 +477,65 @@ def dated_legend(counts: Mapping[str, int]) -> list[tuple[str, str]]:
     ]
 
 
+def dated_short_texts(day: dt.date, counts: Mapping[str, int],
+                      provenance: Provenance | None = None) -> MapTexts:
+    """Return the texts of the map of ``day`` for the small formats: one short line each.
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+    provenance
+        Where the départements came from, credited on the source line.
+
+    Returns
+    -------
+    MapTexts
+        Title, subtitle, legend (the keys of :func:`dated_legend`), source line.
+    """
+    subtitle = f"{counts['ecoles_ouvertes']} écoles dans le registre"
+    published = nearest_published(day)
+    if published is not None:
+        subtitle += f" ; {published.ecoles} selon le réseau au {published.libelle}"
+    legend = (
+        (CATEGORY_OPEN, f"{counts['ouvertes_avant_annexe']} écoles ouvertes en novembre 2021"),
+        (CATEGORY_OPENED_SINCE, f"{counts['ouvertes_depuis_annexe']} écoles ouvertes depuis"),
+        (CATEGORY_ANNOUNCED, f"{counts['laureats_annonces']} lauréats pas encore ouverts"),
+        (COVERED_BEFORE, f"{counts[COVERED_BEFORE]} départements couverts avant l'AMI"),
+        (COVERED_SINCE, f"{counts[COVERED_SINCE]} départements couverts depuis"),
+        (ANNOUNCED, f"{counts[ANNOUNCED]} départements au lauréat annoncé"),
+    )
+    source = ("Registre ecoles-map : annexe du 23 novembre 2021 et ouvertures documentées. "
+              f"Sources : {_data_sources(provenance)}.")
+    return MapTexts(dated_title(day), subtitle, legend, source)
+
+
+def dated_map_texts(day: dt.date, counts: Mapping[str, int],
+                    provenance: Provenance | None = None) -> dict[str, object]:
+    """Return the texts of the map of ``day`` as :func:`map_data` takes them (keywords).
+
+    Parameters
+    ----------
+    day
+        The date of the map.
+    counts
+        From :func:`pipeline.steps.history.dated_counts`.
+    provenance
+        Where the départements came from, credited on the source line.
+
+    Returns
+    -------
+    dict
+        ``title``, ``subtitle``, ``legend``, ``source_line`` and ``short`` (the small
+        formats' texts, :func:`dated_short_texts`).
+    """
+    return {"title": dated_title(day), "subtitle": dated_subtitle(day, counts),
+            "legend": dated_legend(counts), "source_line": dated_source_line(provenance),
+            "short": dated_short_texts(day, counts, provenance)}
+
+
 def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     """Return a French description of the map of ``day`` for screen readers.
 
@@ -457,16 +551,20 @@ def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     str
         A paragraph ending with a newline.
     """
+    shape = {k: _SHAPE_NAMES.get(v["marker"], "symboles")
+             for k, v in config.CATEGORY_STYLE.items()}
     text = (f"Carte de France des écoles de production au {french_date(day)}. "
             f"{counts['ecoles_ouvertes']} écoles ouvertes dans le registre, dont "
             f"{counts['ouvertes_depuis_annexe']} depuis le {french_date(ANNEX_DATE)} "
-            f"(carrés) ; {counts['laureats_annonces']} lauréats de l'AMI annoncés mais pas "
-            f"encore ouverts (triangles). {counts[COVERED_BEFORE] + counts[COVERED_SINCE]} "
-            f"départements couverts, dont {counts[COVERED_SINCE]} depuis l'AMI ; "
-            f"{counts[ANNOUNCED]} avec un lauréat annoncé seulement.")
-    published = latest_published(day)
+            f"({shape[CATEGORY_OPENED_SINCE]} bleus ; les autres en "
+            f"{shape[CATEGORY_OPEN]} bleus) ; {counts['laureats_annonces']} lauréats de l'AMI "
+            f"annoncés mais pas encore ouverts ({shape[CATEGORY_ANNOUNCED]} rouges). "
+            f"{counts[COVERED_BEFORE] + counts[COVERED_SINCE]} départements couverts, dont "
+            f"{counts[COVERED_SINCE]} depuis l'AMI ; {counts[ANNOUNCED]} avec un lauréat "
+            "annoncé seulement.")
+    published = nearest_published(day)
     if published is not None:
-        text += (f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}.")
+        text += f" Le réseau annonçait {published.ecoles} écoles le {published.libelle}."
     return text + "\n"
 
 

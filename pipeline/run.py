@@ -449,7 +449,6 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
 
     from pipeline.outputs.gpkg import coverage_metadata
     from pipeline.outputs.maps.mapdata import map_data
-    from pipeline.outputs.maps.texts import alt_text
     from pipeline.outputs.tables import sites_markdown, sites_table
     from pipeline.schema import REGISTRY_COLUMNS
     from pipeline.steps.join import annex_coverage
@@ -473,22 +472,26 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
         # The validated registry as `ecoles-map ingest` writes it.
         names.registre: _csv_bytes(registry[list(REGISTRY_COLUMNS)]),
     }
+    data = map_data(coverage.sites, coverage.departements, provenance=prepared.provenance)
     return Snapshot(
         day=ANNEX_DATE, annex=True, names=names, sites=coverage.sites,
-        departements=coverage.departements, history=None,
-        map=map_data(coverage.sites, coverage.departements, provenance=prepared.provenance),
-        alt_text=alt_text(coverage.sites, coverage.departements), tables=tables,
+        departements=coverage.departements, history=None, map=data,
+        alt_text=_annex_alt_text(coverage.sites, coverage.departements, data, "a4"),
+        tables=tables,
         metadata=metadata, provenance=prepared.provenance, summary=reconciliation.text(),
         labels="auto", label_overrides=prepared.label_overrides,
-        describe=functools.partial(_annex_alt_text, coverage.sites, coverage.departements))
+        describe=functools.partial(_annex_alt_text, coverage.sites, coverage.departements,
+                                   data))
 
 
-def _annex_alt_text(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
+def _annex_alt_text(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, data: MapData,
                     preset: str) -> str:
-    """Return the annex map's alternative text for ``preset``."""
+    """Return the annex map's alternative text for ``preset``, naming the zooms it has."""
+    from pipeline.outputs.maps.frames import MAX_DECLUTTER_SITES, zoom_names
     from pipeline.outputs.maps.texts import alt_text
 
-    return alt_text(sites, departements, preset=preset)
+    zooms = zoom_names(data, preset) if len(data.site_ids) <= MAX_DECLUTTER_SITES else []
+    return alt_text(sites, departements, preset=preset, zooms=zooms)
 
 
 def coverage_on(prepared: Prepared, day: dt.date) -> Coverage:
@@ -644,19 +647,18 @@ def read_snapshot(path: str | os.PathLike[str], *,
     """
     from pipeline.outputs.gpkg import read_coverage
     from pipeline.outputs.maps.mapdata import map_data
-    from pipeline.outputs.maps.texts import alt_text
 
     read = read_coverage(path)
     provenance = read.provenance
     if read.day is None:  # the annex
         overrides = _label_overrides(label_overrides_path,
                                      known_ids=set(read.sites["id"].astype(str)))
+        data = map_data(read.sites, read.departements, provenance=provenance)
         return Snapshot(
             day=ANNEX_DATE, annex=True, names=OutputNames.annex(), sites=read.sites,
-            departements=read.departements, history=None,
-            map=map_data(read.sites, read.departements, provenance=provenance),
-            alt_text=alt_text(read.sites, read.departements), tables={},
-            describe=functools.partial(_annex_alt_text, read.sites, read.departements),
+            departements=read.departements, history=None, map=data,
+            alt_text=_annex_alt_text(read.sites, read.departements, data, "a4"), tables={},
+            describe=functools.partial(_annex_alt_text, read.sites, read.departements, data),
             metadata=read.metadata, provenance=provenance or Provenance("", "", "", ""),
             summary="", labels="auto", label_overrides=overrides)
     import pandas as pd

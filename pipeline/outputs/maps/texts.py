@@ -329,7 +329,7 @@ def annex_label(libelle: object, commune: object, metier: object) -> str:
 
 
 def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "a4",
-             zooms: Sequence[str] | None = None, overseas_sites: bool | None = None) -> str:
+             zooms: Sequence[str] = (), overseas_sites: bool | None = None) -> str:
     """Return a French description of the map for screen readers, sized for where it is used.
 
     Parameters
@@ -342,8 +342,8 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
         ``a4`` (print, PDF: the full description), ``slide`` (the same without the list of
         départements), ``social`` or ``square`` (one sentence, for a post).
     zooms
-        Names of the zooms of the map (e.g. ``["Lyon"]``); None works them out as
-        :func:`pipeline.outputs.maps.frames.map_frames` lays the preset out.
+        Names of the zooms of the map (e.g. ``["Lyon"]``), as
+        :func:`pipeline.outputs.maps.frames.zoom_names` finds them for the preset.
     overseas_sites
         Whether a site is overseas; None works it out from ``departement``.
 
@@ -383,12 +383,6 @@ def alt_text(sites: pd.DataFrame, departements: pd.DataFrame, *, preset: str = "
                  "une école de production grâce à l'AMI (en orange). ")
     else:
         text += "Aucun département n'est nouvellement couvert grâce à l'AMI. "
-    if zooms is None:
-        from pipeline.outputs.maps.frames import MAX_DECLUTTER_SITES, zoom_names
-        from pipeline.outputs.maps.mapdata import map_data
-
-        zooms = (zoom_names(map_data(sites, departements), preset)
-                 if len(sites) <= MAX_DECLUTTER_SITES else [])
     if zooms:
         text += f"Zoom sur {join_french(list(zooms))}. "
     if overseas_sites is None:

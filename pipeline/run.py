@@ -721,7 +721,7 @@ class Drawing:
 
     def __init__(self, jobs: int = 2) -> None:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._futures: list[concurrent.futures.Future[Path]] = []
+        self._futures: list[concurrent.futures.Future[list[Path]]] = []
         if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=jobs, mp_context=multiprocessing.get_context("fork"),
@@ -774,14 +774,15 @@ def _stage_map(staging: Staging, drawing: Drawing, stem: Path, data: MapData, al
     The one place that writes a map, whichever command draws it.
     """
     from pipeline.outputs.files import write_text
-    from pipeline.outputs.maps.save import MapJob, map_formats
+    from pipeline.outputs.maps.save import MapJob, map_jobs
 
     targets = []
-    for fmt in map_formats(preset):
-        target = stem.with_name(f"{stem.name}.{fmt}")
-        drawing.submit(MapJob(data, preset, fmt, staging.path(target), labels=labels,
-                              label_overrides=overrides, basemap=basemap, font=font))
-        targets.append(target)
+    for formats in map_jobs(preset):
+        files = tuple((fmt, stem.with_name(f"{stem.name}.{fmt}")) for fmt in formats)
+        drawing.submit(MapJob(data, preset, tuple((f, staging.path(t)) for f, t in files),
+                              labels=labels, label_overrides=overrides, basemap=basemap,
+                              font=font))
+        targets += [t for _, t in files]
     text = stem.with_name(f"{stem.name}.txt")
     write_text(alt, staging.path(text))
     return [*targets, text]
@@ -987,7 +988,7 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
             files = _stage_map(staging, drawing, stem, snap.map, snap.alt_text, preset=preset,
                                labels=False, overrides=None, basemap=None, font=font)
             written += files
-            frames.append(staging.path_of(files[0]))
+            frames.append(staging.path_of(next(f for f in files if f.suffix == ".png")))
             snaps.append(snap)
             pages.append(DatedPage(day, snap.map, snap.alt_text,
                                    site_records(snap.sites.to_dict("records")),

@@ -518,44 +518,55 @@ def map_formats(preset: str) -> tuple[str, ...]:
     return (*MAP_FORMATS, "pdf") if preset == PRINT_PRESET else MAP_FORMATS
 
 
+def map_jobs(preset: str) -> tuple[tuple[str, ...], ...]:
+    """Return how a map's formats are drawn: the formats of each drawing, longest first.
+
+    The PNG and the SVG are saved from one drawing; the PDF draws its own pages (the map
+    with vector fonts, then the list of projects). Drawn in parallel, the longest first, the
+    last one ends soonest.
+    """
+    return (("pdf",), MAP_FORMATS) if preset == PRINT_PRESET else (MAP_FORMATS,)
+
+
 @dataclass(frozen=True)
 class MapJob:
-    """One map file to draw and save: the map's data, how to draw it, where to write it.
+    """One drawing of a map and the files saved from it: its data, how to draw, where to write.
 
-    Plain data, so that it can be drawn in another process.
+    Plain data, so that it can be drawn in another process. ``files`` pairs each format with
+    its path: ``(("png", …), ("svg", …))`` from one drawing, or ``(("pdf", …),)``.
     """
 
     data: MapData
     preset: str
-    fmt: str
-    path: Path
+    files: tuple[tuple[str, Path], ...]
     labels: bool | Literal["auto"] = "auto"
     label_overrides: Mapping[str, tuple[float, float]] | None = None
     basemap: Basemap | None = None
     font: str | None = None
 
 
-def draw_and_save(job: MapJob) -> Path:
-    """Draw the map of ``job`` and save it in its format; return its path.
+def draw_and_save(job: MapJob) -> list[Path]:
+    """Draw the map of ``job`` and save each of its files; return their paths.
 
     Raises
     ------
     RenderError
-        If the map cannot be drawn or written, or the format is unknown.
+        If the map cannot be drawn or written, or a format is unknown.
     """
     from pipeline.outputs.maps.render import draw_map
 
-    if job.fmt not in map_formats(job.preset):
-        raise RenderError(f"format de carte inconnu {job.fmt!r} ; formats : "
+    paths = dict(job.files)
+    unknown = [fmt for fmt in paths if fmt not in map_formats(job.preset)]
+    if unknown or ("pdf" in paths and len(paths) > 1):
+        raise RenderError(f"formats de carte inattendus {sorted(paths)} ; formats : "
                           f"{', '.join(map_formats(job.preset))}")
-    if job.fmt == "pdf":
+    if "pdf" in paths:
         from pipeline.outputs.maps.projects import print_pages
 
         save_pdf(print_pages(job.data, label_overrides=job.label_overrides, font=job.font,
-                             labels=job.labels, basemap=job.basemap), job.path)
-        return job.path
+                             labels=job.labels, basemap=job.basemap), paths["pdf"])
+        return [paths["pdf"]]
     fig = draw_map(job.data, preset=job.preset, labels=job.labels,
                    label_overrides=job.label_overrides, basemap=job.basemap, font=job.font)
-    save_map(fig, job.path if job.fmt == "png" else None,
-             job.path if job.fmt == "svg" else None)
-    return job.path
+    save_map(fig, paths.get("png"), paths.get("svg"))
+    return list(paths.values())

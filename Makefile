@@ -19,7 +19,8 @@ LOCKS := requirements/run.txt requirements/test.txt pyproject.toml
 REGISTRY := data/raw/ecoles.csv
 OPENINGS := data/raw/ouvertures.csv
 LABEL_OFFSETS := data/raw/etiquettes.csv
-EMBEDDED := $(wildcard pipeline/data/*.gpkg pipeline/data/*.csv.gz) pipeline/data/sources.json
+EMBEDDED := $(wildcard pipeline/data/*.gpkg pipeline/data/*.csv pipeline/data/*.csv.gz) \
+            pipeline/data/sources.json
 
 # --- Code: a product depends on all the code that can change it --------------------------------
 # Every module of the package and the CLI, found by the shell, not kept by hand: a new module

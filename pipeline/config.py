@@ -27,6 +27,7 @@ from pipeline.schema import (
 PACKAGE_DATA: Final = Path(__file__).resolve().parent / "data"
 EMBEDDED_DEPARTEMENTS: Final = PACKAGE_DATA / "departements.gpkg"
 EMBEDDED_GAZETTEER: Final = PACKAGE_DATA / "communes.csv.gz"
+EMBEDDED_REGIONS: Final = PACKAGE_DATA / "regions.csv"
 SOURCES_FILE: Final = PACKAGE_DATA / "sources.json"
 
 RAW_DIR: Final = Path("data/raw")

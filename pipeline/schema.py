@@ -56,6 +56,10 @@ PRECISION_DAY: Final = "jour"
 PRECISION_MONTH: Final = "mois"
 PRECISION_YEAR: Final = "annee"
 
+# --- Places -----------------------------------------------------------------------------------
+#: Columns of the embedded table of régions (``pipeline/data/regions.csv``, COG).
+REGION_COLUMNS: Final = ("departement", "code_region", "nom_region")
+
 # --- Geocoding --------------------------------------------------------------------------------
 #: Columns the geocoders add, in this order.
 GEOCODED_COLUMNS: Final = ("code_insee", "nom_commune", "longitude", "latitude", "methode",

@@ -55,6 +55,12 @@ OPENING_NON_EMPTY: Final = OPENING_REQUIRED
 PRECISION_DAY: Final = "jour"
 PRECISION_MONTH: Final = "mois"
 PRECISION_YEAR: Final = "annee"
+#: Precision of a date that is only an upper bound (values of ``precision_ouverture`` and
+#: ``precision_premiere_ouverture`` in the outputs): the event happened on that day or before.
+PRECISION_AT_LATEST: Final = "au_plus_tard"
+#: Values of the outputs' ``precision_ouverture``, ``precision_fermeture`` and
+#: ``precision_premiere_ouverture`` (NULL without a date).
+DATE_PRECISIONS: Final = (PRECISION_DAY, PRECISION_MONTH, PRECISION_YEAR, PRECISION_AT_LATEST)
 
 # --- Places -----------------------------------------------------------------------------------
 #: Columns of the embedded table of régions (``pipeline/data/regions.csv``, COG).
@@ -112,7 +118,8 @@ DATED_STATUSES: Final = (COVERED_BEFORE, COVERED_SINCE, ANNOUNCED, NOT_COVERED)
 #: Columns of a dated site table, after the registry's.
 SITE_COLUMNS: Final = (
     *REGISTRY_COLUMNS, "ami_2021_id", "ouverte", "ouverte_annexe", "statut_site",
-    "date_ouverture", "date_fermeture", "lieu_annonce",
+    "date_ouverture", "date_fermeture", "lieu_annonce", "precision_ouverture",
+    "precision_fermeture",
 )
 
 # --- Files the analysts read ------------------------------------------------------------
@@ -131,12 +138,13 @@ DEPARTEMENTS_COLUMNS: Final = (
 #: Columns of a dated ``departements`` layer (then ``geom``).
 DATED_DEPARTEMENTS_COLUMNS: Final = (
     "code", "nom", "statut", "nb_ecoles_ouvertes", "nb_ouvertures_depuis_annexe",
-    "nb_laureats_annonces", "premiere_ouverture",
+    "nb_laureats_annonces", "premiere_ouverture", "precision_premiere_ouverture",
 )
 #: Attribute table of coverage per département per date, and its columns.
 HISTORY_TABLE: Final = "couverture_historique"
 HISTORY_COLUMNS: Final = ("departement", "date", "statut", "nb_ecoles_ouvertes",
-                          "nb_laureats_annonces", "premiere_ouverture")
+                          "nb_laureats_annonces", "premiere_ouverture",
+                          "precision_premiere_ouverture")
 #: Columns of ``ecoles.csv``, the data behind the map, in reading order.
 TABLE_COLUMNS: Final = (
     "id", "nom", "commune", "code_insee", "departement", "categorie", "existante_2021",

@@ -66,7 +66,9 @@ HISTORY_TITLE = "Couverture des départements par date (annexe du 23 novembre 20
 HISTORY_DESCRIPTION = (
     "Une ligne par département et par date : statut (couvert_avant_annexe, "
     "couvert_depuis_annexe, annonce, non_couvert), nombre d'écoles ouvertes et de lauréats "
-    "annoncés, premiere_ouverture (plus ancienne date d'ouverture connue). « Quand l'Aisne "
+    "annoncés, premiere_ouverture (plus ancienne date d'ouverture connue ; "
+    "precision_premiere_ouverture au_plus_tard : une école comptée à l'annexe n'a pas de date, "
+    "la première a ouvert ce jour-là ou avant). « Quand l'Aisne "
     "a-t-elle eu sa première école ? » : SELECT date, premiere_ouverture FROM "
     "couverture_historique WHERE departement = '02' AND nb_ecoles_ouvertes > 0 ORDER BY date "
     "LIMIT 1;"
@@ -198,14 +200,18 @@ def _dated_titles(as_of: dt.date) -> tuple[dict[str, str], dict[str, str]]:
         "ecoles": (
             f"Un point par site au {day} : categorie ouverte (école ouverte au 23 novembre "
             "2021), ouverte_depuis_annexe, annoncee (lauréat de l'AMI pas encore ouvert) ou "
-            "fermee. date_ouverture et date_fermeture sont des dates (DATE) ; leur précision "
-            "(jour, mois, année) est dans docs/history.md. lieu_annonce nomme la commune "
-            "annoncée en 2021 quand le lauréat a ouvert ailleurs ; ami_2021_id relie le site "
-            "à sa ligne de 2021."),
+            "fermee. date_ouverture et date_fermeture sont des dates (DATE), le jour à partir "
+            "duquel le site compte ; precision_ouverture et precision_fermeture disent comment "
+            "elles sont connues : jour ; mois (le 1er du mois) ; annee (le 31 décembre) ; "
+            "au_plus_tard (école comptée à l'annexe mais datée après : la date de l'annexe, une "
+            "borne). lieu_annonce nomme la commune annoncée en 2021 quand le lauréat a ouvert "
+            "ailleurs ; ami_2021_id relie le site à sa ligne de 2021."),
         "departements": (
             f"Départements (COG) et leur couverture au {day} : couvert_avant_annexe, "
             "couvert_depuis_annexe, annonce (lauréat annoncé, rien d'ouvert), non_couvert ; "
-            "premiere_ouverture est la plus ancienne date d'ouverture connue (DATE)."),
+            "premiere_ouverture est la plus ancienne date d'ouverture connue (DATE), avec sa "
+            "précision (precision_premiere_ouverture) ; au_plus_tard quand une école comptée à "
+            "l'annexe n'a pas de date : la première a ouvert ce jour-là ou avant."),
     }
     return titles, descriptions
 

@@ -262,18 +262,19 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
               help="Where to write the validated, normalised copy of the registry.")
 @handle_errors
 def ingest(registry: Path, output: Path) -> None:
-    """Validate the registry REGISTRY and write a clean, typed copy.
+    """Validate the registry REGISTRY and write a clean, normalised copy.
 
     Every problem (file, line, column, value) is listed in one run; nothing is written when
-    any row is invalid.
+    any row is invalid. The copy is itself a valid registry (yes/no as oui/non): `ingest`
+    reads it back unchanged.
     """
     from pipeline.outputs.files import write_csv
+    from pipeline.outputs.tables import registry_table
     from pipeline.run import load_registry
-    from pipeline.schema import REGISTRY_COLUMNS
     from pipeline.steps.report import reconcile
 
     sites = load_registry(registry)
-    write_csv(sites[list(REGISTRY_COLUMNS)], output)
+    write_csv(registry_table(sites), output)
     echo_err(reconcile(sites).text())
     echo_err(f"{len(sites)} sites validés → {output}")
 

@@ -431,8 +431,7 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
     from pipeline.outputs.gpkg import coverage_metadata
     from pipeline.outputs.maps.mapdata import map_data
     from pipeline.outputs.maps.texts import alt_text
-    from pipeline.outputs.tables import sites_markdown, sites_table
-    from pipeline.schema import REGISTRY_COLUMNS
+    from pipeline.outputs.tables import registry_table, sites_markdown, sites_table
     from pipeline.steps.join import annex_coverage
     from pipeline.steps.report import reconcile
 
@@ -451,8 +450,8 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
         names.ecoles_csv: _csv_bytes(sites_table(coverage.sites), bom=True),
         names.ecoles_md: sites_markdown(coverage.sites, coverage.departements).encode(),
         names.rapprochement: reconciliation.markdown().encode(),
-        # The validated registry as `ecoles-map ingest` writes it.
-        names.registre: _csv_bytes(registry[list(REGISTRY_COLUMNS)]),
+        # The validated registry as `ecoles-map ingest` writes it, to be ingested again.
+        names.registre: _csv_bytes(registry_table(registry)),
     }
     return Snapshot(
         day=ANNEX_DATE, annex=True, names=names, sites=coverage.sites,

@@ -152,6 +152,11 @@ TABLE_COLUMNS: Final = (
 )
 
 
+#: How yes/no values are written in every CSV the pipeline writes (the registry's own words);
+#: the GeoPackage stores them as BOOLEAN.
+CSV_TRUE, CSV_FALSE = YES_NO
+
+
 def missing_columns(columns: Iterable[object], required: Collection[str]) -> list[str]:
     """Return the names of ``required`` absent from ``columns``, in ``required``'s order.
 

@@ -1,11 +1,48 @@
-"""The tables behind the map, for spreadsheets and for readers who cannot see it."""
+"""The tables behind the map, for spreadsheets and for readers who cannot see it.
+
+Every CSV writes a yes/no value the registry's way, ``oui`` / ``non`` (:func:`yes_no`), so
+that ``registre.csv`` can be ingested again and ``ecoles.csv`` reads the same; the
+GeoPackage stores the same values as BOOLEAN.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import pandas as pd
 
 from pipeline.outputs.maps.texts import CATEGORY_NAMES
-from pipeline.schema import STATUS_NEW, STATUS_NONE, TABLE_COLUMNS
+from pipeline.schema import (
+    CSV_FALSE,
+    CSV_TRUE,
+    REGISTRY_COLUMNS,
+    STATUS_NEW,
+    STATUS_NONE,
+    TABLE_COLUMNS,
+)
+
+
+def yes_no(values: Iterable[object]) -> list[str]:
+    """Write booleans as every CSV of the pipeline does: "oui" / "non" (the registry's words)."""
+    return [CSV_TRUE if bool(v) else CSV_FALSE for v in values]
+
+
+def registry_table(registry: pd.DataFrame) -> pd.DataFrame:
+    """Return the validated registry as ``registre.csv`` holds it, ready to ingest again.
+
+    Parameters
+    ----------
+    registry
+        From :func:`pipeline.steps.ingest.validate_registry`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`REGISTRY_COLUMNS` in order, ``existante_2021`` as "oui"/"non".
+    """
+    table = pd.DataFrame(registry)[list(REGISTRY_COLUMNS)].copy()
+    table["existante_2021"] = yes_no(table["existante_2021"])
+    return table.reset_index(drop=True)
 
 
 def sites_table(sites: pd.DataFrame) -> pd.DataFrame:
@@ -23,7 +60,7 @@ def sites_table(sites: pd.DataFrame) -> pd.DataFrame:
         Not a GeoDataFrame: longitude and latitude carry the position.
     """
     table = pd.DataFrame(sites).reindex(columns=list(TABLE_COLUMNS)).copy()
-    table["existante_2021"] = ["oui" if bool(v) else "non" for v in table["existante_2021"]]
+    table["existante_2021"] = yes_no(table["existante_2021"])
     return table.sort_values(["departement", "nom", "id"], kind="stable").reset_index(drop=True)
 
 

@@ -169,10 +169,14 @@ def _ordered(frame: gpd.GeoDataFrame, columns: tuple[str, ...]) -> gpd.GeoDataFr
     return out.reset_index(drop=True)
 
 
-def _styles_table(timestamp: dt.datetime) -> pd.DataFrame:
-    """Return the rows of the ``layer_styles`` table QGIS reads default styles from."""
-    styles = {"ecoles": (ecoles_qml(), ecoles_sld()),
-              "departements": (departements_qml(), departements_sld())}
+def _styles_table(timestamp: dt.datetime, *, dated: bool) -> pd.DataFrame:
+    """Return the rows of the ``layer_styles`` table QGIS reads default styles from.
+
+    Each style lists only the categories and statuses the file can hold: the annex's, or a
+    date's (closed schools included).
+    """
+    styles = {"ecoles": (ecoles_qml(dated=dated), ecoles_sld(dated=dated)),
+              "departements": (departements_qml(dated=dated), departements_sld(dated=dated))}
     rows = [{
         "f_table_catalog": "",
         "f_table_schema": "",
@@ -325,8 +329,10 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         if str(column).startswith("nb_"):
             layers["departements"][column] = layers["departements"][column].astype("int64")
     layers["ecoles"]["existante_2021"] = layers["ecoles"]["existante_2021"].astype(bool)
+    dated = as_of is not None and as_of != ANNEX_DATE
     titles, descriptions = LAYER_TITLES, LAYER_DESCRIPTIONS
-    if as_of is not None and as_of != ANNEX_DATE:
+    if dated:
+        assert as_of is not None
         titles, descriptions = _dated_titles(as_of)
     current_date = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent,
@@ -362,7 +368,7 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                                                  "DESCRIPTION": HISTORY_DESCRIPTION,
                                                  "FID": FID_COLUMN})
             pyogrio.write_dataframe(
-                _styles_table(when), work, layer="layer_styles", driver="GPKG",
+                _styles_table(when, dated=dated), work, layer="layer_styles", driver="GPKG",
                 layer_options={"FID": "id", "IDENTIFIER": "layer_styles",
                                "DESCRIPTION": "Styles QGIS par défaut des couches"})
         os.replace(work, tmp)

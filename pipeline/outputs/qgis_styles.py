@@ -11,6 +11,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
 from pipeline.config import CATEGORY_STYLE, STATUS_STYLE
+from pipeline.schema import (
+    ANNEX_CATEGORIES,
+    ANNEX_STATUSES,
+    CATEGORY_CLOSED,
+    DATED_CATEGORIES,
+    DATED_STATUSES,
+)
 
 #: QGIS version written in the QML header (the oldest LTR the files were checked with).
 QGIS_VERSION = "3.22.16-Białowieża"
@@ -18,6 +25,12 @@ QGIS_VERSION = "3.22.16-Białowieża"
 LABEL_FONT = "DejaVu Sans"
 #: Sites in no known category ("autre"): drawn small and grey.
 OTHER_CATEGORY = {"colour": "#7F7F7F", "marker": "o", "label": "Autre site"}
+#: Closed schools of a dated file ("fermee"): kept in the layer, not drawn on the maps; small,
+#: light grey in QGIS.
+CLOSED_CATEGORY = {"colour": "#B4B4B4", "marker": "o",
+                   "label": "École de production fermée (absente de la carte)"}
+#: Small categories, drawn at the smaller size.
+_SMALL = ("autre", CATEGORY_CLOSED)
 #: Outline of département polygons and of markers.
 DEPARTEMENT_OUTLINE = "#8C8C8C"
 MARKER_OUTLINE = "#FFFFFF"
@@ -114,37 +127,66 @@ def _qml_document(field: str, categories: list[tuple[str, str]],
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
 
 
-def _site_categories() -> list[tuple[str, dict[str, str]]]:
-    """Categories of sites in drawing order, "autre" last."""
-    return [*CATEGORY_STYLE.items(), ("autre", OTHER_CATEGORY)]
+def _site_categories(dated: bool | None = None) -> list[tuple[str, Mapping[str, str]]]:
+    """Categories of sites in drawing order: the annex's, a date's, or every one (None).
+
+    "autre" closes the annex's list, "fermee" a date's.
+    """
+    annex: list[tuple[str, Mapping[str, str]]] = [
+        (k, v) for k, v in CATEGORY_STYLE.items() if k in ANNEX_CATEGORIES]
+    annex.append(("autre", OTHER_CATEGORY))
+    later: list[tuple[str, Mapping[str, str]]] = [
+        (k, v) for k, v in CATEGORY_STYLE.items() if k in DATED_CATEGORIES]
+    later.append((CATEGORY_CLOSED, CLOSED_CATEGORY))
+    if dated is None:
+        return [*annex[:-1], *later[:-1], annex[-1], later[-1]]
+    return later if dated else annex
 
 
-def departements_qml() -> str:
+def _statuses(dated: bool | None = None) -> list[tuple[str, Mapping[str, str]]]:
+    """Département statuses a file can hold: the annex's, a date's, or every one (None)."""
+    allowed = (set(ANNEX_STATUSES) | set(DATED_STATUSES) if dated is None
+               else set(DATED_STATUSES if dated else ANNEX_STATUSES))
+    return [(k, v) for k, v in STATUS_STYLE.items() if k in allowed]
+
+
+def departements_qml(*, dated: bool | None = None) -> str:
     """Return the QML style of the ``departements`` layer: categorized on ``statut``.
+
+    Parameters
+    ----------
+    dated
+        False: the annex's statuses only; True: a date's; None: every status.
 
     Returns
     -------
     str
-        A QGIS QML document (newly covered in light Marianne red, covered in light blue-grey,
-        not covered in very light grey).
+        A QGIS QML document (newly covered in amber, covered in light blue-grey, not covered
+        in very light grey; a date's statuses in the same colours as its map).
     """
-    items = list(STATUS_STYLE.items())
+    items = _statuses(dated)
     return _qml_document("statut", [(k, v["label"]) for k, v in items],
                          [(v["colour"], "", "") for _, v in items], 2, None)
 
 
-def ecoles_qml() -> str:
+def ecoles_qml(*, dated: bool | None = None) -> str:
     """Return the QML style of the ``ecoles`` layer: categorized on ``categorie``, labelled.
+
+    Parameters
+    ----------
+    dated
+        False: the annex's categories ("autre" included); True: a date's, closed schools
+        included; None: every category.
 
     Returns
     -------
     str
         A QGIS QML document with the map's shapes and colours and labels on ``etiquette``.
     """
-    items = _site_categories()
+    items = _site_categories(dated)
     return _qml_document(
         "categorie", [(k, v["label"]) for k, v in items],
-        [(v["colour"], v["marker"], "2.4" if k != "autre" else "1.6") for k, v in items],
+        [(v["colour"], v["marker"], "1.6" if k in _SMALL else "2.4") for k, v in items],
         0, "etiquette")
 
 
@@ -185,8 +227,13 @@ def _svg_param(parent: ET.Element, tag: str, name: str, value: str) -> None:
     ET.SubElement(parent, f"{{{_SE}}}{tag}", name=name).text = value
 
 
-def departements_sld() -> str:
+def departements_sld(*, dated: bool | None = None) -> str:
     """Return the SLD 1.1 style of the ``departements`` layer (same colours as the QML).
+
+    Parameters
+    ----------
+    dated
+        As in :func:`departements_qml`.
 
     Returns
     -------
@@ -194,7 +241,7 @@ def departements_sld() -> str:
         An OGC Symbology Encoding document.
     """
     rules = []
-    for value, style in STATUS_STYLE.items():
+    for value, style in _statuses(dated):
         rule = _rule("statut", value, style["label"])
         poly = ET.SubElement(rule, f"{{{_SE}}}PolygonSymbolizer")
         fill = ET.SubElement(poly, f"{{{_SE}}}Fill")
@@ -206,8 +253,13 @@ def departements_sld() -> str:
     return _sld_document("departements", rules)
 
 
-def ecoles_sld() -> str:
+def ecoles_sld(*, dated: bool | None = None) -> str:
     """Return the SLD 1.1 style of the ``ecoles`` layer (same shapes and colours, labels).
+
+    Parameters
+    ----------
+    dated
+        As in :func:`ecoles_qml`.
 
     Returns
     -------
@@ -215,7 +267,7 @@ def ecoles_sld() -> str:
         An OGC Symbology Encoding document.
     """
     rules = []
-    for value, style in _site_categories():
+    for value, style in _site_categories(dated):
         rule = _rule("categorie", value, style["label"])
         point = ET.SubElement(rule, f"{{{_SE}}}PointSymbolizer")
         graphic = ET.SubElement(point, f"{{{_SE}}}Graphic")
@@ -226,7 +278,7 @@ def ecoles_sld() -> str:
         stroke = ET.SubElement(mark, f"{{{_SE}}}Stroke")
         _svg_param(stroke, "SvgParameter", "stroke", MARKER_OUTLINE)
         _svg_param(stroke, "SvgParameter", "stroke-width", "1")
-        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "9" if value != "autre" else "6"
+        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "6" if value in _SMALL else "9"
         text = ET.SubElement(rule, f"{{{_SE}}}TextSymbolizer")
         label = ET.SubElement(text, f"{{{_SE}}}Label")
         ET.SubElement(label, f"{{{_OGC}}}PropertyName").text = "etiquette"

@@ -30,7 +30,8 @@ DEPS := $(EMBEDDED) $(CODE) requirements/run.txt
 
 # --- Products ----------------------------------------------------------------------------------
 PROCESSED := $(addprefix data/processed/,couverture.gpkg ecoles.csv ecoles.md \
-               rapprochement.md registre.csv)
+               rapprochement.md registre.csv acces_departements.csv \
+               communes_les_plus_eloignees.csv ou_ensuite.csv)
 MAP := $(addprefix maps/ecoles-de-production-2021.,png svg txt html)
 FIGURES := $(foreach p,slide social square,$(foreach x,png svg txt,\
              maps/ecoles-de-production-2021-$(p).$(x)))

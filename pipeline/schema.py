@@ -65,6 +65,11 @@ DATE_PRECISIONS: Final = (PRECISION_DAY, PRECISION_MONTH, PRECISION_YEAR, PRECIS
 # --- Places -----------------------------------------------------------------------------------
 #: Columns of the embedded table of régions (``pipeline/data/regions.csv``, COG).
 REGION_COLUMNS: Final = ("departement", "code_region", "nom_region")
+#: Names of a site's département and région, after ``departement`` on the ``ecoles`` layer
+#: and in ``ecoles.csv``.
+SITE_PLACE_COLUMNS: Final = ("nom_departement", "code_region", "nom_region")
+#: The région of a département, after ``nom`` on the ``departements`` layers.
+DEPARTEMENT_PLACE_COLUMNS: Final = ("code_region", "nom_region")
 
 # --- Geocoding --------------------------------------------------------------------------------
 #: Columns the geocoders add, in this order.
@@ -125,10 +130,10 @@ SITE_COLUMNS: Final = (
 # --- Files the analysts read ------------------------------------------------------------
 #: Column order of the GeoPackage's ``ecoles`` layer (then any other column, then ``geom``).
 ECOLES_COLUMNS: Final = (
-    "id", "nom", "categorie", "etiquette", "commune", "departement", "departement_spatial",
-    "distance_departement_m", "existante_2021", "ami_2021", "libelle_annexe", "metier",
-    "ouverture", "confiance", "sources", "note", "code_insee", "nom_commune", "longitude",
-    "latitude", "methode", "statut_geocodage",
+    "id", "nom", "categorie", "etiquette", "commune", "departement", *SITE_PLACE_COLUMNS,
+    "departement_spatial", "distance_departement_m", "existante_2021", "ami_2021",
+    "libelle_annexe", "metier", "ouverture", "confiance", "sources", "note", "code_insee",
+    "nom_commune", "longitude", "latitude", "methode", "statut_geocodage",
 )
 #: Columns of the annex's ``departements`` layer (then ``geom``).
 DEPARTEMENTS_COLUMNS: Final = (
@@ -147,11 +152,21 @@ HISTORY_COLUMNS: Final = ("departement", "date", "statut", "nb_ecoles_ouvertes",
                           "precision_premiere_ouverture")
 #: Columns of ``ecoles.csv``, the data behind the map, in reading order.
 TABLE_COLUMNS: Final = (
-    "id", "nom", "commune", "code_insee", "departement", "categorie", "existante_2021",
-    "ami_2021", "etiquette", "metier", "confiance", "sources", "longitude", "latitude",
+    "id", "nom", "commune", "code_insee", "departement", "nom_departement", "nom_region",
+    "categorie", "existante_2021", "ami_2021", "etiquette", "metier", "confiance", "sources",
+    "longitude", "latitude",
 )
 
 
+# --- Reach (pipeline.steps.reach) --------------------------------------------------------------
+#: The layer of communes and their nearest site, and its columns (then, with a detour factor,
+#: ``distance_route_estimee_km``, then ``methode_distance`` and ``geom``). 35,000 rows: names
+#: of départements, régions and sites are joined from the other layers, not repeated.
+COMMUNES_LAYER: Final = "communes_acces"
+COMMUNES_COLUMNS: Final = (
+    "code", "nom", "departement", "territoire", "population", "jeunes_0_19", "distance_km",
+    "ecole_proche",
+)
 #: How yes/no values are written in every CSV the pipeline writes (the registry's own words);
 #: the GeoPackage stores them as BOOLEAN.
 CSV_TRUE, CSV_FALSE = YES_NO

@@ -18,7 +18,8 @@ from pipeline.steps.report import reconcile
 from tests.conftest import GOOD_ROWS
 from tests.test_join import site, sites_frame, squares
 
-OUTPUTS = ("couverture.gpkg", "ecoles.csv", "ecoles.md", "rapprochement.md", "registre.csv")
+OUTPUTS = ("couverture.gpkg", "ecoles.csv", "ecoles.md", "rapprochement.md", "registre.csv",
+           "acces_departements.csv", "communes_les_plus_eloignees.csv", "ou_ensuite.csv")
 
 
 def small_coverage() -> tuple[pd.DataFrame, pd.DataFrame]:

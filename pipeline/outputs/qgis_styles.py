@@ -8,7 +8,7 @@ GeoPackage opened in QGIS looks like the annex map. Output is deterministic text
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pipeline.config import CATEGORY_STYLE, STATUS_STYLE
 from pipeline.schema import (
@@ -31,6 +31,11 @@ CLOSED_CATEGORY = {"colour": "#B4B4B4", "marker": "o",
                    "label": "École de production fermée (absente de la carte)"}
 #: Small categories, drawn at the smaller size.
 _SMALL = ("autre", CATEGORY_CLOSED)
+#: Colours of the distance classes of ``communes_acces``, nearest first: the map's blue to its
+#: amber and red, in as many steps as there are classes.
+DISTANCE_COLOURS = ("#000091", "#4F5BD5", "#9AA5E8", "#FFC266", "#F28E2B", "#E1000F")
+#: Upper bound of the last distance class (km): beyond any distance in France.
+DISTANCE_CAP_KM = 10_000.0
 #: Outline of département polygons and of markers.
 DEPARTEMENT_OUTLINE = "#8C8C8C"
 MARKER_OUTLINE = "#FFFFFF"
@@ -190,6 +195,65 @@ def ecoles_qml(*, dated: bool | None = None) -> str:
         0, "etiquette")
 
 
+def distance_classes(thresholds_km: Sequence[float]) -> list[tuple[float, float, str, str]]:
+    """Return the classes of the reach layer's style: (lower, upper, French label, colour).
+
+    One class up to each threshold, then one beyond the last (up to
+    :data:`DISTANCE_CAP_KM`); colours from :data:`DISTANCE_COLOURS`, nearest in blue.
+    """
+    bounds = sorted(float(t) for t in thresholds_km)
+    edges = [0.0, *bounds, DISTANCE_CAP_KM]
+    n = len(edges) - 1
+    last = len(DISTANCE_COLOURS) - 1
+    picks = [round(i * last / (n - 1)) if n > 1 else 0 for i in range(n)]
+    out = []
+    for i in range(n):
+        low, high = edges[i], edges[i + 1]
+        if i == 0:
+            label = f"à moins de {high:g} km"
+        elif i == n - 1:
+            label = f"plus de {low:g} km"
+        else:
+            label = f"de {low:g} à {high:g} km"
+        out.append((low, high, label.replace(".", ","), DISTANCE_COLOURS[picks[i]]))
+    return out
+
+
+def communes_qml(thresholds_km: Sequence[float], *, field: str = "distance_km") -> str:
+    """Return the QML style of the ``communes_acces`` layer: graduated on the distance.
+
+    Parameters
+    ----------
+    thresholds_km
+        The reach thresholds: class bounds.
+    field
+        The distance column (``distance_km``, or ``distance_route_estimee_km`` for a road
+        estimate).
+
+    Returns
+    -------
+    str
+        A QGIS QML document: small dots, blue near a school to red far from one. A commune of
+        a territory without any site (distance NULL) falls in no class and is not drawn.
+    """
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling",
+                      labelsEnabled="0")
+    renderer = ET.SubElement(root, "renderer-v2", type="graduatedSymbol", attr=field,
+                             graduatedMethod="GraduatedColor", forceraster="0",
+                             symbollevels="0", enableorderby="0", referencescale="-1")
+    ranges = ET.SubElement(renderer, "ranges")
+    symbols = ET.SubElement(renderer, "symbols")
+    for index, (low, high, label, colour) in enumerate(distance_classes(thresholds_km)):
+        ET.SubElement(ranges, "range", render="true", symbol=str(index), lower=f"{low:.6f}",
+                      upper=f"{high:.6f}", label=label)
+        _marker_symbol(symbols, str(index), colour, "o", "1.2")
+    ET.SubElement(renderer, "classificationMethod", id="Fixed")
+    ET.SubElement(root, "layerGeometryType").text = "0"
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
+
+
 def _sld_document(layer: str, rules: list[ET.Element]) -> str:
     ET.register_namespace("se", _SE)
     ET.register_namespace("ogc", _OGC)
@@ -293,3 +357,43 @@ def ecoles_sld(*, dated: bool | None = None) -> str:
         _svg_param(text_fill, "SvgParameter", "fill", "#1E1E1E")
         rules.append(rule)
     return _sld_document("ecoles", rules)
+
+
+def communes_sld(thresholds_km: Sequence[float], *, field: str = "distance_km") -> str:
+    """Return the SLD 1.1 style of the ``communes_acces`` layer (same classes as the QML).
+
+    Parameters
+    ----------
+    thresholds_km, field
+        As in :func:`communes_qml`.
+
+    Returns
+    -------
+    str
+        An OGC Symbology Encoding document, one rule per distance class.
+    """
+    rules = []
+    for index, (low, high, label, colour) in enumerate(distance_classes(thresholds_km)):
+        rule = ET.Element(f"{{{_SE}}}Rule")
+        ET.SubElement(rule, f"{{{_SE}}}Name").text = label
+        desc = ET.SubElement(rule, f"{{{_SE}}}Description")
+        ET.SubElement(desc, f"{{{_SE}}}Title").text = label
+        flt = ET.SubElement(rule, f"{{{_OGC}}}Filter")
+        both = ET.SubElement(flt, f"{{{_OGC}}}And")
+        above = ET.SubElement(both, f"{{{_OGC}}}PropertyIsGreaterThanOrEqualTo" if index == 0
+                              else f"{{{_OGC}}}PropertyIsGreaterThan")
+        ET.SubElement(above, f"{{{_OGC}}}PropertyName").text = field
+        ET.SubElement(above, f"{{{_OGC}}}Literal").text = f"{low:g}"
+        below = ET.SubElement(both, f"{{{_OGC}}}PropertyIsLessThanOrEqualTo")
+        ET.SubElement(below, f"{{{_OGC}}}PropertyName").text = field
+        ET.SubElement(below, f"{{{_OGC}}}Literal").text = f"{high:g}"
+        point = ET.SubElement(rule, f"{{{_SE}}}PointSymbolizer")
+        graphic = ET.SubElement(point, f"{{{_SE}}}Graphic")
+        mark = ET.SubElement(graphic, f"{{{_SE}}}Mark")
+        ET.SubElement(mark, f"{{{_SE}}}WellKnownName").text = "circle"
+        fill = ET.SubElement(mark, f"{{{_SE}}}Fill")
+        _svg_param(fill, "SvgParameter", "fill", colour)
+        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "4"
+        rules.append(rule)
+    return _sld_document("communes_acces", rules)
+

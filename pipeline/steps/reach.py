@@ -327,11 +327,14 @@ def where_next(communes: pd.DataFrame, sites: pd.DataFrame, *,
         if not len(at):
             continue
         crs = TERRITORY_CRS[name]
-        tree = shapely.STRtree(_project(lon[at], lat[at], crs))
+        demand = _project(lon[at], lat[at], crs)
+        tree = shapely.STRtree(demand)
         here = np.flatnonzero(site_territory == name)
         if len(here):
-            _, hit = tree.query(_project(site_lon[here], site_lat[here], crs),
-                                predicate="dwithin", distance=reach_m)
+            # Reached: the nearest site is within the radius. One query per commune, where
+            # pairs (site, commune) would be millions with thousands of sites.
+            sites_tree = shapely.STRtree(_project(site_lon[here], site_lat[here], crs))
+            hit, _ = sites_tree.query_nearest(demand, max_distance=reach_m, all_matches=False)
             reached[at[hit]] = True
         options = np.flatnonzero(pool_territory == name)
         if len(options):

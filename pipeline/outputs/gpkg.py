@@ -69,8 +69,8 @@ STYLE_DESCRIPTIONS = {
     "ecoles": "Symboles de la carte de l'annexe : cercle bleu (existante), triangle rouge "
               "(ingénierie), carré sarcelle (investissement), étiquettes lieu + métier.",
     "departements": "Départements colorés selon leur couverture par les écoles de production.",
-    COMMUNES_LAYER: "Communes colorées selon la distance au site le plus proche, du bleu "
-                    "(proche) au rouge (loin), classes aux seuils d'accès.",
+    COMMUNES_LAYER: "Communes colorées selon la distance au site le plus proche, du jaune "
+                    "pâle (proche) au brun foncé (loin), classes aux seuils d'accès.",
 }
 #: What a reach adds to the descriptions of the layers (the thresholds are filled in).
 REACH_DEPARTEMENTS_DESCRIPTION = (

@@ -31,9 +31,11 @@ CLOSED_CATEGORY = {"colour": "#B4B4B4", "marker": "o",
                    "label": "École de production fermée (absente de la carte)"}
 #: Small categories, drawn at the smaller size.
 _SMALL = ("autre", CATEGORY_CLOSED)
-#: Colours of the distance classes of ``communes_acces``, nearest first: the map's blue to its
-#: amber and red, in as many steps as there are classes.
-DISTANCE_COLOURS = ("#000091", "#4F5BD5", "#9AA5E8", "#FFC266", "#F28E2B", "#E1000F")
+#: Colours of the distance classes of ``communes_acces``, nearest first, in as many steps as
+#: there are classes: one hue from pale yellow to dark brown, so that the order reads under
+#: every colour-vision deficiency and in greyscale (lightness alone), and no class takes the
+#: blue, red or teal of the schools drawn on top.
+DISTANCE_COLOURS = ("#FDE3A0", "#FDBF5E", "#F59134", "#DC6220", "#A8390E", "#5E1F05")
 #: Upper bound of the last distance class (km): beyond any distance in France.
 DISTANCE_CAP_KM = 10_000.0
 #: Outline of département polygons and of markers.
@@ -78,14 +80,15 @@ def _fill_symbol(parent: ET.Element, name: str, colour: str) -> None:
 
 
 def _marker_symbol(parent: ET.Element, name: str, colour: str, marker: str,
-                   size: str) -> None:
+                   size: str, *, outline: bool = True) -> None:
     symbol = ET.SubElement(parent, "symbol", type="marker", name=name, alpha="1",
                            clip_to_extent="1", force_rhr="0")
     layer = ET.SubElement(symbol, "layer", {"class": "SimpleMarker", "enabled": "1",
                                             "locked": "0", "pass": "0"})
     _options(layer, {
         "name": _SHAPES[marker][0], "color": _rgba(colour), "size": size, "size_unit": "MM",
-        "outline_color": _rgba(MARKER_OUTLINE), "outline_style": "solid",
+        "outline_color": _rgba(MARKER_OUTLINE),
+        "outline_style": "solid" if outline else "no",
         "outline_width": "0.3", "outline_width_unit": "MM", "angle": "0",
         "scale_method": "diameter", "joinstyle": "miter",
     })
@@ -233,8 +236,9 @@ def communes_qml(thresholds_km: Sequence[float], *, field: str = "distance_km") 
     Returns
     -------
     str
-        A QGIS QML document: small dots, blue near a school to red far from one. A commune of
-        a territory without any site (distance NULL) falls in no class and is not drawn.
+        A QGIS QML document: small dots, pale yellow near a school to dark brown far from
+        one. A commune of a territory without any site (distance NULL) falls in no class and
+        is not drawn.
     """
     root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling",
                       labelsEnabled="0")
@@ -246,7 +250,8 @@ def communes_qml(thresholds_km: Sequence[float], *, field: str = "distance_km") 
     for index, (low, high, label, colour) in enumerate(distance_classes(thresholds_km)):
         ET.SubElement(ranges, "range", render="true", symbol=str(index), lower=f"{low:.6f}",
                       upper=f"{high:.6f}", label=label)
-        _marker_symbol(symbols, str(index), colour, "o", "1.2")
+        # Small dots without outline under the schools' larger, outlined symbols.
+        _marker_symbol(symbols, str(index), colour, "o", "0.9", outline=False)
     ET.SubElement(renderer, "classificationMethod", id="Fixed")
     ET.SubElement(root, "layerGeometryType").text = "0"
     ET.indent(root)

@@ -9,9 +9,10 @@ run of the pipeline pays: ratios compare across machines, seconds do not.
 What is measured, and how:
 
 - **import floor**: best of 5 fresh interpreters.
-- **steps**: one fresh interpreter (``--steps-json``) runs ingest, geocode, boundaries read,
-  join, GeoPackage + tables write, plot, PNG save and SVG save through the library functions,
-  once (cold: the first call pays its lazy imports, as a real run does).
+- **steps**: one fresh interpreter (``--steps-json``) runs ``prepare``, the annex snapshot
+  without and with its reach, the GeoPackage without and with the ``communes_acces`` layer,
+  the plot, PNG save and SVG save through the library functions, once (cold: the first call
+  pays its lazy imports, as a real run does).
 - **make map**: in a fresh ``git clone`` of the repository's HEAD in a temporary folder.
   The clone's ``.venv`` is a symlink to this repository's virtualenv, and ``make`` runs with
   ``-o .venv/bin/python -o .venv/.installed`` so that it never re-creates or re-installs the
@@ -166,39 +167,26 @@ def steps_json(registry: Path, workdir: Path) -> None:
     import geopandas  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
 
-    from pipeline.config import DEFAULT_LABEL_OVERRIDES
-    from pipeline.outputs.files import write_text
-    from pipeline.outputs.gpkg import coverage_metadata
-    from pipeline.outputs.maps.labels import read_label_overrides
-    from pipeline.outputs.maps.render import plot_coverage
+    from pipeline.outputs.gpkg import write_coverage_gpkg
+    from pipeline.outputs.maps.render import draw_map
     from pipeline.outputs.maps.save import save_map
-    from pipeline.outputs.maps.texts import alt_text
-    from pipeline.sources.embedded import read_gazetteer
-    from pipeline.sources.inputs import read_departements
-    from pipeline.steps.geocode import geocode_sites
-    from pipeline.steps.join import mark_coverage
-    from pipeline.steps.report import reconcile
-    from pipeline.workflow import load_registry, write_coverage_outputs
+    from pipeline.run import _reach_layer, prepare, snapshot
 
     lap("imports (geopandas, matplotlib, pipeline)")
-    sites = load_registry(registry)
-    lap("ingest")
-    geocoded = geocode_sites(sites, read_gazetteer())
-    lap("geocode")
-    departements = read_departements()
-    lap("boundaries read")
-    coverage = mark_coverage(geocoded, departements)
-    reconciliation = reconcile(coverage.sites, coverage.departements)
-    lap("join")
-    write_coverage_outputs(coverage, reconciliation, workdir / "couverture.gpkg",
-                           metadata=coverage_metadata(provenance=dict(departements.attrs)))
-    lap("GeoPackage + tables write")
-    overrides = (read_label_overrides(ROOT / DEFAULT_LABEL_OVERRIDES)
-                 if (ROOT / DEFAULT_LABEL_OVERRIDES).exists() else None)
-    fig = plot_coverage(coverage.sites, coverage.departements, preset="a4",
-                        label_overrides=overrides)
-    write_text(alt_text(coverage.sites, coverage.departements), workdir / "carte.txt")
-    lap("plot (+ alt text)")
+    prepared = prepare(registry)
+    lap("prepare (ingest, geocode, boundaries, placement, population)")
+    snapshot(prepared, reach=None)
+    lap("snapshot without reach (coverage, map data, tables)")
+    snap = snapshot(prepared)
+    lap("snapshot with reach (30 and 45 km, where next)")
+    write_coverage_gpkg(snap.sites, snap.departements, workdir / "sans-acces.gpkg",
+                        metadata=snap.metadata)
+    lap("GeoPackage write, without communes_acces")
+    write_coverage_gpkg(snap.sites, snap.departements, workdir / "couverture.gpkg",
+                        metadata=snap.metadata, **_reach_layer(snap.reach))
+    lap("GeoPackage write, with communes_acces")
+    fig = draw_map(snap.map, preset="a4", label_overrides=snap.label_overrides)
+    lap("plot")
     save_map(fig, workdir / "carte.png", None)
     lap("PNG save")
     save_map(fig, None, workdir / "carte.svg")

@@ -1,7 +1,7 @@
 """Time the render per preset (plot, PNG, SVG), file sizes, and PNG ∥ SVG with fork.
 
 Run: .venv/bin/python benchmarks/bench_render.py [--repeat N]
-Uses the real registry and the embedded départements (pipeline.workflow.prepare_coverage).
+Uses the real registry and the embedded départements (pipeline.run.prepare, snapshot).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ t_import = time.perf_counter()
 from pipeline.outputs.maps.layout import PRESETS  # noqa: E402
 from pipeline.outputs.maps.render import plot_coverage  # noqa: E402
 from pipeline.outputs.maps.save import save_map  # noqa: E402
-from pipeline.workflow import prepare_coverage  # noqa: E402
+from pipeline.run import prepare, snapshot  # noqa: E402
 
 t_import = time.perf_counter() - t_import
 
@@ -30,8 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    coverage, _, _ = prepare_coverage("data/raw/ecoles.csv")
-    sites, departements = coverage.sites, coverage.departements
+    snap = snapshot(prepare("data/raw/ecoles.csv"), reach=None)
+    sites, departements = snap.sites, snap.departements
     print(f"imports {t_import:.3f} s; {len(sites)} sites, {len(departements)} départements")
     print("preset  plot_s  png_s  svg_s  png_bytes  svg_bytes  fork_png+svg_s")
     with tempfile.TemporaryDirectory() as tmp:

@@ -19,7 +19,8 @@ LOCKS := requirements/run.txt requirements/test.txt pyproject.toml
 REGISTRY := data/raw/ecoles.csv
 OPENINGS := data/raw/ouvertures.csv
 LABEL_OFFSETS := data/raw/etiquettes.csv
-EMBEDDED := $(wildcard pipeline/data/*.gpkg pipeline/data/*.csv.gz) pipeline/data/sources.json
+EMBEDDED := $(wildcard pipeline/data/*.gpkg pipeline/data/*.csv pipeline/data/*.csv.gz) \
+            pipeline/data/sources.json
 
 # --- Code: a product depends on all the code that can change it --------------------------------
 # Every module of the package and the CLI, found by the shell, not kept by hand: a new module
@@ -29,7 +30,8 @@ DEPS := $(EMBEDDED) $(CODE) requirements/run.txt
 
 # --- Products ----------------------------------------------------------------------------------
 PROCESSED := $(addprefix data/processed/,couverture.gpkg ecoles.csv ecoles.md \
-               rapprochement.md registre.csv)
+               rapprochement.md registre.csv acces_departements.csv \
+               communes_les_plus_eloignees.csv ou_ensuite.csv)
 MAP := $(addprefix maps/ecoles-de-production-2021.,png svg pdf txt html)
 FIGURES := $(foreach p,slide social square,$(foreach x,png svg txt,\
              maps/ecoles-de-production-2021-$(p).$(x)))

@@ -32,6 +32,8 @@ from pipeline.config import (
     GEOCODERS,
     MAPS_DIR,
     PROCESSED_DIR,
+    REACH_THRESHOLDS_KM,
+    WHERE_NEXT_PICKS,
     ign_edition_names,
 )
 from pipeline.errors import PipelineError
@@ -40,6 +42,7 @@ from pipeline.outputs.maps.layout import PRESETS
 if TYPE_CHECKING:
     from pipeline.run import Drawing
     from pipeline.sources.inputs import Sources
+    from pipeline.steps.reach import ReachOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("ecoles_map")
@@ -78,6 +81,33 @@ def _basemap(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     if value is None or value == "plan-ign" or Path(value).is_file():
         return value
     raise click.BadParameter(f"{value!r} n'est ni plan-ign ni un fichier GeoTIFF existant")
+
+
+#: Bounds of the reach options, checked before any work (a reach beyond 300 km, or a detour
+#: above 3, is a typing error rather than a question).
+MAX_REACH_KM = 300.0
+MAX_DETOUR = 3.0
+MAX_WHERE_NEXT = 100
+
+
+def _reach_km(ctx: click.Context, param: click.Parameter,
+              value: Sequence[float]) -> tuple[float, ...]:
+    """Distances in km, each in (0, 300], kept sorted and once each; default 30 and 45."""
+    if not value:
+        return REACH_THRESHOLDS_KM
+    bad = [v for v in value if not 0 < v <= MAX_REACH_KM]
+    if bad:
+        raise click.BadParameter(f"{bad[0]:g} km : une distance d'accès est entre 0 et "
+                                 f"{MAX_REACH_KM:g} km (par exemple --reach-km 30)")
+    return tuple(sorted(set(value)))
+
+
+def _detour(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Check a detour factor: between 1 and 3 (road distance / straight line), or None."""
+    if value is not None and not 1 <= value <= MAX_DETOUR:
+        raise click.BadParameter(f"{value:g} : un facteur de détour est entre 1 et "
+                                 f"{MAX_DETOUR:g} (1,3 est un ordre de grandeur courant)")
+    return value
 
 
 def _presets(ctx: click.Context, param: click.Parameter,
@@ -138,6 +168,56 @@ cache_dir_opt = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Cache of the online sources (default: $ECOLES_MAP_CACHE, else the user cache "
          "folder).")
+
+
+reach_km_opt = click.option(
+    "--reach-km", "reach_km", type=float, multiple=True, callback=_reach_km, metavar="KM",
+    help="Distance of the shares of young people within reach of a site, in km; repeat for "
+         "several (default: 30 and 45). The first is the radius of the where-next ranking, "
+         "the last bounds the farthest communes.")
+detour_opt = click.option(
+    "--detour", "detour", type=float, default=None, callback=_detour, metavar="FACTOR",
+    help="Estimate road distances as straight line x FACTOR (1 to 3; about 1.3 is usual); "
+         "labelled as an estimate in every output. Default: straight line.")
+where_next_opt = click.option(
+    "--where-next", "where_next", type=click.IntRange(1, MAX_WHERE_NEXT),
+    default=WHERE_NEXT_PICKS,
+    show_default=True, metavar="K",
+    help="Number of places ranked by where a new school would reach the most young people "
+         "(greedy, towns of 10,000 inhabitants or more).")
+
+
+def reach_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --reach-km, --detour, --where-next; pass them as ``reach`` (ReachOptions)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, reach_km: tuple[float, ...], detour: float | None,
+                where_next: int, **kwargs: Any) -> Any:
+        return func(*args, reach=_reach(reach_km, detour, where_next), **kwargs)
+
+    for option in (where_next_opt, detour_opt, reach_km_opt):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def distance_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --reach-km and --detour (no ranking is written); pass them as ``reach``."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, reach_km: tuple[float, ...], detour: float | None,
+                **kwargs: Any) -> Any:
+        return func(*args, reach=_reach(reach_km, detour, WHERE_NEXT_PICKS), **kwargs)
+
+    for option in (detour_opt, reach_km_opt):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _reach(reach_km: tuple[float, ...], detour: float | None, where_next: int) -> ReachOptions:
+    """Build the library's ReachOptions (values already checked at parse time)."""
+    from pipeline.steps.reach import ReachOptions
+
+    return ReachOptions(thresholds_km=reach_km, detour_factor=detour, where_next=where_next)
 
 
 def sources_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -262,18 +342,19 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
               help="Where to write the validated, normalised copy of the registry.")
 @handle_errors
 def ingest(registry: Path, output: Path) -> None:
-    """Validate the registry REGISTRY and write a clean, typed copy.
+    """Validate the registry REGISTRY and write a clean, normalised copy.
 
     Every problem (file, line, column, value) is listed in one run; nothing is written when
-    any row is invalid.
+    any row is invalid. The copy is itself a valid registry (yes/no as oui/non): `ingest`
+    reads it back unchanged.
     """
     from pipeline.outputs.files import write_csv
+    from pipeline.outputs.tables import registry_table
     from pipeline.run import load_registry
-    from pipeline.schema import REGISTRY_COLUMNS
     from pipeline.steps.report import reconcile
 
     sites = load_registry(registry)
-    write_csv(sites[list(REGISTRY_COLUMNS)], output)
+    write_csv(registry_table(sites), output)
     echo_err(reconcile(sites).text())
     echo_err(f"{len(sites)} sites validés → {output}")
 
@@ -351,22 +432,23 @@ def boundaries(output: Path, boundaries: str, edition: str, cache_dir: Path | No
 @as_of_opt
 @openings_opt
 @sources_options
+@reach_options
 @handle_errors
 def join(registry: Path, processed_dir: Path, as_of: dt.date | None, openings: Path,
-         sources: Sources) -> None:
+         sources: Sources, reach: ReachOptions) -> None:
     """Place the sites of REGISTRY in their départements and write the coverage data.
 
-    Writes the analysts' GeoPackage (layers ecoles and departements, QGIS styles inside),
-    the table behind the map (CSV and Markdown) and the reconciliation with the press
-    release, all together. Nothing is written when a commune is not found or a site falls
-    outside its declared département.
+    Writes the analysts' GeoPackage (layers ecoles, departements and communes_acces, QGIS
+    styles inside), the table behind the map (CSV and Markdown), the reach tables and the
+    reconciliation with the press release, all together. Nothing is written when a commune
+    is not found or a site falls outside its declared département.
     """
     from pipeline.run import prepare, publish, snapshot
 
     _recover(processed_dir)
     prepared = prepare(registry, openings_path=_openings_for(as_of, openings),
                        sources=sources)
-    snap = snapshot(prepared, as_of)
+    snap = snapshot(prepared, as_of, reach=reach)
     written = publish(snap, processed_dir=processed_dir, maps_dir=MAPS_DIR, parts=("tables",))
     echo_err(snap.summary)
     report(written)
@@ -424,17 +506,20 @@ def render(couverture: Path, presets: tuple[str, ...], basemap: str | None,
 @maps_dir_opt
 @font_opt
 @sources_options
+@distance_options
 @jobs_opt
 @handle_errors
 def history(registry: Path, openings: Path, until: dt.date | None, preset: str,
             processed_dir: Path, maps_dir: Path, font: str | None, sources: Sources,
-            jobs: int) -> None:
+            reach: ReachOptions, jobs: int) -> None:
     """Draw the coverage at the annex date and at each 31 December since, with a GIF and chart.
 
     Writes, in <maps-dir>/historique/, ecoles-de-production-YYYY-MM-DD.{png,svg,txt} per
     date, an animated GIF, the chart of schools and départements over time beside the
     published counts and the dated reconciliation (also printed); and
-    <processed-dir>/historique.gpkg. All together: a failed run changes none of them.
+    <processed-dir>/historique.gpkg (the last date's coverage and reach, and the reach at
+    every date in its table acces_historique). All together: a failed run changes none of
+    them.
     """
     drawing = _drawing(jobs)
     with drawing:
@@ -447,7 +532,7 @@ def history(registry: Path, openings: Path, until: dt.date | None, preset: str,
         dates = history_dates(prepared.require_openings(), until=until)
         written, text = publish_history(prepared, dates=dates, outdir=outdir,
                                         gpkg_path=processed_dir / HISTORY_GPKG, preset=preset,
-                                        font=font, drawing=drawing)
+                                        font=font, drawing=drawing, reach=reach)
     echo_err(text)
     report(written)
 
@@ -464,11 +549,12 @@ def history(registry: Path, openings: Path, until: dt.date | None, preset: str,
               help="Also draw the coverage over time (what `history` writes), in the same "
                    "run.")
 @sources_options
+@reach_options
 @jobs_opt
 @handle_errors
 def build(registry: Path, processed_dir: Path, maps_dir: Path, presets: tuple[str, ...],
           labels: bool | None, as_of: dt.date | None, openings: Path, with_history: bool,
-          sources: Sources, jobs: int) -> None:
+          sources: Sources, reach: ReachOptions, jobs: int) -> None:
     """Run every step on REGISTRY: the GeoPackage, the tables and the maps, all together.
 
     Without --as-of, the annex of 23 November 2021 (the paths `make map` keeps); with a later
@@ -486,7 +572,7 @@ def build(registry: Path, processed_dir: Path, maps_dir: Path, presets: tuple[st
         prepared = prepare(registry, openings_path=openings if needs_openings else None,
                            sources=sources)
         _step("sites placed")
-        snap = snapshot(prepared, as_of)
+        snap = snapshot(prepared, as_of, reach=reach)
         _step("snapshot made")
         written = publish(snap, processed_dir=processed_dir, maps_dir=maps_dir,
                           presets=presets, labels=labels, drawing=drawing, progress=_step)
@@ -496,7 +582,8 @@ def build(registry: Path, processed_dir: Path, maps_dir: Path, presets: tuple[st
 
             more, summary_history = publish_history(
                 prepared, dates=history_dates(prepared.require_openings()),
-                outdir=history_dir, gpkg_path=processed_dir / HISTORY_GPKG, drawing=drawing)
+                outdir=history_dir, gpkg_path=processed_dir / HISTORY_GPKG, drawing=drawing,
+                reach=reach)
             written += more
             summary += "\n" + summary_history
         _step("published")

@@ -9,10 +9,10 @@ run of the pipeline pays: ratios compare across machines, seconds do not.
 What is measured, and how:
 
 - **import floor**: best of 5 fresh interpreters.
-- **steps**: one fresh interpreter (``--steps-json``) runs prepare (ingest, geocode,
-  boundaries, join), the snapshot, the GeoPackage and tables, the A4 drawing, PNG and SVG
-  saves and the press page through the library functions, once and on one core (cold: the
-  first call pays its lazy imports, as a real run does).
+- **steps**: one fresh interpreter (``--steps-json``) runs ``prepare``, the annex snapshot
+  without and with its reach, the GeoPackage without and with the ``communes_acces`` layer,
+  the A4 drawing, PNG and SVG saves and the press page through the library functions, once
+  and on one core (cold: the first call pays its lazy imports, as a real run does).
 - **make map**: in a fresh ``git clone`` of the repository's HEAD in a temporary folder.
   The clone's ``.venv`` is a symlink to this repository's virtualenv, whose lock stamps match
   the clone's lock, so nothing is installed (installation is not measured; the run fails if
@@ -160,23 +160,35 @@ def steps_json(registry: Path, workdir: Path) -> None:
     import geopandas  # noqa: F401
     import matplotlib.pyplot  # noqa: F401
 
+    from pipeline.outputs.gpkg import write_coverage_gpkg
     from pipeline.outputs.maps.render import draw_map
     from pipeline.outputs.maps.save import save_map
-    from pipeline.run import prepare, publish, snapshot
+    from pipeline.run import _reach_layer, prepare, publish, snapshot
 
     lap("imports (geopandas, matplotlib, pipeline)")
     prepared = prepare(registry)
-    lap("prepare: ingest, geocode, boundaries, join")
+    lap("prepare (ingest, geocode, boundaries, placement, population)")
+    snapshot(prepared, reach=None)
+    lap("snapshot without reach (coverage, map data, tables)")
     snap = snapshot(prepared)
-    lap("snapshot: coverage, texts, tables")
-    publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("tables",))
-    lap("publish: GeoPackage and tables")
+    lap("snapshot with reach (30 and 45 km, where next)")
+    write_coverage_gpkg(snap.sites, snap.departements, workdir / "sans-acces.gpkg",
+                        metadata=snap.metadata)
+    lap("GeoPackage write, without communes_acces")
+    write_coverage_gpkg(snap.sites, snap.departements, workdir / "couverture.gpkg",
+                        metadata=snap.metadata, **_reach_layer(snap.reach))
+    lap("GeoPackage write, with communes_acces")
     fig = draw_map(snap.map, preset="a4", label_overrides=snap.label_overrides)
-    lap("draw the A4 map")
+    lap("plot")
     save_map(fig, workdir / "carte.png", None)
     lap("PNG save")
     save_map(fig, None, workdir / "carte.svg")
     lap("SVG save")
+    from pipeline.outputs.maps.projects import print_pages
+    from pipeline.outputs.maps.save import save_pdf
+
+    save_pdf(print_pages(snap.map, label_overrides=snap.label_overrides), workdir / "carte.pdf")
+    lap("print PDF (map and projects, drawn again)")
     publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("page",))
     lap("press page")
     print(json.dumps(times))

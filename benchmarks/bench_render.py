@@ -1,7 +1,7 @@
 """Time the render per preset (plot, PNG, SVG), file sizes, and PNG ∥ SVG with fork.
 
 Run: .venv/bin/python benchmarks/bench_render.py [--repeat N]
-Uses the real registry and the embedded départements (pipeline.run.prepare and snapshot).
+Uses the real registry and the embedded départements (pipeline.run.prepare, snapshot).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    annex = snapshot(prepare("data/raw/ecoles.csv"))
-    sites, departements = annex.sites, annex.departements
+    snap = snapshot(prepare("data/raw/ecoles.csv"), reach=None)
+    sites, departements = snap.sites, snap.departements
     print(f"imports {t_import:.3f} s; {len(sites)} sites, {len(departements)} départements")
     print("preset  plot_s  png_s  svg_s  png_bytes  svg_bytes  fork_png+svg_s")
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,6 +27,7 @@ from pipeline.schema import (
 PACKAGE_DATA: Final = Path(__file__).resolve().parent / "data"
 EMBEDDED_DEPARTEMENTS: Final = PACKAGE_DATA / "departements.gpkg"
 EMBEDDED_GAZETTEER: Final = PACKAGE_DATA / "communes.csv.gz"
+EMBEDDED_REGIONS: Final = PACKAGE_DATA / "regions.csv"
 SOURCES_FILE: Final = PACKAGE_DATA / "sources.json"
 
 RAW_DIR: Final = Path("data/raw")
@@ -73,6 +74,12 @@ REGIONS: Final[dict[str, tuple[str, ...]]] = {
 }
 REGION_OF_DEPARTEMENT: Final[dict[str, str]] = {
     code: region for region, codes in REGIONS.items() for code in codes}
+
+# --- Reach (pipeline.steps.reach), here so that the CLI's defaults import nothing heavy ----
+#: Distances of the shares of young people within reach of a site, in km.
+REACH_THRESHOLDS_KM: Final = (30.0, 45.0)
+#: Number of picks of the where-next ranking.
+WHERE_NEXT_PICKS: Final = 10
 
 # --- The 2021 annex -------------------------------------------------------------------
 ANNEX_DATE: Final = dt.date(2021, 11, 23)

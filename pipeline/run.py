@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
 from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES, map_stem
 from pipeline.errors import GeocodingError, PipelineError, Problem, RenderError, SourceDataError
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from pipeline.outputs.maps.save import MapJob
     from pipeline.outputs.web import Download
     from pipeline.steps.join import Coverage
+    from pipeline.steps.reach import Reach, ReachOptions
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,13 @@ class Prepared:
         Where the départements came from.
     registry_file, openings_file
         The input files, as the outputs credit them.
+    communes
+        The demand of every reach measure: one point per current commune with its RP 2021
+        population and young people (:func:`pipeline.steps.reach.commune_points`).
+    regions
+        The région of each département (:func:`pipeline.sources.embedded.read_regions`).
+    population_source
+        Where the population comes from, as the GeoPackage metadata credits it.
     label_overrides
         Manual label offsets (site id → dx, dy in points), or None.
     """
@@ -187,6 +195,9 @@ class Prepared:
     provenance: Provenance
     registry_file: InputFile
     openings_file: InputFile | None
+    communes: pd.DataFrame
+    regions: pd.DataFrame
+    population_source: str
     label_overrides: Mapping[str, tuple[float, float]] | None = None
 
     @functools.cached_property
@@ -194,6 +205,13 @@ class Prepared:
         """Site id → département its point lies in (the spatial join's)."""
         return dict(zip(self.placed["id"].astype(str),
                         self.placed["departement_spatial"].astype(str), strict=True))
+
+    @functools.cached_property
+    def places(self) -> pd.DataFrame:
+        """``departement, nom_departement, code_region, nom_region`` of every département."""
+        names = self.departements[["code", "nom"]].rename(
+            columns={"code": "departement", "nom": "nom_departement"})
+        return names.merge(self.regions, on="departement", how="left", validate="one_to_one")
 
     def require_openings(self) -> pd.DataFrame:
         """Return the openings; a date other than the annex cannot be drawn without them."""
@@ -242,7 +260,9 @@ def prepare(registry_path: str | os.PathLike[str], *,
     Returns
     -------
     Prepared
-        Inputs of :func:`snapshot` and :func:`publish_history`.
+        Inputs of :func:`snapshot` and :func:`publish_history`; the embedded gazetteer is
+        read once, for the geocoder and for the commune points of the reach, and so is the
+        population.
 
     Raises
     ------
@@ -255,8 +275,11 @@ def prepare(registry_path: str | os.PathLike[str], *,
     import pandas as pd
 
     from pipeline.schema import REGISTRY_COLUMNS
+    from pipeline.sources.embedded import read_gazetteer, read_regions
+    from pipeline.sources.population import population_provenance, read_population
     from pipeline.steps.geocode import geocoding_problems
     from pipeline.steps.join import place_sites
+    from pipeline.steps.reach import commune_points
 
     sources = sources or Sources()
     registry, registry_lines = read_registry(registry_path)
@@ -277,7 +300,8 @@ def prepare(registry_path: str | os.PathLike[str], *,
     if openings is not None and len(openings):
         extra = openings.reindex(columns=list(REGISTRY_COLUMNS))
         to_place = pd.concat([registry, extra], ignore_index=True)
-    geocoded = sources.geocode(to_place)
+    gazetteer = read_gazetteer()
+    geocoded = sources.geocode(to_place, gazetteer=gazetteer)
     located = [where(site_id) for site_id in geocoded["id"].astype(str)]
     unresolved: list[Problem] = []
     for file in dict.fromkeys(f for f, _ in located):  # each input file once, in order
@@ -305,12 +329,16 @@ def prepare(registry_path: str | os.PathLike[str], *,
     placed = placement.points.drop(columns=[c for c in REGISTRY_COLUMNS if c != "id"])
     deps = departements[["code", "nom", departements.geometry.name]]
     deps = deps.sort_values("code", kind="stable").reset_index(drop=True)
+    origin = population_provenance()
+    population_source = (f"{origin['source']} — édition {origin['edition']}, fichier "
+                         f"{origin['path']}, sha256 {origin['sha256']}, {origin['licence']}")
     return Prepared(
         registry=registry, openings=openings, placed=placed, departements=deps,
         provenance=provenance, registry_file=InputFile.of(registry_path, len(registry)),
         openings_file=(InputFile.of(openings_path, len(openings))
                        if openings_path is not None and openings is not None else None),
-        label_overrides=overrides)
+        communes=commune_points(gazetteer, read_population()), regions=read_regions(),
+        population_source=population_source, label_overrides=overrides)
 
 
 # --- Snapshots --------------------------------------------------------------------------------
@@ -324,6 +352,9 @@ class OutputNames:
         ``"2021"`` for the annex, else the date (``"2024-06-30"``).
     gpkg, ecoles_csv, ecoles_md, rapprochement, registre
         File names of the tables (``ecoles_md`` and ``registre`` may be None: not written).
+    acces_departements, communes_eloignees, ou_ensuite
+        File names of the reach tables (the annex's ``acces_departements.csv``,
+        ``communes_les_plus_eloignees.csv``, ``ou_ensuite.csv``; a date's carry it).
     """
 
     tag: str
@@ -333,28 +364,38 @@ class OutputNames:
     ecoles_md: str | None
     rapprochement: str
     registre: str | None
+    acces_departements: str
+    communes_eloignees: str
+    ou_ensuite: str
 
     @classmethod
     def annex(cls) -> OutputNames:
         """Return the names of the 2021 annex, as they have always been."""
         return cls("2021", None, "couverture.gpkg", "ecoles.csv", "ecoles.md",
-                   "rapprochement.md", "registre.csv")
+                   "rapprochement.md", "registre.csv", "acces_departements.csv",
+                   "communes_les_plus_eloignees.csv", "ou_ensuite.csv")
 
     @classmethod
     def dated(cls, day: dt.date) -> OutputNames:
         """Return the names of the coverage on ``day``: each carries the date."""
         tag = day.isoformat()
         return cls(tag, day, f"couverture-{tag}.gpkg", f"ecoles-{tag}.csv", None,
-                   f"rapprochement-{tag}.md", None)
+                   f"rapprochement-{tag}.md", None, f"acces_departements-{tag}.csv",
+                   f"communes_les_plus_eloignees-{tag}.csv", f"ou_ensuite-{tag}.csv")
 
     def map_stem(self, preset: str) -> str:
         """File name, without extension, of this snapshot's map in ``preset``."""
         return map_stem(preset, self.day)
 
-    def tables(self) -> list[str]:
+    def reach_tables(self) -> list[str]:
+        """Return the names of the reach tables, in order."""
+        return [self.acces_departements, self.communes_eloignees, self.ou_ensuite]
+
+    def tables(self, *, reach: bool = True) -> list[str]:
         """Return the names of the tables written beside the GeoPackage, in order."""
-        return [n for n in (self.ecoles_csv, self.ecoles_md, self.rapprochement,
-                            self.registre) if n is not None]
+        names = [n for n in (self.ecoles_csv, self.ecoles_md, self.rapprochement,
+                             self.registre) if n is not None]
+        return names + (self.reach_tables() if reach else [])
 
 
 @dataclass(frozen=True, eq=False)
@@ -390,6 +431,13 @@ class Snapshot:
         maps, where they would jump from one date to the next).
     label_overrides
         Manual label offsets, or None.
+    counts
+        The dated map's figures (empty on the annex).
+    reach
+        What its sites reach (:func:`pipeline.steps.reach.measure_reach`): on the annex,
+        the 63 sites of the map, and the existing schools apart; on a date, only the sites
+        open that day (closed schools and laureates not open yet reach no one). None when
+        not measured (a snapshot read back, or a frame of the maps over time).
     """
 
     day: dt.date
@@ -412,6 +460,7 @@ class Snapshot:
     def alt_text_for(self, preset: str) -> str:
         """Return the alternative text sized for ``preset`` (a social post's is short)."""
         return self.describe(preset) if self.describe is not None else self.alt_text
+    reach: Reach | None = None
 
 
 def _csv_bytes(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
@@ -421,7 +470,22 @@ def _csv_bytes(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
     return ("\ufeff" if bom else "").encode() + csv_text(frame).encode("utf-8")
 
 
-def snapshot(prepared: Prepared, day: dt.date | None = None) -> Snapshot:
+#: Marks "measure the reach with the default options" (None measures nothing).
+DEFAULT_REACH: Final = "defaut"
+
+
+def _reach_options(reach: ReachOptions | str | None) -> ReachOptions | None:
+    """Return the options asked, the defaults for :data:`DEFAULT_REACH`, or None."""
+    if reach == DEFAULT_REACH:
+        from pipeline.steps.reach import ReachOptions
+
+        return ReachOptions()
+    assert not isinstance(reach, str), reach
+    return reach
+
+
+def snapshot(prepared: Prepared, day: dt.date | None = None, *,
+             reach: ReachOptions | str | None = DEFAULT_REACH) -> Snapshot:
     """Make the snapshot of ``day``: the annex (None or 23 November 2021), or that date.
 
     This is the only place where the annex and another date part ways.
@@ -432,6 +496,10 @@ def snapshot(prepared: Prepared, day: dt.date | None = None) -> Snapshot:
         From :func:`prepare` (with the openings for a date other than the annex).
     day
         The date; None or the annex date gives the annex of the press release.
+    reach
+        How to measure the reach (:class:`pipeline.steps.reach.ReachOptions`; default: 30
+        and 45 km, straight line, 10 picks); None measures nothing (no reach layer,
+        columns or tables).
 
     Returns
     -------
@@ -439,18 +507,77 @@ def snapshot(prepared: Prepared, day: dt.date | None = None) -> Snapshot:
         In memory; nothing is written.
     """
     if day is None or day == ANNEX_DATE:
-        return _annex_snapshot(prepared)
-    return dated_snapshot(prepared, day)
+        return _annex_snapshot(prepared, reach=_reach_options(reach))
+    return dated_snapshot(prepared, day, reach=reach)
 
 
-def _annex_snapshot(prepared: Prepared) -> Snapshot:
-    """Make the annex: the press release's categories and reconciliation (42/20/14/13)."""
+def _measure(prepared: Prepared, coverage: Coverage, options: ReachOptions | None, *,
+             reaching: gpd.GeoDataFrame, existing: gpd.GeoDataFrame | None = None,
+             ) -> tuple[Coverage, Reach | None]:
+    """Name the coverage's places; measure what ``reaching`` reaches (None: nothing)."""
+    from pipeline.steps.join import Coverage, add_places
+    from pipeline.steps.reach import measure_reach, with_reach
+
+    named = add_places(coverage, prepared.regions)
+    if options is None:
+        return named, None
+    reach = measure_reach(prepared.communes, reaching, options=options, existing=existing,
+                          places=prepared.places)
+    return Coverage(named.sites, with_reach(named.departements, reach), named.mismatches), reach
+
+
+def _reach_outputs(prepared: Prepared, names: OutputNames, reach: Reach | None,
+                   departements: gpd.GeoDataFrame, metadata: dict[str, str]) -> dict[str, bytes]:
+    """Add the reach's provenance to ``metadata``; return its tables (none without a reach)."""
+    from pipeline.outputs.tables import (
+        farthest_table,
+        reach_departements_table,
+        where_next_table,
+    )
+    from pipeline.steps.reach import REACH_CAVEATS
+
+    metadata["POPULATION"] = prepared.population_source
+    if reach is None:
+        return {}
+    thresholds = ", ".join(f"{t:g}" for t in reach.options.thresholds_km)
+    metadata["METHODE_ACCES"] = (f"{reach.options.describe()} ; seuils {thresholds} km ; "
+                                 "précautions : " + " ; ".join(REACH_CAVEATS))
+    return {
+        names.acces_departements: _csv_bytes(reach_departements_table(departements), bom=True),
+        names.communes_eloignees: _csv_bytes(farthest_table(reach), bom=True),
+        names.ou_ensuite: _csv_bytes(where_next_table(reach), bom=True),
+    }
+
+
+def _with_reach_section(markdown: str, reach: Reach | None, departements: pd.DataFrame,
+                        names: OutputNames) -> bytes:
+    """Return the Markdown report, with its reach section when measured."""
+    from pipeline.outputs.tables import reach_markdown
+
+    if reach is None:
+        return markdown.encode()
+    files = [names.gpkg, *names.reach_tables()]
+    return (markdown + reach_markdown(reach, departements, files=files)).encode()
+
+
+def _with_reach_text(summary: str, reach: Reach | None) -> str:
+    from pipeline.outputs.tables import reach_text
+
+    return summary if reach is None else f"{summary}\n{reach_text(reach)}"
+
+
+def _annex_snapshot(prepared: Prepared, *, reach: ReachOptions | None = None) -> Snapshot:
+    """Make the annex: the press release's categories and reconciliation (42/20/14/13).
+
+    Its reach counts every site of the map (the existing schools and the laureates, as the
+    annex shows them), and the existing schools alone, so that the call's effect is a
+    number (``part_jeunes_30km_existantes``).
+    """
     import geopandas as gpd
 
     from pipeline.outputs.gpkg import coverage_metadata
     from pipeline.outputs.maps.mapdata import map_data
-    from pipeline.outputs.tables import sites_markdown, sites_table
-    from pipeline.schema import REGISTRY_COLUMNS
+    from pipeline.outputs.tables import registry_table, sites_markdown, sites_table
     from pipeline.steps.join import annex_coverage
     from pipeline.steps.report import reconcile
 
@@ -461,6 +588,9 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
     points = gpd.GeoDataFrame(joined, geometry=geometry, crs=prepared.placed.crs)
     coverage = annex_coverage(points, prepared.departements)
     reconciliation = reconcile(coverage.sites, coverage.departements)
+    sites = coverage.sites
+    coverage, measured = _measure(prepared, coverage, reach, reaching=sites,
+                                  existing=sites[sites["existante_2021"].astype(bool)])
     metadata = coverage_metadata(provenance=prepared.provenance)
     metadata["REGISTRE"] = prepared.registry_file.metadata_line()
     names = OutputNames.annex()
@@ -468,18 +598,20 @@ def _annex_snapshot(prepared: Prepared) -> Snapshot:
     tables = {
         names.ecoles_csv: _csv_bytes(sites_table(coverage.sites), bom=True),
         names.ecoles_md: sites_markdown(coverage.sites, coverage.departements).encode(),
-        names.rapprochement: reconciliation.markdown().encode(),
-        # The validated registry as `ecoles-map ingest` writes it.
-        names.registre: _csv_bytes(registry[list(REGISTRY_COLUMNS)]),
+        names.rapprochement: _with_reach_section(reconciliation.markdown(), measured,
+                                                 coverage.departements, names),
+        # The validated registry as `ecoles-map ingest` writes it, to be ingested again.
+        names.registre: _csv_bytes(registry_table(registry)),
+        **_reach_outputs(prepared, names, measured, coverage.departements, metadata),
     }
     data = map_data(coverage.sites, coverage.departements, provenance=prepared.provenance)
     return Snapshot(
         day=ANNEX_DATE, annex=True, names=names, sites=coverage.sites,
         departements=coverage.departements, history=None, map=data,
         alt_text=_annex_alt_text(coverage.sites, coverage.departements, data, "a4"),
-        tables=tables,
-        metadata=metadata, provenance=prepared.provenance, summary=reconciliation.text(),
-        labels="auto", label_overrides=prepared.label_overrides,
+        tables=tables, metadata=metadata, provenance=prepared.provenance,
+        summary=_with_reach_text(reconciliation.text(), measured),
+        labels="auto", label_overrides=prepared.label_overrides, reach=measured,
         describe=functools.partial(_annex_alt_text, coverage.sites, coverage.departements,
                                    data))
 
@@ -569,7 +701,8 @@ def _dated_metadata(prepared: Prepared, day: dt.date) -> dict[str, str]:
     return metadata
 
 
-def dated_snapshot(prepared: Prepared, day: dt.date) -> Snapshot:
+def dated_snapshot(prepared: Prepared, day: dt.date, *,
+                   reach: ReachOptions | str | None = DEFAULT_REACH) -> Snapshot:
     """Make the snapshot of the coverage on ``day``, in the dated categories.
 
     The frames of ``ecoles-map history`` are dated snapshots, the annex date's included (it
@@ -581,12 +714,15 @@ def dated_snapshot(prepared: Prepared, day: dt.date) -> Snapshot:
         From :func:`prepare`, with the openings.
     day
         The date.
+    reach
+        As in :func:`snapshot`. Only the sites open on ``day`` reach anyone: a closed
+        school no longer trains, a laureate not open yet does not train yet.
 
     Returns
     -------
     Snapshot
-        Tables ``ecoles-<date>.csv`` and ``rapprochement-<date>.md``, the GeoPackage with
-        DATE columns and the table ``couverture_historique`` up to ``day``.
+        Tables ``ecoles-<date>.csv``, ``rapprochement-<date>.md`` and the reach tables, the
+        GeoPackage with DATE columns and the table ``couverture_historique`` up to ``day``.
     """
     from pipeline.outputs.tables import sites_table
     from pipeline.schema import CATEGORY_CLOSED
@@ -601,24 +737,30 @@ def dated_snapshot(prepared: Prepared, day: dt.date) -> Snapshot:
     openings = prepared.require_openings()
     coverage = coverage_on(prepared, day)
     data, description, counts = _dated_map(coverage, day, prepared.provenance)
+    coverage, measured = _measure(prepared, coverage, _reach_options(reach),
+                                  reaching=coverage.sites[coverage.sites["ouverte"]])
     dates = [d for d in history_dates(openings, until=day) if d <= day] + [day]
     reconciled = reconcile_over_time(prepared.registry, openings,
                                      departement_of_site=prepared.departement_of_site)
     findings = reconcile_openings(prepared.registry, openings)
     names = OutputNames.dated(day)
     drawn = coverage.sites[coverage.sites["categorie"].ne(CATEGORY_CLOSED)]
+    metadata = _dated_metadata(prepared, day)
     tables = {
         names.ecoles_csv: _csv_bytes(sites_table(drawn), bom=True),
-        names.rapprochement: reconciliation_markdown(reconciled, findings).encode(),
+        names.rapprochement: _with_reach_section(
+            reconciliation_markdown(reconciled, findings), measured, coverage.departements,
+            names),
+        **_reach_outputs(prepared, names, measured, coverage.departements, metadata),
     }
     summary = (f"Couverture au {day.isoformat()} : {counts['ecoles_ouvertes']} écoles "
                f"ouvertes dans le registre\n" + reconciliation_text(reconciled))
     return Snapshot(
         day=day, annex=False, names=names, sites=coverage.sites,
         departements=coverage.departements, history=_history_table(prepared, dates),
-        map=data, alt_text=description, tables=tables,
-        metadata=_dated_metadata(prepared, day), provenance=prepared.provenance,
-        summary=summary, labels=False, label_overrides=None, counts=counts)
+        map=data, alt_text=description, tables=tables, metadata=metadata,
+        provenance=prepared.provenance, summary=_with_reach_text(summary, measured),
+        labels=False, label_overrides=None, counts=counts, reach=measured)
 
 
 # --- Reading a snapshot back ----------------------------------------------------------------
@@ -868,9 +1010,10 @@ def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
             gpkg = folder / snap.names.gpkg
             write_coverage_gpkg(snap.sites, snap.departements, staging.path(gpkg),
                                 metadata=snap.metadata,
-                                as_of=None if snap.annex else snap.day, history=snap.history)
+                                as_of=None if snap.annex else snap.day, history=snap.history,
+                                **_reach_layer(snap.reach))
             written.append(gpkg)
-            for name in snap.names.tables():
+            for name in snap.names.tables(reach=snap.reach is not None):
                 write_bytes(snap.tables[name], staging.path(folder / name))
                 written.append(folder / name)
         if progress is not None:
@@ -882,6 +1025,25 @@ def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
             written.append(_stage_page(staging, snap, maps_dir=Path(maps_dir),
                                        processed_dir=Path(processed_dir)))
     return written
+
+
+class _ReachLayer(TypedDict, total=False):
+    """Arguments of :func:`~pipeline.outputs.gpkg.write_coverage_gpkg` for a reach layer."""
+
+    communes: gpd.GeoDataFrame
+    thresholds_km: tuple[float, ...]
+    distance_column: str
+
+
+def _reach_layer(reach: Reach | None) -> _ReachLayer:
+    """Return the arguments that write ``reach`` as the layer ``communes_acces``, if any."""
+    from pipeline.steps.reach import communes_layer
+
+    if reach is None:
+        return {}
+    road = reach.options.detour_factor is not None
+    return {"communes": communes_layer(reach), "thresholds_km": reach.options.thresholds_km,
+            "distance_column": "distance_route_estimee_km" if road else "distance_km"}
 
 
 def _download(staging: Staging, target: Path, label: str, page: Path) -> Download | None:
@@ -917,13 +1079,17 @@ def _stage_page(staging: Staging, snap: Snapshot, *, maps_dir: Path,
 def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
                     outdir: str | os.PathLike[str], gpkg_path: str | os.PathLike[str],
                     preset: str = "square", font: str | None = None,
-                    drawing: Drawing | None = None) -> tuple[list[Path], str]:
+                    drawing: Drawing | None = None,
+                    reach: ReachOptions | str | None = DEFAULT_REACH,
+                    ) -> tuple[list[Path], str]:
     """Write the coverage over time: a map per date, the GIF, the chart, the reconciliation.
 
     All files are one set, published together: per date PNG, SVG and alternative text
     (``ecoles-de-production-<date>``, one frame for every date, so they can be flipped
     through), the animated GIF, the chart of counts by date, the dated reconciliation and the
-    history GeoPackage (the last date's coverage and the table ``couverture_historique``).
+    history GeoPackage (the last date's coverage, its reach as a dated ``couverture``
+    GeoPackage has it, the table ``couverture_historique`` and, with a reach, the table
+    ``acces_historique``: the shares within reach at every date).
 
     Parameters
     ----------
@@ -941,6 +1107,8 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
         Font family.
     drawing
         Where to draw (default: in this process).
+    reach
+        As in :func:`snapshot`; None measures nothing.
 
     Returns
     -------
@@ -962,6 +1130,7 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
         site_records,
     )
     from pipeline.steps.history import counts_over_time
+    from pipeline.steps.reach import reach_over_time
     from pipeline.steps.report import (
         reconcile_openings,
         reconcile_over_time,
@@ -981,9 +1150,11 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
     pages: list[DatedPage] = []
     snaps: list[Snapshot] = []
     spatial = prepared.departement_of_site
+    options = _reach_options(reach)
     with staged_outputs() as staging:
         for day in days:
-            snap = dated_snapshot(prepared, day)
+            # Every frame is a map; only the last date's reach goes into the GeoPackage.
+            snap = dated_snapshot(prepared, day, reach=options if day == days[-1] else None)
             stem = out / map_stem("a4", day)  # one frame for every date: no preset suffix
             files = _stage_map(staging, drawing, stem, snap.map, snap.alt_text, preset=preset,
                                labels=False, overrides=None, basemap=None, font=font)
@@ -1004,12 +1175,16 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
         write_text(reconciliation_markdown(reconciled,
                                            reconcile_openings(prepared.registry, openings)),
                    staging.path(out / HISTORY_RECONCILIATION))
-        last = days[-1]
-        coverage = coverage_on(prepared, last)
+        last = snaps[-1]
+        over_time = None
+        if options is not None:
+            reaching = {s.day: s.sites[s.sites["ouverte"]] for s in snaps}
+            over_time = reach_over_time(prepared.communes, reaching, options=options)
         gpkg = Path(gpkg_path)
-        write_coverage_gpkg(coverage.sites, coverage.departements, staging.path(gpkg),
-                            metadata=_dated_metadata(prepared, last), as_of=last,
-                            history=_history_table(prepared, days))
+        write_coverage_gpkg(last.sites, last.departements, staging.path(gpkg),
+                            metadata=dict(last.metadata), as_of=last.day,
+                            history=_history_table(prepared, days), reach_history=over_time,
+                            **_reach_layer(last.reach))
         drawing.wait()
         gif = out / GIF_NAME
         write_gif(frames, staging.path(gif))

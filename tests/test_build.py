@@ -12,7 +12,8 @@ from pipeline.outputs.files import staged_outputs
 
 REGISTRY = Path("data/raw/ecoles.csv")
 OUTPUTS = ("p/couverture.gpkg", "p/ecoles.csv", "p/ecoles.md", "p/rapprochement.md",
-           "p/registre.csv", "m/ecoles-de-production-2021.png",
+           "p/registre.csv", "p/acces_departements.csv", "p/communes_les_plus_eloignees.csv",
+           "p/ou_ensuite.csv", "m/ecoles-de-production-2021.png",
            "m/ecoles-de-production-2021.svg", "m/ecoles-de-production-2021.pdf",
            "m/ecoles-de-production-2021.txt", "m/ecoles-de-production-2021.html")
 
@@ -101,7 +102,9 @@ def test_build_as_of_another_date_names_outputs_after_it(tmp_path):
     alt = (tmp_path / "m" / "ecoles-de-production-2024-12-31.txt").read_text(encoding="utf-8")
     assert "31 décembre 2024" in alt
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
-        "couverture-2024-12-31.gpkg", "ecoles-2024-12-31.csv", "rapprochement-2024-12-31.md"]
+        "acces_departements-2024-12-31.csv", "communes_les_plus_eloignees-2024-12-31.csv",
+        "couverture-2024-12-31.gpkg", "ecoles-2024-12-31.csv", "ou_ensuite-2024-12-31.csv",
+        "rapprochement-2024-12-31.md"]
 
 
 def test_build_as_of_a_date_leaves_the_annex_outputs_intact(built):
@@ -112,7 +115,8 @@ def test_build_as_of_a_date_leaves_the_annex_outputs_intact(built):
     assert (built / "p" / "couverture-2024-06-30.gpkg").is_file()
     assert (built / "m" / "ecoles-de-production-2024-06-30.png").is_file()
     for name in ("couverture-2024-06-30.gpkg", "ecoles-2024-06-30.csv",
-                 "rapprochement-2024-06-30.md"):
+                 "rapprochement-2024-06-30.md", "acces_departements-2024-06-30.csv",
+                 "communes_les_plus_eloignees-2024-06-30.csv", "ou_ensuite-2024-06-30.csv"):
         (built / "p" / name).unlink()
     for ext in ("png", "svg", "pdf", "txt", "html"):
         (built / "m" / f"ecoles-de-production-2024-06-30.{ext}").unlink()

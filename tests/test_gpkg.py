@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import sqlite3
@@ -19,7 +20,13 @@ from pipeline.outputs.gpkg import (
     coverage_metadata,
     write_coverage_gpkg,
 )
-from pipeline.outputs.qgis_styles import departements_qml, departements_sld, ecoles_qml, ecoles_sld
+from pipeline.outputs.qgis_styles import (
+    CLOSED_CATEGORY,
+    departements_qml,
+    departements_sld,
+    ecoles_qml,
+    ecoles_sld,
+)
 from pipeline.provenance import Provenance
 from pipeline.steps.join import Coverage, mark_coverage
 from tests.test_join import site, sites_frame, squares
@@ -167,6 +174,27 @@ def test_sld_rules_match_categories() -> None:
     deps = ET.fromstring(departements_sld())
     fills = [r.findtext(f".//{se}Fill/{se}SvgParameter") for r in deps.iter(f"{se}Rule")]
     assert fills == [v["colour"] for v in STATUS_STYLE.values()]
+
+
+def test_each_file_styles_only_the_values_it_can_hold(tmp_path: Path,
+                                                      coverage: Coverage) -> None:
+    annex = write_coverage_gpkg(coverage.sites, coverage.departements,
+                                tmp_path / "annexe.gpkg", metadata=METADATA)
+    dated = write_coverage_gpkg(coverage.sites, coverage.departements,
+                                tmp_path / "date.gpkg", metadata=METADATA,
+                                as_of=dt.date(2024, 12, 31))
+    expected = {
+        annex: ({"existante", "ingenierie", "investissement", "autre"},
+                {"deja_couvert", "nouvellement_couvert", "non_couvert"}),
+        dated: ({"ouverte", "ouverte_depuis_annexe", "annoncee", "fermee"},
+                {"couvert_avant_annexe", "couvert_depuis_annexe", "annonce", "non_couvert"}),
+    }
+    for path, (site_values, statuses) in expected.items():
+        styles = dict(query(path, "SELECT f_table_name, styleQML FROM layer_styles"))
+        assert set(qml_categories(str(styles["ecoles"]))[1]) == site_values, path.name
+        assert set(qml_categories(str(styles["departements"]))[1]) == statuses, path.name
+    closed = qml_categories(ecoles_qml(dated=True))[1]["fermee"]
+    assert closed == (rgba(CLOSED_CATEGORY["colour"]), "circle")
 
 
 def test_rewrite_is_byte_identical(tmp_path: Path, coverage: Coverage, gpkg: Path) -> None:

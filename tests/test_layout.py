@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALLOWED: dict[str, set[str]] = {
     "cli": {"run", "outputs", "steps", "sources", "base"},
     "run": {"outputs", "steps", "sources", "base"},
-    "outputs": {"base"},
+    "outputs": {"steps", "base"},  # writers take what the steps computed (a Reach)
     "sources": {"steps", "base"},
     "steps": {"base"},
     "base": set(),

@@ -11,14 +11,15 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from pipeline.outputs.tables import sites_markdown, sites_table
+from pipeline.outputs.tables import sites_markdown, sites_table, yes_no
 from pipeline.schema import TABLE_COLUMNS
 from pipeline.steps.join import mark_coverage
 from pipeline.steps.report import reconcile
 from tests.conftest import GOOD_ROWS
 from tests.test_join import site, sites_frame, squares
 
-OUTPUTS = ("couverture.gpkg", "ecoles.csv", "ecoles.md", "rapprochement.md", "registre.csv")
+OUTPUTS = ("couverture.gpkg", "ecoles.csv", "ecoles.md", "rapprochement.md", "registre.csv",
+           "acces_departements.csv", "communes_les_plus_eloignees.csv", "ou_ensuite.csv")
 
 
 def small_coverage() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -116,3 +117,17 @@ def test_join_command_refuses_site_outside_its_departement(
     assert ":4: colonne 'departement' valeur '14'" in result.stderr
     assert "est dans le département 75" in result.stderr
     assert not out.parent.exists()
+
+
+def test_registre_csv_is_ingested_again_unchanged(tmp_path: Path,
+                                                  write_registry: Callable[..., Path]) -> None:
+    """Yes/no as the registry writes them (oui/non), in registre.csv as in ecoles.csv."""
+    first, again = tmp_path / "registre.csv", tmp_path / "registre-2.csv"
+    for source, target in ((write_registry(GOOD_ROWS), first), (first, again)):
+        result = CliRunner().invoke(main, ["ingest", str(source), "-o", str(target)])
+        assert result.exit_code == 0, result.output
+    assert again.read_bytes() == first.read_bytes()
+    lines = first.read_text(encoding="utf-8").splitlines()
+    assert [ln.split(",")[4] for ln in lines] == ["existante_2021", "oui", "oui", "non"]
+    assert yes_no([True, False, 1, 0]) == ["oui", "non", "oui", "non"]
+

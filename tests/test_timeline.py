@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import sqlite3
 from pathlib import Path
@@ -119,6 +120,42 @@ def test_first_school_of_the_aisne_is_one_sql_line(history_run):
     assert closed == ("fermee", "2024-06-01")
 
 
+def test_history_geopackage_holds_the_reach_over_time(history_run):
+    out, _ = history_run
+    with sqlite3.connect(out / "historique.gpkg") as con:
+        kind = con.execute("SELECT data_type FROM gpkg_contents WHERE table_name = "
+                           "'acces_historique'").fetchone()
+        france = con.execute("SELECT date, nb_sites, part_jeunes_30km FROM acces_historique "
+                             "WHERE perimetre = 'france' ORDER BY date").fetchall()
+        types = {r[1]: r[2] for r in con.execute("PRAGMA table_info(acces_historique)")}
+        communes = con.execute("SELECT count(*) FROM communes_acces").fetchone()
+        last = con.execute("SELECT count(*) FROM communes_acces WHERE ecole_proche IN "
+                           "(SELECT id FROM ecoles WHERE NOT ouverte)").fetchone()
+    assert kind == ("attributes",)
+    assert [d for d, _, _ in france] == ["2021-11-23", "2021-12-31", "2022-12-31",
+                                         "2023-12-31", "2024-12-31"]
+    assert [n for _, n, _ in france] == [3, 4, 6, 7, 6]  # the open sites of each date
+    # More open sites reach more young people (until the school of Laval closes in 2024).
+    assert all(a <= b for (_, _, a), (_, _, b) in itertools.pairwise(france[:4]))
+    assert types["date"] == "DATE"
+    assert communes == (34875,) and last == (0,)
+
+
+def test_history_takes_the_reach_options(tmp_path):
+    registry, openings = write_inputs(tmp_path / "raw")
+    result = CliRunner().invoke(main, [
+        "history", str(registry), "--openings", str(openings), "--until", "2021-12-31",
+        "--reach-km", "20", "--detour", "1.2", "--maps-dir", str(tmp_path / "m"),
+        "--processed-dir", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(tmp_path / "p" / "historique.gpkg") as con:
+        columns = [r[1] for r in con.execute("PRAGMA table_info(acces_historique)")]
+        method = con.execute("SELECT DISTINCT methode_distance, facteur_detour FROM "
+                             "acces_historique").fetchall()
+    assert "part_jeunes_20km" in columns and "part_jeunes_30km" not in columns
+    assert method == [("estimation_route", 1.2)]
+
+
 def test_reconciliation_names_dates_with_missing_schools(history_run):
     out, _ = history_run
     text = (out / "rapprochement-historique.md").read_text(encoding="utf-8")
@@ -147,8 +184,10 @@ def test_join_and_render_at_another_date(tmp_path):
                                   str(openings), "--processed-dir", str(tmp_path / "j")])
     assert result.exit_code == 0, result.output
     gpkg = tmp_path / "j" / "couverture-2023-12-31.gpkg"
-    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [
-        gpkg.name, "ecoles-2023-12-31.csv", "rapprochement-2023-12-31.md"]
+    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == sorted([
+        gpkg.name, "ecoles-2023-12-31.csv", "rapprochement-2023-12-31.md",
+        "acces_departements-2023-12-31.csv", "communes_les_plus_eloignees-2023-12-31.csv",
+        "ou_ensuite-2023-12-31.csv"])
     with sqlite3.connect(gpkg) as con:
         statut = dict(con.execute("SELECT code, statut FROM departements WHERE code IN "
                                   "('14', '21', '69')").fetchall())

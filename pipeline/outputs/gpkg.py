@@ -1,6 +1,7 @@
-"""The analysts' GeoPackage: sites and départements, with metadata and QGIS styles inside.
+"""The analysts' GeoPackage: sites, départements and their reach, metadata and QGIS styles inside.
 
-Layers ``ecoles`` (points) and ``departements`` (polygons) in EPSG:4326, primary key ``fid``,
+Layers ``ecoles`` (points), ``departements`` (polygons) and, when the snapshot measured its
+reach, ``communes_acces`` (a point per commune) in EPSG:4326, primary key ``fid``,
 geometry column ``geom``, R-tree spatial index, a French title and abstract per layer in
 ``gpkg_contents``, dataset metadata (sources, editions, licences, annex date, pipeline
 version) and a ``layer_styles`` table that QGIS loads as each layer's default style
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -29,13 +31,21 @@ from pipeline.errors import PipelineError, RenderError
 from pipeline.french import french_date
 from pipeline.outputs.files import atomic_path
 from pipeline.outputs.qgis_styles import (
+    communes_qml,
+    communes_sld,
     departements_qml,
     departements_sld,
     ecoles_qml,
     ecoles_sld,
 )
 from pipeline.provenance import Provenance
-from pipeline.schema import DEPARTEMENTS_COLUMNS, ECOLES_COLUMNS, HISTORY_TABLE
+from pipeline.schema import (
+    COMMUNES_COLUMNS,
+    COMMUNES_LAYER,
+    DEPARTEMENT_PLACE_COLUMNS,
+    ECOLES_COLUMNS,
+    HISTORY_TABLE,
+)
 
 LAYER_TITLES = {
     "ecoles": "Écoles de production et lauréats de l'AMI (23 novembre 2021)",
@@ -59,14 +69,41 @@ STYLE_DESCRIPTIONS = {
     "ecoles": "Symboles de la carte de l'annexe : cercle bleu (existante), triangle rouge "
               "(ingénierie), carré sarcelle (investissement), étiquettes lieu + métier.",
     "departements": "Départements colorés selon leur couverture par les écoles de production.",
+    COMMUNES_LAYER: "Communes colorées selon la distance au site le plus proche, du jaune "
+                    "pâle (proche) au brun foncé (loin), classes aux seuils d'accès.",
 }
+#: What a reach adds to the descriptions of the layers (the thresholds are filled in).
+REACH_DEPARTEMENTS_DESCRIPTION = (
+    " code_region et nom_region : la région (COG). Accès : population et jeunes_0_19 "
+    "(INSEE, RP 2021, jeunes de 0 à 19 ans ; NULL à Mayotte, sans données par âge), puis "
+    "pour chaque seuil T ({seuils} km) jeunes_Tkm et part_jeunes_Tkm (0–1) : les jeunes dont "
+    "la commune est à moins de T km d'un site{existantes}. methode_distance : ligne_droite "
+    "(à vol d'oiseau) ou estimation_route (vol d'oiseau × facteur_detour). Précautions : "
+    "0 à 19 ans et non 15 à 18 ; distance depuis la mairie ; un bassin, pas une capacité."
+)
+REACH_EXISTING = (" ; part_jeunes_Tkm_existantes : la même part avec les seules écoles "
+                  "existantes, sans les lauréats de l'AMI")
+PLACES_DESCRIPTION = (" nom_departement, code_region et nom_region nomment le département et "
+                      "la région du site (COG).")
+#: Title and description of the table of reach per département (and France) per date.
+REACH_HISTORY_TABLE = "acces_historique"
+REACH_HISTORY_TITLE = "Accès des jeunes aux écoles de production par date"
+REACH_HISTORY_DESCRIPTION = (
+    "Une ligne par date pour la France (perimetre = france, departement NULL), puis une par "
+    "département et par date : nb_sites ouverts, jeunes_0_19 (INSEE, RP 2021), pour chaque "
+    "seuil T jeunes_Tkm et part_jeunes_Tkm (0–1), methode_distance. Seuls les sites ouverts à "
+    "la date comptent. Exemple : SELECT date, part_jeunes_30km FROM acces_historique WHERE "
+    "perimetre = 'france' ORDER BY date;"
+)
 #: Title and description of the table of coverage per département per date.
 HISTORY_TITLE = "Couverture des départements par date (annexe du 23 novembre 2021, puis chaque " \
     "31 décembre)"
 HISTORY_DESCRIPTION = (
     "Une ligne par département et par date : statut (couvert_avant_annexe, "
     "couvert_depuis_annexe, annonce, non_couvert), nombre d'écoles ouvertes et de lauréats "
-    "annoncés, premiere_ouverture (plus ancienne date d'ouverture connue). « Quand l'Aisne "
+    "annoncés, premiere_ouverture (plus ancienne date d'ouverture connue ; "
+    "precision_premiere_ouverture au_plus_tard : une école comptée à l'annexe n'a pas de date, "
+    "la première a ouvert ce jour-là ou avant). « Quand l'Aisne "
     "a-t-elle eu sa première école ? » : SELECT date, premiere_ouverture FROM "
     "couverture_historique WHERE departement = '02' AND nb_ecoles_ouvertes > 0 ORDER BY date "
     "LIMIT 1;"
@@ -155,11 +192,22 @@ def gdal_options(options: Mapping[str, str]) -> Iterator[None]:
         pyogrio.set_gdal_config_options(before)
 
 
-def _ordered(frame: gpd.GeoDataFrame, columns: tuple[str, ...]) -> gpd.GeoDataFrame:
-    """Return ``frame`` with ``columns`` first, the others after, geometry named ``geom``."""
+#: First columns of a ``departements`` layer; the others follow in the order given.
+_DEPARTEMENTS_FIRST: Final = ("code", "nom", *DEPARTEMENT_PLACE_COLUMNS, "statut")
+
+
+def _ordered(frame: gpd.GeoDataFrame, columns: tuple[str, ...], *,
+             sort_others: bool = True) -> gpd.GeoDataFrame:
+    """Return ``frame`` with ``columns`` first, the others after, geometry named ``geom``.
+
+    The other columns are sorted by name, or kept in the frame's order with
+    ``sort_others=False`` (the départements' counts, then their reach, as computed).
+    """
     geometry = frame.geometry.name
     known = [c for c in columns if c in frame.columns]
-    others = sorted(c for c in frame.columns if c not in known and c != geometry)
+    others = [c for c in frame.columns if c not in known and c != geometry]
+    if sort_others:
+        others = sorted(others)
     out = frame[[*known, *others, geometry]].rename_geometry(GEOMETRY_COLUMN)
     if out.crs is None or not out.crs.equals(STORAGE_CRS):
         raise PipelineError(f"layer geometry must be in {STORAGE_CRS}, got {out.crs}; "
@@ -167,10 +215,20 @@ def _ordered(frame: gpd.GeoDataFrame, columns: tuple[str, ...]) -> gpd.GeoDataFr
     return out.reset_index(drop=True)
 
 
-def _styles_table(timestamp: dt.datetime) -> pd.DataFrame:
-    """Return the rows of the ``layer_styles`` table QGIS reads default styles from."""
-    styles = {"ecoles": (ecoles_qml(), ecoles_sld()),
-              "departements": (departements_qml(), departements_sld())}
+def _styles_table(timestamp: dt.datetime, *, dated: bool,
+                  communes: tuple[tuple[float, ...], str] | None = None) -> pd.DataFrame:
+    """Return the rows of the ``layer_styles`` table QGIS reads default styles from.
+
+    Each style lists only the categories and statuses the file can hold: the annex's, or a
+    date's (closed schools included); ``communes`` (thresholds, distance column) adds the
+    graduated style of the reach layer.
+    """
+    styles = {"ecoles": (ecoles_qml(dated=dated), ecoles_sld(dated=dated)),
+              "departements": (departements_qml(dated=dated), departements_sld(dated=dated))}
+    if communes is not None:
+        thresholds, field = communes
+        styles[COMMUNES_LAYER] = (communes_qml(thresholds, field=field),
+                                  communes_sld(thresholds, field=field))
     rows = [{
         "f_table_catalog": "",
         "f_table_schema": "",
@@ -193,21 +251,56 @@ def _dated_titles(as_of: dt.date) -> tuple[dict[str, str], dict[str, str]]:
     day = french_date(as_of)
     titles = {"ecoles": f"Écoles de production et lauréats de l'AMI au {day}",
               "departements": f"Couverture des départements par les écoles de production au "
-                              f"{day}"}
+                              f"{day}",
+              COMMUNES_LAYER: f"Accès des communes aux écoles de production au {day}"}
     descriptions = {
         "ecoles": (
             f"Un point par site au {day} : categorie ouverte (école ouverte au 23 novembre "
             "2021), ouverte_depuis_annexe, annoncee (lauréat de l'AMI pas encore ouvert) ou "
-            "fermee. date_ouverture et date_fermeture sont des dates (DATE) ; leur précision "
-            "(jour, mois, année) est dans docs/history.md. lieu_annonce nomme la commune "
-            "annoncée en 2021 quand le lauréat a ouvert ailleurs ; ami_2021_id relie le site "
-            "à sa ligne de 2021."),
+            "fermee. date_ouverture et date_fermeture sont des dates (DATE), le jour à partir "
+            "duquel le site compte ; precision_ouverture et precision_fermeture disent comment "
+            "elles sont connues : jour ; mois (le 1er du mois) ; annee (le 31 décembre) ; "
+            "au_plus_tard (école comptée à l'annexe mais datée après : la date de l'annexe, une "
+            "borne). lieu_annonce nomme la commune annoncée en 2021 quand le lauréat a ouvert "
+            "ailleurs ; ami_2021_id relie le site à sa ligne de 2021."),
         "departements": (
             f"Départements (COG) et leur couverture au {day} : couvert_avant_annexe, "
             "couvert_depuis_annexe, annonce (lauréat annoncé, rien d'ouvert), non_couvert ; "
-            "premiere_ouverture est la plus ancienne date d'ouverture connue (DATE)."),
+            "premiere_ouverture est la plus ancienne date d'ouverture connue (DATE), avec sa "
+            "précision (precision_premiere_ouverture) ; au_plus_tard quand une école comptée à "
+            "l'annexe n'a pas de date : la première a ouvert ce jour-là ou avant."),
     }
     return titles, descriptions
+
+
+def _communes_description(day: dt.date | None, nb_sites: int) -> str:
+    """Describe the ``communes_acces`` layer of the annex (None) or of ``day``."""
+    which = (f"les {nb_sites} sites de la carte de l'annexe (écoles existantes et lauréats de "
+             "l'AMI)" if day is None else
+             f"les {nb_sites} sites ouverts au {french_date(day)} (ni les écoles fermées, ni "
+             "les lauréats pas encore ouverts)")
+    return (
+        "Un point par commune (sa mairie, COG 2025) : population et jeunes_0_19 (INSEE, RP "
+        "2021, jeunes de 0 à 19 ans ; NULL à Mayotte, sans données par âge), distance_km à vol "
+        "d'oiseau jusqu'au site le plus proche du même territoire (métropole, Corse, chaque "
+        "département d'outre-mer à part ; NULL si le territoire n'en a aucun), ecole_proche "
+        "(son id : ecoles.id) ; distance_route_estimee_km (vol d'oiseau × facteur de détour) "
+        "quand une estimation routière est demandée, methode_distance le dit. Sites "
+        f"comptés : {which}. Précautions : pas de distance par la route ; 0 à 19 ans et non 15 "
+        "à 18 ; distance depuis la mairie, pas depuis les adresses ; un bassin potentiel, pas "
+        "une capacité d'accueil.")
+
+
+def _has_nullable(frame: pd.DataFrame) -> bool:
+    """Whether ``frame`` holds a nullable (extension) number or boolean column with a NA."""
+    for column in frame.columns:
+        values = frame[column]
+        if (isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+                and (pd.api.types.is_numeric_dtype(values)
+                     or pd.api.types.is_bool_dtype(values))
+                and bool(values.isna().any())):
+            return True
+    return False
 
 
 def _has_dates(frame: pd.DataFrame) -> bool:
@@ -273,7 +366,11 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                         metadata: Mapping[str, str] | None = None,
                         timestamp: dt.datetime | None = None,
                         as_of: dt.date | None = None,
-                        history: pd.DataFrame | None = None) -> Path:
+                        history: pd.DataFrame | None = None,
+                        communes: gpd.GeoDataFrame | None = None,
+                        thresholds_km: tuple[float, ...] = (30.0, 45.0),
+                        distance_column: str = "distance_km",
+                        reach_history: pd.DataFrame | None = None) -> Path:
     """Write the coverage GeoPackage (layers ``ecoles`` and ``departements``) atomically.
 
     Parameters
@@ -298,6 +395,14 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
         Coverage per département per date (:func:`pipeline.steps.history.coverage_history`),
         written as the attribute table ``couverture_historique`` (no geometry, data_type
         ``attributes`` in ``gpkg_contents``), its ``date`` and ``premiere_ouverture`` as DATE.
+    communes
+        The reach layer (:func:`pipeline.steps.reach.communes_layer`), written as
+        ``communes_acces`` (points, R-tree, graduated default style); None writes none.
+    thresholds_km, distance_column
+        Class bounds and column of the reach layer's style.
+    reach_history
+        Shares within reach per date (:func:`pipeline.steps.reach.reach_over_time`),
+        written as the attribute table ``acces_historique``, ``date`` as DATE.
 
     Returns
     -------
@@ -312,16 +417,31 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
     meta = dict(coverage_metadata() if metadata is None else metadata)
     layers = {
         "ecoles": _ordered(sites, ECOLES_COLUMNS),
-        "departements": _ordered(departements, DEPARTEMENTS_COLUMNS),
+        "departements": _ordered(departements, _DEPARTEMENTS_FIRST, sort_others=False),
     }
     layers["departements"]["code"] = layers["departements"]["code"].astype(str)
     for column in layers["departements"].columns:
         if str(column).startswith("nb_"):
             layers["departements"][column] = layers["departements"][column].astype("int64")
     layers["ecoles"]["existante_2021"] = layers["ecoles"]["existante_2021"].astype(bool)
-    titles, descriptions = LAYER_TITLES, LAYER_DESCRIPTIONS
-    if as_of is not None and as_of != ANNEX_DATE:
+    dated = as_of is not None and as_of != ANNEX_DATE
+    titles, descriptions = dict(LAYER_TITLES), dict(LAYER_DESCRIPTIONS)
+    if dated:
+        assert as_of is not None
         titles, descriptions = _dated_titles(as_of)
+    if "nom_region" in layers["ecoles"].columns:
+        descriptions["ecoles"] += PLACES_DESCRIPTION
+    if communes is not None:
+        layers[COMMUNES_LAYER] = _ordered(communes, COMMUNES_COLUMNS, sort_others=False)
+        existing = any(str(c).endswith("_existantes") for c in departements.columns)
+        descriptions["departements"] += REACH_DEPARTEMENTS_DESCRIPTION.format(
+            seuils=", ".join(f"{t:g}" for t in thresholds_km),
+            existantes=REACH_EXISTING if existing else "")
+        reaching = int(sites["ouverte"].astype(bool).sum()) if dated else len(sites)
+        titles.setdefault(COMMUNES_LAYER, "Accès des communes aux écoles de production "
+                                          "(23 novembre 2021)")
+        descriptions[COMMUNES_LAYER] = _communes_description(as_of if dated else None,
+                                                             reaching)
     current_date = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with atomic_path(path) as tmp, tempfile.TemporaryDirectory(dir=tmp.parent,
                                                                prefix=".gpkg-") as work_dir:
@@ -344,9 +464,12 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                     _write_with_dates(frame, work, layer=name,
                                       promote_to_multi=(name == "departements"), **options)
                 else:
-                    pyogrio.write_dataframe(frame, work, layer=name, driver="GPKG",
-                                            promote_to_multi=(name == "departements"),
-                                            **options)
+                    # Nullable counts and shares (NA in Mayotte) go through the masked
+                    # writer; the others as pyogrio writes them.
+                    writer = (_write_with_dates if _has_nullable(frame) else
+                              functools.partial(pyogrio.write_dataframe, driver="GPKG"))
+                    writer(frame, work, layer=name,
+                           promote_to_multi=(name == "departements"), **options)
             if history is not None:
                 table = history.copy()
                 for column in ("date", "premiere_ouverture"):
@@ -355,8 +478,17 @@ def write_coverage_gpkg(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame,
                                   layer_options={"IDENTIFIER": HISTORY_TITLE,
                                                  "DESCRIPTION": HISTORY_DESCRIPTION,
                                                  "FID": FID_COLUMN})
+            if reach_history is not None:
+                table = reach_history.copy()
+                table["date"] = pd.to_datetime(table["date"]).astype("datetime64[s]")
+                _write_with_dates(table, work, layer=REACH_HISTORY_TABLE, promote_to_multi=False,
+                                  layer_options={"IDENTIFIER": REACH_HISTORY_TITLE,
+                                                 "DESCRIPTION": REACH_HISTORY_DESCRIPTION,
+                                                 "FID": FID_COLUMN})
+            styled = None if communes is None else (tuple(thresholds_km), distance_column)
             pyogrio.write_dataframe(
-                _styles_table(when), work, layer="layer_styles", driver="GPKG",
+                _styles_table(when, dated=dated, communes=styled), work, layer="layer_styles",
+                driver="GPKG",
                 layer_options={"FID": "id", "IDENTIFIER": "layer_styles",
                                "DESCRIPTION": "Styles QGIS par défaut des couches"})
         os.replace(work, tmp)

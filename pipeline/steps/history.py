@@ -27,6 +27,7 @@ from pipeline.schema import (
     DEPARTEMENT_CODES,
     HISTORY_TABLE,
     NOT_COVERED,
+    PRECISION_AT_LATEST,
     REGISTRY_COLUMNS,
     SITE_ANNOUNCED,
     SITE_CLOSED,
@@ -44,12 +45,19 @@ FIRST_SCHOOL_SQL: Final = (
 )
 
 
-def _registry_opening(row: pd.Series) -> pd.Timestamp | None:
-    """Return when a school counted at the annex opened: its date, at the latest the annex."""
+def _registry_opening(row: pd.Series) -> tuple[pd.Timestamp | None, str | None]:
+    """Return when a school counted at the annex opened, and how precisely it is known.
+
+    Its written date (day, month or year: :func:`resolve_date`) with that precision; a date
+    after the annex is capped at the annex, which the press release proves it was open
+    on: the day is then an upper bound (:data:`PRECISION_AT_LATEST`). No date: None, None.
+    """
     if pd.isna(row["ouverture"]):
-        return None
-    day = resolve_date(str(row["ouverture"]))[0]
-    return pd.Timestamp(min(day, ANNEX_DATE))
+        return None, None
+    day, _, precision = resolve_date(str(row["ouverture"]))
+    if day > ANNEX_DATE:
+        return pd.Timestamp(ANNEX_DATE), PRECISION_AT_LATEST
+    return pd.Timestamp(day), precision
 
 
 def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
@@ -85,8 +93,12 @@ def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) 
         Columns :data:`SITE_COLUMNS`: the registry's, then ``ami_2021_id`` (the laureate a
         site realises or is), ``ouverte`` (bool), ``ouverte_annexe`` (bool: counted open on
         23 Nov 2021), ``statut_site`` ("ouverte" | "annoncee" | "fermee"),
-        ``date_ouverture``, ``date_fermeture`` (``datetime64[s]``) and ``lieu_annonce``.
-        Registry order first, then the other openings in file order.
+        ``date_ouverture``, ``date_fermeture`` (``datetime64[s]``), ``lieu_annonce``, then
+        ``precision_ouverture`` and ``precision_fermeture``: how the date was written
+        ("jour", "mois": the first of the month, "annee": its 31 December), or
+        "au_plus_tard" for a school of the annex dated after it (the date is then the
+        annex's, an upper bound); NA without a date. Registry order first, then the other
+        openings in file order.
     """
     day = pd.Timestamp(as_of)
     annex = pd.Timestamp(ANNEX_DATE)
@@ -94,10 +106,17 @@ def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) 
              if pd.notna(o["ami_2021_id"])}
     rows: list[dict[str, object]] = []
 
-    def state(opened: pd.Timestamp | None, closed: pd.Timestamp | None) -> dict[str, object]:
+    def state(opened: pd.Timestamp | None, closed: pd.Timestamp | None,
+              precisions: tuple[object, object]) -> dict[str, object]:
         is_closed = closed is not None and pd.notna(closed) and closed <= day
         return {"ouverte": not is_closed, "statut_site": SITE_CLOSED if is_closed else SITE_OPEN,
-                "date_ouverture": opened, "date_fermeture": closed}
+                "date_ouverture": opened, "date_fermeture": closed,
+                "precision_ouverture": precisions[0] if opened is not None else pd.NA,
+                "precision_fermeture": (precisions[1] if closed is not None and pd.notna(closed)
+                                        else pd.NA)}
+
+    def precisions(opening: pd.Series) -> tuple[object, object]:
+        return opening["ouverture_precision"], opening["fermeture_precision"]
 
     for _, reg in registry.iterrows():
         rid = str(reg["id"])
@@ -106,11 +125,13 @@ def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) 
         base: dict[str, object] = {c: reg[c] for c in REGISTRY_COLUMNS}
         base.update(ami_2021_id=rid if laureate else pd.NA, lieu_annonce=pd.NA)
         if reg["existante_2021"]:
-            opened = _registry_opening(reg)
+            opened, precision = _registry_opening(reg)
             if day < annex and opened is not None and opened > day:
                 continue
             closed = link["date_fermeture"] if link is not None else None
-            rows.append({**base, "ouverte_annexe": True, **state(opened, closed)})
+            closing = link["fermeture_precision"] if link is not None else pd.NA
+            rows.append({**base, "ouverte_annexe": True,
+                         **state(opened, closed, (precision, closing))})
         elif laureate and day >= annex:
             if link is not None and link["date_ouverture"] <= day:
                 site = {c: link[c] for c in ("id", "nom", "commune", "departement", "metier",
@@ -119,11 +140,13 @@ def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) 
                 rows.append({**base, **site, "existante_2021": False,
                              "lieu_annonce": reg["commune"] if moved else pd.NA,
                              "ouverte_annexe": False,
-                             **state(link["date_ouverture"], link["date_fermeture"])})
+                             **state(link["date_ouverture"], link["date_fermeture"],
+                                     precisions(link))})
             else:
                 rows.append({**base, "ouverte_annexe": False, "ouverte": False,
                              "statut_site": SITE_ANNOUNCED, "date_ouverture": pd.NaT,
-                             "date_fermeture": pd.NaT})
+                             "date_fermeture": pd.NaT, "precision_ouverture": pd.NA,
+                             "precision_fermeture": pd.NA})
         elif not laureate:
             log.warning("la ligne %r du registre n'est ni une école existante ni un lauréat ; "
                         "elle n'est pas dessinée", rid)
@@ -133,13 +156,16 @@ def sites_as_of(registry: pd.DataFrame, openings: pd.DataFrame, as_of: dt.date) 
         site = {c: op.get(c, pd.NA) for c in REGISTRY_COLUMNS}
         site.update(existante_2021=False, ami_2021=pd.NA, libelle_annexe=pd.NA,
                     ami_2021_id=pd.NA, lieu_annonce=pd.NA, ouverte_annexe=False)
-        rows.append({**site, **state(op["date_ouverture"], op["date_fermeture"])})
+        rows.append({**site, **state(op["date_ouverture"], op["date_fermeture"],
+                                     precisions(op))})
 
     sites = pd.DataFrame(rows, columns=list(SITE_COLUMNS))
     for col in ("existante_2021", "ouverte", "ouverte_annexe"):
         sites[col] = sites[col].astype(bool)
     for col in ("date_ouverture", "date_fermeture"):
         sites[col] = sites[col].astype("datetime64[s]")
+    for col in ("precision_ouverture", "precision_fermeture"):
+        sites[col] = sites[col].astype("string")
     return sites.reset_index(drop=True)
 
 
@@ -205,10 +231,19 @@ def coverage_as_of(
         One row per département, sorted by code: ``departement``, ``statut``
         ("couvert_avant_annexe": open school now and one open on 23 Nov 2021;
         "couvert_depuis_annexe": open school now, none on 23 Nov 2021; "annonce": a laureate
-        announced, nothing open; "non_couvert"), ``premiere_ouverture`` (earliest known
-        ``date_ouverture`` of a site opened there by the date, closed since or not; NaT when
-        only schools of unknown date), ``nb_ecoles_ouvertes``, ``nb_ouvertures_depuis_annexe``
-        (open, not counted on 23 Nov 2021) and ``nb_laureats_annonces``.
+        announced, nothing open; "non_couvert"), ``premiere_ouverture`` and
+        ``precision_premiere_ouverture``, ``nb_ecoles_ouvertes``,
+        ``nb_ouvertures_depuis_annexe`` (open, not counted on 23 Nov 2021) and
+        ``nb_laureats_annonces``.
+
+        ``premiere_ouverture`` is the earliest ``date_ouverture`` of a site opened there by
+        the date (closed since or not), with that date's precision. It never contradicts
+        ``statut``: where a school counted on 23 Nov 2021 has no known date, the first
+        opening was on or before the annex and may be earlier than every known date, so the
+        value is an upper bound, precision "au_plus_tard": the earliest known date if it is
+        not after the annex, else the annex date itself (Loire-Atlantique, whose 2021
+        schools are undated, is covered *by* 23 Nov 2021, not first on 2022-09-01). NaT
+        (and NA) where nothing has opened.
     """
     codes = _departement_codes(sites, departement_of_site)
     missing = codes.isna()
@@ -220,33 +255,50 @@ def coverage_as_of(
     universe = set(DEPARTEMENT_CODES if departements is None else departements)
     universe |= set(placed["_code"].astype(str))
     opened_by_then = placed["statut_site"].isin([SITE_OPEN, SITE_CLOSED])
+    first = placed["date_ouverture"].where(opened_by_then)
     grouped = placed.assign(
         _open=placed["ouverte"],
         _new=placed["ouverte"] & ~placed["ouverte_annexe"],
         _announced=placed["statut_site"].eq(SITE_ANNOUNCED),
         _annex=placed["ouverte_annexe"],
-        _first=placed["date_ouverture"].where(opened_by_then),
+        _first=first,
+        _undated=placed["ouverte_annexe"] & placed["date_ouverture"].isna(),
     ).groupby("_code")
+    # The precision of each département's earliest date (ties: the first site in order).
+    precision = placed.get("precision_ouverture", pd.Series(pd.NA, index=placed.index))
+    dated = pd.DataFrame({"_code": placed["_code"], "_first": first, "_precision": precision})
+    dated = dated[first.notna()].sort_values("_first", kind="stable")
+    earliest = dated.groupby("_code")["_precision"].first()
     counts = pd.DataFrame({
         "nb_ecoles_ouvertes": grouped["_open"].sum(),
         "nb_ouvertures_depuis_annexe": grouped["_new"].sum(),
         "nb_laureats_annonces": grouped["_announced"].sum(),
         "annexe": grouped["_annex"].any(),
+        "undated_annex": grouped["_undated"].any(),
         "premiere_ouverture": grouped["_first"].min(),
+        "precision_premiere_ouverture": earliest,
     })
     out = pd.DataFrame({"departement": pd.Series(sorted(universe), dtype="str")})
     out = out.merge(counts, how="left", left_on="departement", right_index=True)
     for col in ("nb_ecoles_ouvertes", "nb_ouvertures_depuis_annexe", "nb_laureats_annonces"):
         out[col] = out[col].fillna(0).astype("int64")
     out["premiere_ouverture"] = out["premiere_ouverture"].astype("datetime64[s]")
+    out["precision_premiere_ouverture"] = out["precision_premiere_ouverture"].astype("string")
+    # A school of the annex without a date opened on or before the annex, maybe before any
+    # dated one: the first opening is then known only as an upper bound.
+    undated = out["undated_annex"].eq(True).to_numpy()
+    annex_day = pd.Timestamp(ANNEX_DATE)
+    later = (out["premiere_ouverture"].isna() | (out["premiere_ouverture"] > annex_day)).to_numpy()
+    out.loc[undated & later, "premiere_ouverture"] = annex_day
+    out.loc[undated, "precision_premiere_ouverture"] = PRECISION_AT_LATEST
     covered = out["nb_ecoles_ouvertes"] > 0
     annex = out["annexe"].eq(True)
     out["statut"] = NOT_COVERED
     out.loc[out["nb_laureats_annonces"] > 0, "statut"] = ANNOUNCED
     out.loc[covered & ~annex, "statut"] = COVERED_SINCE
     out.loc[covered & annex, "statut"] = COVERED_BEFORE
-    columns = ["departement", "statut", "premiere_ouverture", "nb_ecoles_ouvertes",
-               "nb_ouvertures_depuis_annexe", "nb_laureats_annonces"]
+    columns = ["departement", "statut", "premiere_ouverture", "precision_premiere_ouverture",
+               "nb_ecoles_ouvertes", "nb_ouvertures_depuis_annexe", "nb_laureats_annonces"]
     return out[columns].reset_index(drop=True)
 
 
@@ -306,7 +358,8 @@ def coverage_history(
     -------
     pandas.DataFrame
         ``departement``, ``date``, ``statut``, ``nb_ecoles_ouvertes``,
-        ``nb_laureats_annonces``, ``premiere_ouverture``; sorted by département then date.
+        ``nb_laureats_annonces``, ``premiere_ouverture``, ``precision_premiere_ouverture``
+        (as in :func:`coverage_as_of`); sorted by département then date.
         Dates are ISO 8601 text (``YYYY-MM-DD``, empty premiere_ouverture as null), the
         GeoPackage encoding of DATE, so that they sort and compare as text in SQL.
     """
@@ -324,7 +377,7 @@ def coverage_history(
         [None if pd.isna(v) else v.date().isoformat() for v in first], dtype="str")
     history = history.sort_values(["departement", "date"], kind="stable")
     columns = ["departement", "date", "statut", "nb_ecoles_ouvertes", "nb_laureats_annonces",
-               "premiere_ouverture"]
+               "premiere_ouverture", "precision_premiere_ouverture"]
     return history[columns].reset_index(drop=True)
 
 

@@ -372,3 +372,39 @@ def mark_coverage(sites: pd.DataFrame, departements: gpd.GeoDataFrame, *,
     placed = place_sites(sites, departements, tolerance_m=tolerance_m)
     coverage = annex_coverage(placed.points, departements, label_corrections=label_corrections)
     return Coverage(coverage.sites, coverage.departements, placed.mismatches)
+
+
+def add_places(coverage: Coverage, regions: pd.DataFrame) -> Coverage:
+    """Name each site's département and région, and each département's région.
+
+    Parameters
+    ----------
+    coverage
+        From :func:`annex_coverage` or a dated coverage: sites with ``departement``,
+        départements with ``code`` and ``nom``.
+    regions
+        ``departement, code_region, nom_region``
+        (:func:`pipeline.sources.embedded.read_regions`).
+
+    Returns
+    -------
+    Coverage
+        Copies: sites with ``nom_departement``, ``code_region``, ``nom_region`` after
+        ``departement``; départements with ``code_region``, ``nom_region`` after ``nom``.
+    """
+    region = regions.set_index(regions["departement"].astype(str))
+    names = dict(zip(coverage.departements["code"].astype(str),
+                     coverage.departements["nom"].astype(str), strict=True))
+    sites = coverage.sites.copy()
+    codes = sites["departement"].astype(str)
+    at = list(sites.columns).index("departement") + 1
+    sites.insert(at, "nom_departement", codes.map(names).astype(object))
+    for offset, column in enumerate(("code_region", "nom_region"), start=1):
+        sites.insert(at + offset, column, codes.map(region[column]).astype(object))
+    deps = coverage.departements.copy()
+    codes = deps["code"].astype(str)
+    at = list(deps.columns).index("nom") + 1
+    for offset, column in enumerate(("code_region", "nom_region")):
+        deps.insert(at + offset, column, codes.map(region[column]).astype(object))
+    return Coverage(sites, deps, coverage.mismatches)
+

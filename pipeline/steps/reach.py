@@ -14,19 +14,23 @@ every share and reported as unknown, never as 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
-from pipeline.config import METRO_CRS, OVERSEAS_CRS
+from pipeline.config import METRO_CRS, OVERSEAS_CRS, REACH_THRESHOLDS_KM, WHERE_NEXT_PICKS
 
-DEFAULT_THRESHOLDS_KM: Final = (30.0, 45.0)
+DEFAULT_THRESHOLDS_KM: Final = REACH_THRESHOLDS_KM
 DEFAULT_RADIUS_KM: Final = 30.0
-DEFAULT_PICKS: Final = 10
+DEFAULT_PICKS: Final = WHERE_NEXT_PICKS
 DEFAULT_MIN_POPULATION: Final = 10_000
 #: A usual ratio of road to straight-line distance (a 2023 study of 300 European cities
 #: measured 1.343); offered as ``detour_factor``, never applied by default.
@@ -323,11 +327,14 @@ def where_next(communes: pd.DataFrame, sites: pd.DataFrame, *,
         if not len(at):
             continue
         crs = TERRITORY_CRS[name]
-        tree = shapely.STRtree(_project(lon[at], lat[at], crs))
+        demand = _project(lon[at], lat[at], crs)
+        tree = shapely.STRtree(demand)
         here = np.flatnonzero(site_territory == name)
         if len(here):
-            _, hit = tree.query(_project(site_lon[here], site_lat[here], crs),
-                                predicate="dwithin", distance=reach_m)
+            # Reached: the nearest site is within the radius. One query per commune, where
+            # pairs (site, commune) would be millions with thousands of sites.
+            sites_tree = shapely.STRtree(_project(site_lon[here], site_lat[here], crs))
+            hit, _ = sites_tree.query_nearest(demand, max_distance=reach_m, all_matches=False)
             reached[at[hit]] = True
         options = np.flatnonzero(pool_territory == name)
         if len(options):
@@ -430,6 +437,364 @@ def coverage_disagreements(reach: pd.DataFrame, sites: pd.DataFrame, *,
     return out.drop(columns=["_group", "_key"]).reset_index(drop=True)
 
 
+# --- A snapshot's reach -------------------------------------------------------------------------
+#: Decimals of the shares (0–1) in the layers and tables: 0.01 %.
+SHARE_DECIMALS: Final = 4
+#: How many of the farthest communes :func:`farthest_communes` lists by default.
+DEFAULT_FARTHEST: Final = 100
+
+
+@dataclass(frozen=True)
+class ReachOptions:
+    """How a snapshot's reach is measured (``--reach-km``, ``--detour``, ``--where-next``).
+
+    Values are checked and normalised when the object is made.
+
+    Parameters
+    ----------
+    thresholds_km
+        Distances of the shares, in km (default 30 and 45); kept sorted, each once. The
+        first is the radius of :func:`where_next` and the share
+        :func:`coverage_disagreements` reads; the last bounds :func:`farthest_communes`.
+    detour_factor
+        None (default) measures straight lines; a factor ≥ 1 (e.g.
+        :data:`SUGGESTED_DETOUR_FACTOR`) compares straight line × factor with the thresholds,
+        a road *estimate*, labelled so in every output.
+    where_next
+        Number of picks of :func:`where_next`.
+    farthest
+        Number of rows of :func:`farthest_communes`.
+
+    Raises
+    ------
+    ValueError
+        On a threshold that is not a positive distance, a detour factor below 1, or a count
+        below 1 (messages in French: the CLI shows them).
+    """
+
+    thresholds_km: tuple[float, ...] = DEFAULT_THRESHOLDS_KM
+    detour_factor: float | None = None
+    where_next: int = DEFAULT_PICKS
+    farthest: int = DEFAULT_FARTHEST
+
+    def __post_init__(self) -> None:
+        thresholds = _thresholds(sorted({float(t) for t in self.thresholds_km}))
+        object.__setattr__(self, "thresholds_km", tuple(thresholds))
+        object.__setattr__(self, "detour_factor", _detour(self.detour_factor))
+        for name in ("where_next", "farthest"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} = {getattr(self, name)} : il faut au moins 1")
+
+    @property
+    def method(self) -> str:
+        """``"ligne_droite"``, or ``"estimation_route"`` with a detour factor."""
+        return STRAIGHT_LINE if self.detour_factor is None else ROAD_ESTIMATE
+
+    @property
+    def radius_km(self) -> float:
+        """The first threshold: radius of the greedy ranking, share of the disagreements."""
+        return self.thresholds_km[0]
+
+    @property
+    def largest_km(self) -> float:
+        """The last threshold: beyond it a commune is among the farthest."""
+        return self.thresholds_km[-1]
+
+    def describe(self) -> str:
+        """Say in French how distances are measured, for every output that shows a share."""
+        if self.detour_factor is None:
+            return "distances à vol d'oiseau (ligne droite) entre la mairie de chaque commune " \
+                   "et le site le plus proche"
+        factor = f"{self.detour_factor:g}".replace(".", ",")
+        return (f"estimation routière : distance à vol d'oiseau × {factor} (facteur de détour "
+                "moyen, pas un itinéraire) entre la mairie de chaque commune et le site le "
+                "plus proche")
+
+
+def threshold_label(km: float) -> str:
+    """Write a threshold as column names do: 30 → ``"30"``, 22.5 → ``"22_5"``."""
+    return _label(km)
+
+
+@dataclass(frozen=True, eq=False)
+class Reach:
+    """What one snapshot's sites reach: every commune, every département, France, what next.
+
+    Attributes
+    ----------
+    options
+        How it was measured.
+    communes
+        :func:`nearest_sites` of every commune (``code, type, nom, departement, longitude,
+        latitude, population, jeunes_0_19, territoire, distance_km, ecole_proche``, and
+        ``distance_route_estimee_km`` with a detour factor), plus ``nom_ecole_proche`` and
+        the names of the commune's département and région when known.
+    departements
+        :func:`reach_by_departement`, plus ``part_jeunes_{T}km_existantes`` per threshold
+        when the existing schools were measured apart (the annex).
+    national
+        :func:`reach_national` (one row), with the same ``_existantes`` shares.
+    farthest
+        :func:`farthest_communes`.
+    where_next
+        :func:`where_next` with the first threshold as radius, names added.
+    disagreements
+        :func:`coverage_disagreements` at the first threshold.
+    nb_sites
+        Sites that reach (a snapshot's open sites).
+    nb_existing
+        Existing schools measured apart, or None.
+    """
+
+    options: ReachOptions
+    communes: pd.DataFrame
+    departements: pd.DataFrame
+    national: pd.DataFrame
+    farthest: pd.DataFrame
+    where_next: pd.DataFrame
+    disagreements: pd.DataFrame
+    nb_sites: int
+    nb_existing: int | None = None
+
+
+def farthest_communes(nearest: pd.DataFrame, *, threshold_km: float = DEFAULT_THRESHOLDS_KM[-1],
+                      n: int = DEFAULT_FARTHEST,
+                      detour_factor: float | None = None) -> pd.DataFrame:
+    """List the communes with the most young people beyond ``threshold_km`` of any site.
+
+    Ranked by young people, not by distance: the farthest hamlets weigh little, and the
+    question is where the most young people are out of reach. A commune of a territory
+    without any site (no distance) is beyond every threshold. Communes without a count
+    (Mayotte) or without young people are left out.
+
+    Parameters
+    ----------
+    nearest
+        :func:`nearest_sites`.
+    threshold_km
+        Distance beyond which a commune is listed (default 45 km).
+    n
+        Number of rows.
+    detour_factor
+        Compare straight line × factor with the threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        At most ``n`` rows of ``nearest``, a ``rang`` (1…) first; most young people first,
+        then code. ``methode_distance`` last.
+    """
+    _require(nearest, ("code", "distance_km", YOUNG), "nearest")
+    factor = _detour(detour_factor)
+    distance = nearest["distance_km"].to_numpy(dtype=float, na_value=np.nan) * (factor or 1.0)
+    young = nearest[YOUNG].astype("Int64")
+    beyond = ~(distance <= threshold_km) & (young > 0).fillna(False).to_numpy()
+    out = nearest[beyond].assign(_young=young[beyond].astype("int64"))
+    out = out.sort_values(["_young", "code"], ascending=[False, True], kind="stable").head(n)
+    out = out.drop(columns="_young").reset_index(drop=True)
+    out.insert(0, "rang", np.arange(1, len(out) + 1, dtype="int64"))
+    out["methode_distance"] = STRAIGHT_LINE if factor is None else ROAD_ESTIMATE
+    return out
+
+
+def measure_reach(communes: pd.DataFrame, sites: pd.DataFrame, *,
+                  options: ReachOptions | None = None,
+                  existing: pd.DataFrame | None = None,
+                  places: pd.DataFrame | None = None) -> Reach:
+    """Measure everything one snapshot's sites reach.
+
+    Parameters
+    ----------
+    communes
+        The demand, :func:`commune_points`.
+    sites
+        The sites that reach young people, as in :func:`nearest_sites` (``id``,
+        ``departement``, a position; ``nom`` names the nearest site when present). The
+        caller decides which: every site of the annex's map, only the open ones of a date.
+    options
+        Thresholds, detour factor, number of picks (default :class:`ReachOptions`).
+    existing
+        Sites measured apart (the annex's existing schools), giving the shares
+        ``part_jeunes_{T}km_existantes``; None skips them.
+    places
+        ``departement, nom_departement, code_region, nom_region``: names added to the
+        communes, the farthest and the picks.
+
+    Returns
+    -------
+    Reach
+        Frames in memory; inputs are not modified.
+    """
+    options = options or ReachOptions()
+    factor = options.detour_factor
+    thresholds = options.thresholds_km
+    near = nearest_sites(communes, sites, detour_factor=factor)
+    if "nom" in sites.columns:
+        names = dict(zip(sites["id"].astype(str), sites["nom"].astype(str), strict=True))
+        near["nom_ecole_proche"] = near["ecole_proche"].map(names).astype("string")
+    by_dep = reach_by_departement(near, thresholds_km=thresholds, detour_factor=factor)
+    national = reach_national(near, thresholds_km=thresholds, detour_factor=factor)
+    if existing is not None:
+        alone = nearest_sites(communes, existing, detour_factor=factor)
+        alone_dep = reach_by_departement(alone, thresholds_km=thresholds, detour_factor=factor)
+        alone_fr = reach_national(alone, thresholds_km=thresholds, detour_factor=factor)
+        for t in thresholds:
+            share = f"part_jeunes_{_label(t)}km"
+            by_dep.insert(list(by_dep.columns).index(share) + 1, f"{share}_existantes",
+                          by_dep["departement"].map(dict(zip(alone_dep["departement"],
+                                                             alone_dep[share], strict=True)))
+                          .astype("Float64"))
+            national.insert(list(national.columns).index(share) + 1, f"{share}_existantes",
+                            alone_fr[share].to_numpy())
+    far = farthest_communes(near, threshold_km=options.largest_km, n=options.farthest,
+                            detour_factor=factor)
+    picks = where_next(communes, sites, k=options.where_next, radius_km=options.radius_km,
+                       detour_factor=factor)
+    disagreements = coverage_disagreements(by_dep, sites, threshold_km=options.radius_km)
+    if places is not None:
+        _require(places, ("departement", "nom_departement", "code_region", "nom_region"),
+                 "places")
+        near, far, picks = (_with_places(frame, places) for frame in (near, far, picks))
+        disagreements = _with_places(disagreements, places)
+    return Reach(options=options, communes=near, departements=by_dep, national=national,
+                 farthest=far, where_next=picks, disagreements=disagreements,
+                 nb_sites=len(sites),
+                 nb_existing=None if existing is None else len(existing))
+
+
+def with_reach(departements: pd.DataFrame, reach: Reach) -> pd.DataFrame:
+    """Add a snapshot's reach to its départements (the ``departements`` layer's columns).
+
+    Parameters
+    ----------
+    departements
+        A coverage's départements (``code`` and any other column, geometry included).
+    reach
+        :func:`measure_reach` of the same snapshot.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy (same class, same rows and order) with, after its own columns:
+        ``population``, ``jeunes_0_19``, per threshold T ``jeunes_{T}km``,
+        ``part_jeunes_{T}km`` (0–1) and, when measured, ``part_jeunes_{T}km_existantes``,
+        then ``nb_communes``, ``nb_communes_sans_donnees``, ``methode_distance``,
+        ``facteur_detour``. Shares rounded to 4 decimals (0.01 %); NA where unknown
+        (Mayotte), never 0.
+    """
+    columns = ["population", YOUNG]
+    for t in reach.options.thresholds_km:
+        share = f"part_jeunes_{_label(t)}km"
+        columns += [f"jeunes_{_label(t)}km", share]
+        if f"{share}_existantes" in reach.departements.columns:
+            columns.append(f"{share}_existantes")
+    columns += ["nb_communes", "nb_communes_sans_donnees", "methode_distance", "facteur_detour"]
+    table = reach.departements.set_index(reach.departements["departement"].astype(str))
+    out = departements.copy()
+    codes = out["code"].astype(str)
+    geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for column in columns:
+        values = codes.map(table[column])
+        if column.startswith("nb_"):  # a département without communes has none
+            out[column] = values.fillna(0).astype("int64")
+        else:
+            out[column] = values.astype(table[column].dtype) if len(values) else values
+        if column.startswith("part_jeunes_"):
+            out[column] = out[column].round(SHARE_DECIMALS)
+    if geometry is not None:  # the geometry last, as the layers have it
+        out = out[[c for c in out.columns if c != geometry] + [geometry]]
+    return out
+
+
+def communes_layer(reach: Reach) -> gpd.GeoDataFrame:
+    """Return the communes of a reach as the ``communes_acces`` point layer (EPSG:4326).
+
+    Distances rounded to 10 m (``distance_km`` to 2 decimals), the commune's point as
+    geometry (its longitude and latitude are not repeated), ``methode_distance`` last.
+    """
+    from pipeline.schema import COMMUNES_COLUMNS
+
+    frame = reach.communes
+    first = [c for c in COMMUNES_COLUMNS if c in frame.columns]
+    extra = ["distance_route_estimee_km"] if "distance_route_estimee_km" in frame.columns else []
+    out = pd.DataFrame(frame[first + extra]).copy()
+    for column in ("distance_km", *extra):
+        out[column] = out[column].round(2)
+    out["methode_distance"] = reach.options.method
+    points = shapely.points(frame["longitude"].to_numpy(dtype=float),
+                            frame["latitude"].to_numpy(dtype=float))
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry=points, crs="EPSG:4326")
+
+
+def reach_over_time(communes: pd.DataFrame, sites_by_date: Mapping[dt.date, pd.DataFrame], *,
+                    options: ReachOptions | None = None) -> pd.DataFrame:
+    """Return the shares of young people within reach at each date, nationally and by département.
+
+    Parameters
+    ----------
+    communes
+        The demand, :func:`commune_points`.
+    sites_by_date
+        Date → the sites reaching young people that day (the open ones), as in
+        :func:`nearest_sites`.
+    options
+        Thresholds and detour factor (the picks are not made here).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per date for France (``perimetre`` ``"france"``, ``departement`` NA), then
+        one per département and date (``"departement"``): ``perimetre, departement, date``
+        (ISO text, the GeoPackage's DATE), ``nb_sites`` (in the département, or in all),
+        ``jeunes_0_19``, per threshold ``jeunes_{T}km`` and ``part_jeunes_{T}km`` (rounded to
+        4 decimals), then ``methode_distance``, ``facteur_detour``. Sorted by département
+        (France first), then date.
+    """
+    options = options or ReachOptions()
+    thresholds = options.thresholds_km
+    columns = [YOUNG]
+    for t in thresholds:
+        columns += [f"jeunes_{_label(t)}km", f"part_jeunes_{_label(t)}km"]
+    columns += ["methode_distance", "facteur_detour"]
+    frames = []
+    for day in sorted(sites_by_date):
+        sites = sites_by_date[day]
+        near = nearest_sites(communes, sites, detour_factor=options.detour_factor)
+        national = reach_national(near, thresholds_km=thresholds,
+                                  detour_factor=options.detour_factor)
+        by_dep = reach_by_departement(near, thresholds_km=thresholds,
+                                      detour_factor=options.detour_factor)
+        counts = sites["departement"].astype(str).value_counts()
+        national = national.assign(perimetre="france", nb_sites=len(sites))
+        national["departement"] = pd.Series(pd.NA, index=national.index, dtype="string")
+        by_dep = by_dep.assign(perimetre="departement", nb_sites=by_dep["departement"].map(
+            counts).fillna(0).astype("int64"))
+        for frame in (national, by_dep):
+            frame["date"] = day.isoformat()
+            frames.append(frame[["perimetre", "departement", "date", "nb_sites", *columns]])
+    if not frames:
+        return pd.DataFrame(columns=["perimetre", "departement", "date", "nb_sites", *columns])
+    out = pd.concat(frames, ignore_index=True)
+    out["departement"] = out["departement"].astype("string")
+    out["nb_sites"] = out["nb_sites"].astype("int64")
+    for t in thresholds:
+        out[f"part_jeunes_{_label(t)}km"] = out[f"part_jeunes_{_label(t)}km"].round(SHARE_DECIMALS)
+    out = out.assign(_france=out["perimetre"].ne("france"))
+    out = out.sort_values(["_france", "departement", "date"], kind="stable", na_position="first")
+    return out.drop(columns="_france").reset_index(drop=True)
+
+
+def _with_places(frame: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
+    """Insert the département's and région's names after ``departement``."""
+    lookup = places.set_index(places["departement"].astype(str))
+    out = frame.copy()
+    at = list(out.columns).index("departement") + 1
+    for offset, column in enumerate(("nom_departement", "code_region", "nom_region")):
+        values = out["departement"].astype(str).map(lookup[column])
+        out.insert(at + offset, column, values.astype("string"))
+    return out
+
+
 # --- helpers -----------------------------------------------------------------------------------
 def _reach(nearest: pd.DataFrame, key: str, thresholds_km: Sequence[float],
            detour_factor: float | None) -> pd.DataFrame:
@@ -513,9 +878,17 @@ def _site_table(sites: pd.DataFrame, id_column: str | None,
     return ids[order], territory[order], lon[order], lat[order]
 
 
+@functools.cache
+def _transformer(crs: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
 def _project(lon: np.ndarray, lat: np.ndarray, crs: str) -> np.ndarray:
-    points = gpd.GeoSeries(shapely.points(lon, lat), crs="EPSG:4326").to_crs(crs)
-    return np.asarray(points.values, dtype=object)
+    # The transformer geopandas' to_crs builds, on the coordinate arrays: the same values,
+    # five times faster than points in WGS84 reprojected (a snapshot projects 35,000 points
+    # several times).
+    x, y = _transformer(crs).transform(lon, lat)
+    return shapely.points(x, y)
 
 
 def _thresholds(thresholds_km: Iterable[float]) -> list[float]:

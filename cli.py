@@ -42,7 +42,7 @@ from pipeline.outputs.maps.layout import PRESETS
 if TYPE_CHECKING:
     from pipeline.run import Drawing
     from pipeline.sources.inputs import Sources
-    from pipeline.steps.reach import ReachOptions
+    from pipeline.steps.reach_options import ReachOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("ecoles_map")
@@ -215,7 +215,7 @@ def distance_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _reach(reach_km: tuple[float, ...], detour: float | None, where_next: int) -> ReachOptions:
     """Build the library's ReachOptions (values already checked at parse time)."""
-    from pipeline.steps.reach import ReachOptions
+    from pipeline.steps.reach_options import ReachOptions
 
     return ReachOptions(thresholds_km=reach_km, detour_factor=detour, where_next=where_next)
 

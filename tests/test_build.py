@@ -181,6 +181,7 @@ def test_cli_and_build_import_no_heavy_library():
 
     code = ("import sys, cli, pipeline.run, pipeline.sources.inputs\n"
             "import pipeline.outputs.maps.mapdata\n"
+            "cli._reach((30.0, 45.0), None, 10)  # the reach options, as build parses them\n"
             "heavy = [m for m in ('pandas', 'geopandas', 'matplotlib', 'pyogrio', 'requests')"
             " if m in sys.modules]\n"
             "assert not heavy, heavy\n")

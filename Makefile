@@ -32,9 +32,10 @@ DEPS := $(EMBEDDED) $(CODE) requirements/run.txt
 PROCESSED := $(addprefix data/processed/,couverture.gpkg ecoles.csv ecoles.md \
                rapprochement.md registre.csv acces_departements.csv \
                communes_les_plus_eloignees.csv ou_ensuite.csv)
-MAP := $(addprefix maps/ecoles-de-production-2021.,png svg pdf txt html)
-FIGURES := $(foreach p,slide social square,$(foreach x,png svg txt,\
-             maps/ecoles-de-production-2021-$(p).$(x)))
+MAP := $(addprefix maps/ecoles-de-production-2021.,png svg pdf txt html) \
+       $(addprefix maps/acces-30km-2021.,png svg pdf txt)
+FIGURES := $(foreach m,ecoles-de-production acces-30km,$(foreach p,slide social square,\
+             $(foreach x,png svg txt,maps/$(m)-2021-$(p).$(x))))
 HISTORY_DIR := maps/historique
 HISTORY := $(HISTORY_DIR)/ecoles-de-production-historique.gif \
            $(HISTORY_DIR)/ecoles-de-production-historique.html \

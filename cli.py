@@ -474,12 +474,13 @@ def _openings_for(day: dt.date | None, openings: Path) -> Path | None:
 def render(couverture: Path, presets: tuple[str, ...], basemap: str | None,
            cache_dir: Path | None, font: str | None, labels: bool | None, maps_dir: Path,
            jobs: int) -> None:
-    """Draw the map of the coverage GeoPackage COUVERTURE (PNG, SVG, alternative text).
+    """Draw the maps of the coverage GeoPackage COUVERTURE (PNG, SVG, PDF, alternative text).
 
     COUVERTURE is a GeoPackage written by `join`, `build` or `history`: the annex gives
-    ecoles-de-production-2021[-<preset>].{png,svg,txt}, a dated one
-    ecoles-de-production-<date>[-<preset>].{png,svg,txt}. Manual label offsets are read from
-    data/raw/etiquettes.csv when it exists.
+    ecoles-de-production-2021[-<preset>].*, a dated one ecoles-de-production-<date>[-<preset>].*;
+    with its reach columns, also the reach map acces-<km>km-2021[-<preset>].* (or -<date>).
+    A4 adds the print PDF. Manual label offsets are read from data/raw/etiquettes.csv when it
+    exists.
     """
     drawing = _drawing(jobs)
     with drawing:

@@ -339,6 +339,13 @@ CATEGORY_STYLE: Final[dict[str, dict[str, str]]] = {
         "label": "Lauréat de l'AMI annoncé, pas encore ouvert",
         "gid": "laureats-annonces",
     },
+    # The reach map: every site that reaches, one symbol (the fill is the message).
+    "site_acces": {
+        "colour": BLUE_FRANCE,
+        "marker": "o",
+        "label": "Site d'une école de production ou d'un lauréat",
+        "gid": "sites-acces",
+    },
 }
 
 #: How each département coverage status is filled (keys are ``statut`` values). The newly
@@ -382,7 +389,23 @@ STATUS_STYLE: Final[dict[str, dict[str, str]]] = {
         "label": "Département avec un lauréat de l'AMI annoncé, rien d'ouvert",
         "gid": "departements-annonces",
     },
+    # The reach map (the share of young people within the first threshold): five classes of
+    # ColorBrewer's sequential YlGn, ordered by lightness, so that they read in greyscale
+    # and for every colour vision; navy markers with a white edge stay visible on all of
+    # them. A grey where the census has no ages (Mayotte): unknown, never 0.
+    **{key: {"colour": colour, "label": label, "gid": f"departements-{key.replace('_', '-')}"}
+       for key, colour, label in (
+           ("acces_0_20", "#FFFFCC", "Moins de 20\u00a0% des jeunes à portée"),
+           ("acces_20_40", "#C2E699", "De 20 à 40\u00a0% des jeunes à portée"),
+           ("acces_40_60", "#78C679", "De 40 à 60\u00a0% des jeunes à portée"),
+           ("acces_60_80", "#31A354", "De 60 à 80\u00a0% des jeunes à portée"),
+           ("acces_80_100", "#006837", "80\u00a0% des jeunes à portée ou plus"),
+           ("acces_inconnu", "#BDBDBD", "Pas de données d'âge"))},
 }
+#: Upper bounds of the reach map's classes (share of young people within the threshold).
+REACH_CLASSES: Final = ((0.2, "acces_0_20"), (0.4, "acces_20_40"), (0.6, "acces_40_60"),
+                        (0.8, "acces_60_80"), (1.0, "acces_80_100"))
+REACH_UNKNOWN: Final = "acces_inconnu"
 
 
 #: The choices of the command line's ``--boundaries`` (besides a file) and ``--geocoder``.
@@ -426,6 +449,16 @@ def map_stem(preset: str, day: dt.date | None = None) -> str:
         E.g. ``ecoles-de-production-2021``, ``ecoles-de-production-2023-12-31-slide``.
     """
     name = "ecoles-de-production-" + ("2021" if day is None else day.isoformat())
+    return name + ("" if preset == "a4" else f"-{preset}")
+
+
+def reach_map_stem(preset: str, day: dt.date | None, threshold_km: float) -> str:
+    """Return the file name (without extension) of a reach map, as :func:`map_stem` does.
+
+    E.g. ``acces-30km-2021``, ``acces-30km-2026-12-02-slide``.
+    """
+    km = f"{threshold_km:g}".replace(".", "_")
+    name = f"acces-{km}km-" + ("2021" if day is None else day.isoformat())
     return name + ("" if preset == "a4" else f"-{preset}")
 
 

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
-from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES, map_stem
+from pipeline import config
+from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES, map_stem, reach_map_stem
 from pipeline.errors import GeocodingError, PipelineError, Problem, RenderError, SourceDataError
 from pipeline.provenance import Provenance
 from pipeline.sources.inputs import Sources
@@ -456,11 +457,92 @@ class Snapshot:
     label_overrides: Mapping[str, tuple[float, float]] | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
     describe: Callable[[str], str] | None = None
+    reach: Reach | None = None
+    reach_map: ReachMap | None = None
 
     def alt_text_for(self, preset: str) -> str:
         """Return the alternative text sized for ``preset`` (a social post's is short)."""
         return self.describe(preset) if self.describe is not None else self.alt_text
-    reach: Reach | None = None
+
+
+@dataclass(frozen=True)
+class ReachMap:
+    """The map of the share of young people within the first threshold, by département.
+
+    Attributes
+    ----------
+    map
+        Its data and texts: the départements filled by class
+        (:data:`pipeline.config.REACH_CLASSES`), the sites that reach on top, no labels.
+    alt_text
+        Its alternative text.
+    threshold_km
+        The distance it shows the share within.
+    """
+
+    map: MapData
+    alt_text: str
+    threshold_km: float
+
+
+def _open_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the sites of a dated coverage open that day, the only ones that reach anyone."""
+    return sites[sites["ouverte"].astype(bool)]
+
+
+def _reach_class(share: float) -> str:
+    """Return the class of a share of young people within reach (NaN: no age data)."""
+    if share != share:  # NaN: the census has no ages there (Mayotte)
+        return config.REACH_UNKNOWN
+    return next(key for bound, key in config.REACH_CLASSES if share < bound or bound == 1.0)
+
+
+def _reach_map(departements: pd.DataFrame, reaching: gpd.GeoDataFrame, *,
+               day: dt.date | None, provenance: Provenance) -> ReachMap | None:
+    """Make the reach map of a snapshot from its départements' reach columns.
+
+    The same columns whether just measured or read back from a GeoPackage (``render``): the
+    first ``part_jeunes_{T}km`` is the threshold shown, ``jeunes_{T}km`` over
+    ``jeunes_0_19`` the national share, ``methode_distance`` and ``facteur_detour`` the
+    method. None when the départements carry no reach.
+    """
+    import re
+
+    from pipeline.outputs.maps.mapdata import map_data
+    from pipeline.outputs.maps.texts import reach_alt_text, reach_map_texts
+    from pipeline.steps.reach_options import STRAIGHT_LINE, ReachOptions
+
+    shares = [m for c in departements.columns
+              if (m := re.fullmatch(r"part_jeunes_(\d+(?:_\d+)?)km", str(c)))]
+    if not shares:
+        return None
+    label = shares[0].group(1)
+    threshold = float(label.replace("_", "."))
+    share = departements[shares[0].group(0)].astype(float)
+    within, young = departements[f"jeunes_{label}km"].sum(), departements["jeunes_0_19"].sum()
+    national = float(within / young) if young else None
+    straight = departements["methode_distance"].eq(STRAIGHT_LINE).all()
+    method = ReachOptions(thresholds_km=(threshold,), detour_factor=None if straight else float(
+        departements["facteur_detour"].iloc[0])).describe()
+    filled = departements.assign(statut=[_reach_class(v) for v in share])
+    sites = reaching[reaching["categorie"].isin(list(config.CATEGORY_STYLE))].copy()
+    sites["categorie"] = "site_acces"
+    classes = {str(k): int(v) for k, v in filled["statut"].value_counts().items()}
+    texts = reach_map_texts(day=day, threshold_km=threshold, national_share=national,
+                            classes=classes, nb_sites=len(sites), method=method,
+                            provenance=provenance)
+    ranked = filled.assign(share=share).dropna(subset=["share"])
+    ranked = ranked.sort_values(["share", "code"], ascending=[False, True], kind="stable")
+    best = [f"{n} ({round(100 * v)}\u00a0%)" for n, v in zip(ranked["nom"][:3],
+                                                              ranked["share"][:3], strict=True)]
+    none_within = int((ranked["share"] == 0).sum())
+    tail = ranked[::-1][:3]
+    worst = [n if none_within > 1 else f"{n} ({round(100 * v)}\u00a0%)"
+             for n, v in zip(tail["nom"], tail["share"], strict=True)]
+    data = map_data(sites, filled, provenance=provenance, **texts)  # type: ignore[arg-type]
+    alt = reach_alt_text(day=day, threshold_km=threshold, national_share=national,
+                         best=best, worst=worst, none_within=none_within, method=method)
+    return ReachMap(data, alt, threshold)
 
 
 def _csv_bytes(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
@@ -613,7 +695,9 @@ def _annex_snapshot(prepared: Prepared, *, reach: ReachOptions | None = None) ->
         summary=_with_reach_text(reconciliation.text(), measured),
         labels="auto", label_overrides=prepared.label_overrides, reach=measured,
         describe=functools.partial(_annex_alt_text, coverage.sites, coverage.departements,
-                                   data))
+                                   data),
+        reach_map=_reach_map(coverage.departements, coverage.sites, day=None,
+                             provenance=prepared.provenance))
 
 
 def _annex_alt_text(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, data: MapData,
@@ -738,7 +822,7 @@ def dated_snapshot(prepared: Prepared, day: dt.date, *,
     coverage = coverage_on(prepared, day)
     data, description, counts = _dated_map(coverage, day, prepared.provenance)
     coverage, measured = _measure(prepared, coverage, _reach_options(reach),
-                                  reaching=coverage.sites[coverage.sites["ouverte"]])
+                                  reaching=_open_sites(coverage.sites))
     dates = [d for d in history_dates(openings, until=day) if d <= day] + [day]
     reconciled = reconcile_over_time(prepared.registry, openings,
                                      departement_of_site=prepared.departement_of_site)
@@ -760,7 +844,9 @@ def dated_snapshot(prepared: Prepared, day: dt.date, *,
         departements=coverage.departements, history=_history_table(prepared, dates),
         map=data, alt_text=description, tables=tables, metadata=metadata,
         provenance=prepared.provenance, summary=_with_reach_text(summary, measured),
-        labels=False, label_overrides=None, counts=counts, reach=measured)
+        labels=False, label_overrides=None, counts=counts, reach=measured,
+        reach_map=_reach_map(coverage.departements, _open_sites(coverage.sites),
+                             day=day, provenance=prepared.provenance))
 
 
 # --- Reading a snapshot back ----------------------------------------------------------------
@@ -802,7 +888,9 @@ def read_snapshot(path: str | os.PathLike[str], *,
             alt_text=_annex_alt_text(read.sites, read.departements, data, "a4"), tables={},
             describe=functools.partial(_annex_alt_text, read.sites, read.departements, data),
             metadata=read.metadata, provenance=provenance or Provenance("", "", "", ""),
-            summary="", labels="auto", label_overrides=overrides)
+            summary="", labels="auto", label_overrides=overrides,
+            reach_map=_reach_map(read.departements, read.sites, day=None,
+                                 provenance=provenance or Provenance("", "", "", "")))
     import pandas as pd
 
     from pipeline.steps.join import Coverage
@@ -814,7 +902,9 @@ def read_snapshot(path: str | os.PathLike[str], *,
         day=read.day, annex=False, names=OutputNames.dated(read.day), sites=read.sites,
         departements=read.departements, history=None, map=data, alt_text=description,
         tables={}, metadata=read.metadata, provenance=provenance or Provenance("", "", "", ""),
-        summary="", labels=False, counts=counts)
+        summary="", labels=False, counts=counts,
+        reach_map=_reach_map(read.departements, _open_sites(read.sites), day=read.day,
+                             provenance=provenance or Provenance("", "", "", "")))
 
 
 # --- Drawing in parallel -------------------------------------------------------------------
@@ -910,7 +1000,7 @@ class Drawing:
 def _stage_map(staging: Staging, drawing: Drawing, stem: Path, data: MapData, alt: str, *,
                preset: str, labels: Labels,
                overrides: Mapping[str, tuple[float, float]] | None, basemap: Basemap | None,
-               font: str | None) -> list[Path]:
+               font: str | None, pdf_title: str | None = None) -> list[Path]:
     """Stage one map's files (PNG, SVG, the print PDF for A4, alternative text).
 
     The one place that writes a map, whichever command draws it.
@@ -923,7 +1013,7 @@ def _stage_map(staging: Staging, drawing: Drawing, stem: Path, data: MapData, al
         files = tuple((fmt, stem.with_name(f"{stem.name}.{fmt}")) for fmt in formats)
         drawing.submit(MapJob(data, preset, tuple((f, staging.path(t)) for f, t in files),
                               labels=labels, label_overrides=overrides, basemap=basemap,
-                              font=font))
+                              font=font, pdf_title=pdf_title))
         targets += [t for _, t in files]
     text = stem.with_name(f"{stem.name}.txt")
     write_text(alt, staging.path(text))
@@ -1004,7 +1094,16 @@ def publish(snap: Snapshot, *, processed_dir: str | os.PathLike[str],
                 staging, drawing, Path(maps_dir) / snap.names.map_stem(preset), snap.map,
                 snap.alt_text_for(preset), preset=preset,
                 labels=snap.labels if labels is None else labels,
-                overrides=snap.label_overrides, basemap=tiles, font=font)
+                overrides=snap.label_overrides, basemap=tiles, font=font,
+                pdf_title=None if snap.annex else snap.map.title)
+            if snap.reach_map is not None:
+                reach_map = snap.reach_map
+                stem = reach_map_stem(preset, None if snap.annex else snap.day,
+                                      reach_map.threshold_km)
+                written += _stage_map(
+                    staging, drawing, Path(maps_dir) / stem, reach_map.map,
+                    reach_map.alt_text, preset=preset, labels=False, overrides=None,
+                    basemap=tiles, font=font, pdf_title=reach_map.map.title)
         if "tables" in parts:
             folder = Path(processed_dir)
             gpkg = folder / snap.names.gpkg
@@ -1178,7 +1277,7 @@ def publish_history(prepared: Prepared, *, dates: Sequence[dt.date],
         last = snaps[-1]
         over_time = None
         if options is not None:
-            reaching = {s.day: s.sites[s.sites["ouverte"]] for s in snaps}
+            reaching = {s.day: _open_sites(s.sites) for s in snaps}
             over_time = reach_over_time(prepared.communes, reaching, options=options)
         gpkg = Path(gpkg_path)
         write_coverage_gpkg(last.sites, last.departements, staging.path(gpkg),

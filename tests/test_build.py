@@ -15,7 +15,9 @@ OUTPUTS = ("p/couverture.gpkg", "p/ecoles.csv", "p/ecoles.md", "p/rapprochement.
            "p/registre.csv", "p/acces_departements.csv", "p/communes_les_plus_eloignees.csv",
            "p/ou_ensuite.csv", "m/ecoles-de-production-2021.png",
            "m/ecoles-de-production-2021.svg", "m/ecoles-de-production-2021.pdf",
-           "m/ecoles-de-production-2021.txt", "m/ecoles-de-production-2021.html")
+           "m/ecoles-de-production-2021.txt", "m/ecoles-de-production-2021.html",
+           "m/acces-30km-2021.png", "m/acces-30km-2021.svg", "m/acces-30km-2021.pdf",
+           "m/acces-30km-2021.txt")
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +53,18 @@ def test_build_is_byte_identical_serial_or_forked(built, tmp_path):
     result = build(tmp_path, "--jobs", "1")
     assert result.exit_code == 0, result.output
     assert snapshot(tmp_path) == snapshot(built)
+
+
+def test_render_draws_the_reach_map_from_the_geopackage_as_build_did(built, tmp_path):
+    """``render`` reads the reach columns back: the same reach map, byte for byte."""
+    result = CliRunner().invoke(main, ["render", str(built / "p/couverture.gpkg"),
+                                       "--maps-dir", str(tmp_path), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    for ext in ("svg", "pdf", "txt"):
+        name = f"acces-30km-2021.{ext}"
+        assert (tmp_path / name).read_bytes() == (built / "m" / name).read_bytes(), name
+    alt = (tmp_path / "acces-30km-2021.txt").read_text(encoding="utf-8")
+    assert "En France, 50\u00a0% des jeunes" in alt and "Paris (100\u00a0%)" in alt
 
 
 def test_registre_equals_ingest_output(built, tmp_path):
@@ -97,8 +111,8 @@ def test_build_as_of_another_date_names_outputs_after_it(tmp_path):
     result = build(tmp_path, "--as-of", "2024-12-31", "--jobs", "1")
     assert result.exit_code == 0, result.output
     maps = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert maps == [f"ecoles-de-production-2024-12-31.{x}"
-                    for x in ("html", "pdf", "png", "svg", "txt")]
+    assert maps == [f"acces-30km-2024-12-31.{x}" for x in ("pdf", "png", "svg", "txt")] + [
+        f"ecoles-de-production-2024-12-31.{x}" for x in ("html", "pdf", "png", "svg", "txt")]
     alt = (tmp_path / "m" / "ecoles-de-production-2024-12-31.txt").read_text(encoding="utf-8")
     assert "31 décembre 2024" in alt
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [
@@ -120,6 +134,8 @@ def test_build_as_of_a_date_leaves_the_annex_outputs_intact(built):
         (built / "p" / name).unlink()
     for ext in ("png", "svg", "pdf", "txt", "html"):
         (built / "m" / f"ecoles-de-production-2024-06-30.{ext}").unlink()
+    for ext in ("png", "svg", "pdf", "txt"):
+        (built / "m" / f"acces-30km-2024-06-30.{ext}").unlink()
 
 
 @pytest.mark.parametrize("value", ["2019-02-30", "2021-11-22", "2999-01-01", "31/12/2024"])

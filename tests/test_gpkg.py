@@ -13,7 +13,7 @@ from pathlib import Path
 import pyogrio
 import pytest
 
-from pipeline.config import CATEGORY_STYLE, STATUS_STYLE
+from pipeline import config
 from pipeline.outputs.gpkg import (
     LAYER_DESCRIPTIONS,
     LAYER_TITLES,
@@ -28,8 +28,16 @@ from pipeline.outputs.qgis_styles import (
     ecoles_sld,
 )
 from pipeline.provenance import Provenance
+from pipeline.schema import ANNEX_CATEGORIES, ANNEX_STATUSES, DATED_CATEGORIES, DATED_STATUSES
 from pipeline.steps.join import Coverage, mark_coverage
 from tests.test_join import site, sites_frame, squares
+
+# What a coverage GeoPackage can hold: the map's styles less the reach map's own (its
+# classes and its one site symbol are drawn from columns, never stored as values).
+CATEGORY_STYLE = {k: v for k, v in config.CATEGORY_STYLE.items()
+                  if k in {*ANNEX_CATEGORIES, *DATED_CATEGORIES}}
+STATUS_STYLE = {k: v for k, v in config.STATUS_STYLE.items()
+                if k in {*ANNEX_STATUSES, *DATED_STATUSES}}
 
 METADATA = {"TITRE": "essai", "SOURCES": "IGN – ADMIN EXPRESS COG (2024)"}
 SHAPES = {"existante": "circle", "ingenierie": "triangle", "investissement": "square",

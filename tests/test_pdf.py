@@ -51,7 +51,7 @@ def test_two_builds_give_the_same_bytes(data, pdf, tmp_path):
 
 
 def test_no_page_is_refused(tmp_path):
-    with pytest.raises(RenderError, match="no page"):
+    with pytest.raises(RenderError, match="aucune page"):
         save_pdf([], tmp_path / "vide.pdf")
     assert not (tmp_path / "vide.pdf").exists()
 

@@ -473,9 +473,9 @@ def test_missing_basemap_file_and_unknown_font(sites, departements):
 
     with pytest.raises(RenderError, match="ni 'plan-ign' ni un fichier GeoTIFF existant"):
         basemap_source("nowhere.tif")
-    with pytest.raises(RenderError, match="font 'No Such Font'"):
+    with pytest.raises(RenderError, match="police 'No Such Font'"):
         plot_coverage(sites, departements, font="No Such Font")
-    with pytest.raises(RenderError, match="unknown map preset"):
+    with pytest.raises(RenderError, match="cadre inconnu"):
         plot_coverage(sites, departements, preset="poster")
 
 
@@ -599,11 +599,11 @@ def test_custom_category_status_and_legend(sites, departements, monkeypatch, tmp
 
 
 def test_unknown_legend_key_or_status_is_refused(sites, departements):
-    with pytest.raises(RenderError, match=r"'fermee'.*keys are"):
+    with pytest.raises(RenderError, match=r"'fermee'.*clés :"):
         plot_coverage(sites, departements, legend=[("fermee", "Écoles fermées")])
     deps = departements.copy()
     deps.loc[deps["code"] == "31", "statut"] = "inconnu"
-    with pytest.raises(RenderError, match=r"31 \('inconnu'\).*add a style"):
+    with pytest.raises(RenderError, match=r"31 \('inconnu'\).*ajoutez-lui un style"):
         plot_coverage(sites, deps)
 
 
@@ -713,13 +713,15 @@ def test_map_data_uses_spatial_departement_and_blank_labels(sites, departements)
 
 
 def test_map_data_refuses_missing_columns_and_inconsistent_fields(sites, departements):
-    with pytest.raises(RenderError, match=r"sites table lacks column\(s\) etiquette; run"):
+    with pytest.raises(RenderError,
+                       match=r"table des sites n'a pas la/les colonne\(s\) etiquette ; lancez"):
         map_data(sites.drop(columns="etiquette"), departements)
-    with pytest.raises(RenderError, match=r"départements table lacks column\(s\) statut"):
+    with pytest.raises(RenderError,
+                       match=r"table des départements n'a pas la/les colonne\(s\) statut"):
         plot_coverage(sites, departements.drop(columns="statut"))
     data = map_data(sites, departements)
     fields = {f: getattr(data, f) for f in data.__dataclass_fields__}
-    with pytest.raises(RenderError, match="different lengths"):
+    with pytest.raises(RenderError, match="longueurs différentes"):
         MapData(**{**fields, "site_lat": data.site_lat[:-1]})
     with pytest.raises(RenderError, match=r"\('fermee'\)"):
         MapData(**{**fields, "departement_statuts": ("fermee",) * len(data.departement_codes)})

@@ -322,6 +322,6 @@ def test_gif_refuses_frames_of_different_sizes(tmp_path):
 
     for name, size in (("a.png", (40, 20)), ("b.png", (20, 40))):
         Image.new("RGB", size, "white").save(tmp_path / name)
-    with pytest.raises(RenderError, match="same preset"):
+    with pytest.raises(RenderError, match="même cadre"):
         write_gif([tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "x.gif")
     assert not (tmp_path / "x.gif").exists()

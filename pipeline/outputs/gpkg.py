@@ -146,8 +146,8 @@ def coverage_metadata(sources: Mapping[str, Any] | None = None, *,
             sources = read_sources()
         except (OSError, ValueError) as exc:
             raise PipelineError(
-                f"cannot read the sources registry pipeline/data/sources.json ({exc}); "
-                "reinstall the package or pass metadata= explicitly") from exc
+                f"registre des sources pipeline/data/sources.json illisible ({exc}) ; "
+                "réinstallez le paquet ou passez metadata= explicitement") from exc
     external = sources.get("sources", {})
     products = sources.get("products", {})
     lines = []

@@ -1317,17 +1317,22 @@ def render_history_page(pages: Sequence[DatedPage], *, note: str,
         are more statuses than the page can switch.
     """
     if not pages:
-        raise RenderError("the page over time needs at least one date")
+        raise RenderError("erreur interne : la page dans le temps demande au moins une date")
     base = pages[-1]
     current = len(pages) - 1
     for page in pages:
         if page.data.departement_codes != base.data.departement_codes:
-            raise RenderError(f"the map of {page.day.isoformat()} has other départements than "
-                              f"that of {base.day.isoformat()}; draw every date on the same "
-                              "boundaries")
+            raise RenderError(f"la carte du {page.day.isoformat()} n'a pas les départements de "
+                              f"celle du {base.day.isoformat()} ; dessinez toutes les dates sur "
+                              "les mêmes limites")
+    # A département's statuses over time are written one digit per date: each status the
+    # pages use must be one of the first ten styles (the coverage statuses are).
     keys = list(config.STATUS_STYLE)
-    if len(keys) > 10:
-        raise RenderError("the page over time switches at most 10 département statuses")
+    beyond = sorted({s for page in pages for s in page.data.departement_statuts
+                     if keys.index(s) > 9})
+    if beyond:
+        raise RenderError(f"erreur interne : la page dans le temps ne sait pas basculer les "
+                          f"statuts {', '.join(beyond)}")
     panels = _panels(base.data)
     layers = []
     for page in pages:

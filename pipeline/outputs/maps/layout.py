@@ -217,5 +217,5 @@ def get_preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise KeyError(
-            f"unknown map preset {name!r}; choose one of {', '.join(PRESETS)}"
+            f"cadre inconnu {name!r} ; choisissez parmi {', '.join(PRESETS)}"
         ) from None

@@ -208,8 +208,8 @@ class MapData:
             n_sites.add(len(self.site_communes))
         if len(n_deps) != 1 or len(n_sites) != 1:
             raise RenderError(
-                "MapData fields of different lengths (départements: "
-                f"{sorted(n_deps)}, sites: {sorted(n_sites)}); build it with map_data()"
+                "erreur interne : champs de MapData de longueurs différentes (départements : "
+                f"{sorted(n_deps)}, sites : {sorted(n_sites)}) ; construisez-le avec map_data()"
             )
         _check_statuts(self.departement_codes, self.departement_statuts)
         check_legend(self.legend)
@@ -224,8 +224,9 @@ def _check_statuts(codes: Sequence[object], statuts: Sequence[object]) -> None:
     if unstyled:
         examples = ", ".join(f"{c} ({v!r})" for c, v in unstyled)
         raise RenderError(
-            f"départements with a 'statut' that has no fill in pipeline.config.STATUS_STYLE: "
-            f"{examples}; use one of {', '.join(config.STATUS_STYLE)} or add a style for it"
+            f"départements dont le 'statut' n'a pas de remplissage dans "
+            f"pipeline.config.STATUS_STYLE : {examples} ; utilisez l'un de "
+            f"{', '.join(config.STATUS_STYLE)} ou ajoutez-lui un style"
         )
 
 
@@ -276,8 +277,8 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise RenderError(
-                f"the {what} table lacks column(s) {', '.join(missing)}; run the join step "
-                "(ecoles-map join) to produce them"
+                f"la table des {what} n'a pas la/les colonne(s) {', '.join(missing)} ; lancez "
+                "l'étape join (ecoles-map join) pour les produire"
             )
     _check_statuts(departements["code"].astype(str).tolist(),
                    departements["statut"].astype(str).tolist())
@@ -291,7 +292,7 @@ def map_data(sites: gpd.GeoDataFrame, departements: gpd.GeoDataFrame, *,
     drawn = drawn.sort_values("id", kind="stable")
     lonlat = shapely.get_coordinates(np.asarray(drawn.geometry.values, dtype=object))
     if len(lonlat) != len(drawn):
-        raise RenderError("every site needs a point geometry; geocode the registry first")
+        raise RenderError("chaque site doit avoir un point : géocodez d'abord le registre")
     deps = departements.sort_values("code", kind="stable")
 
     def strings(values: Any) -> tuple[str, ...]:
@@ -346,7 +347,7 @@ def check_legend(legend: Sequence[tuple[str, str]]) -> None:
     for i, entry in enumerate(legend):
         if len(entry) != 2 or entry[0] not in known:
             raise RenderError(
-                f"legend entry {i} {entry!r} is not a (key, text) pair with a known key; "
-                f"keys are the categories and statuses of pipeline.config.CATEGORY_STYLE and "
-                f"STATUS_STYLE: {', '.join(known)}"
+                f"l'entrée de légende {i} {entry!r} n'est pas une paire (clé, texte) de clé "
+                f"connue ; clés : les catégories et statuts de pipeline.config.CATEGORY_STYLE "
+                f"et STATUS_STYLE : {', '.join(known)}"
             )

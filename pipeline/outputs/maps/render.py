@@ -477,6 +477,53 @@ def _texts(canvas: _Canvas, credit: str | None) -> list[Bbox]:
     return notes
 
 
+#: The lowest the legend may reach, as a fraction of the figure's height.
+_LEGEND_FLOOR: Final = 0.01
+
+
+def _legend_box(canvas: _Canvas, handles: Sequence[Artist], texts: Sequence[str],
+                renderer: Any, *, ncol: int) -> tuple[Any, float]:
+    """Make the legend in ``ncol`` columns, texts wrapped to fit; return it and its height."""
+    fig = canvas.fig
+    layout = canvas.layout
+    prop = FontProperties(size=layout.legend)
+    # Room taken by the keys: handle, padding.
+    keys_px = canvas.px(layout.legend * (1.4 + 0.7))
+    column_gap_px = canvas.px(layout.legend * 1.0) if ncol > 1 else 0.0
+    text_px = (layout.legend_width * fig.bbox.width - column_gap_px * (ncol - 1)) / ncol \
+        - keys_px
+    wrapped = [wrap_text(text, prop, text_px, fig.dpi) for text in texts]
+    legend = fig.legend(handles, wrapped, loc="upper left",
+                        bbox_to_anchor=layout.legend_anchor, ncol=ncol,
+                        frameon=False, fontsize=layout.legend, handlelength=1.4,
+                        handleheight=1.2, handletextpad=0.7, labelspacing=0.55,
+                        columnspacing=1.0, borderaxespad=0.0, borderpad=0.0,
+                        alignment="left")
+    legend.remove()  # drawn by its layer
+    legend.set_figure(fig)
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+    return legend, _extent(legend, renderer).height
+
+
+def _legend_top(canvas: _Canvas, x: float, top: float, height: float,
+                notes: Sequence[Bbox]) -> float:
+    """Return the legend's upper edge: ``top``, or under the insets and notes in its way."""
+    fig = canvas.fig
+    layout = canvas.layout
+    gap = canvas.px(layout.legend * 0.6) / fig.bbox.height
+    right = x + layout.legend_width
+    blockers = [(f.box[1], f.box[1] + f.box[3], f.box[0], f.box[0] + f.box[2])
+                for f in canvas.frames.of_kind("inset", "strip")]
+    blockers += [(b.y0, b.y1, b.x0, b.x1) for b in notes]
+    for bottom, upper, bx0, bx1 in sorted(blockers, key=lambda b: -b[1]):
+        if bx1 <= x or bx0 >= right:
+            continue
+        if bottom < top and upper > top - height:
+            top = bottom - gap
+    return top
+
+
 def _legend(canvas: _Canvas, entries: Sequence[tuple[str, str]], renderer: Any,
             notes: Sequence[Bbox]) -> None:
     """Draw the legend entries as a matplotlib Legend (text stays text).
@@ -497,32 +544,15 @@ def _legend(canvas: _Canvas, entries: Sequence[tuple[str, str]], renderer: Any,
         else:
             handles.append(Patch(facecolor=config.STATUS_STYLE[key]["colour"],
                                  edgecolor=EDGE_COLOUR, linewidth=0.4))
-    prop = FontProperties(size=layout.legend)
-    # Room taken by the keys: handle, padding.
-    keys_px = canvas.px(layout.legend * (1.4 + 0.7))
-    text_px = layout.legend_width * fig.bbox.width - keys_px
-    wrapped = [wrap_text(text, prop, text_px, fig.dpi) for _, text in entries]
-    x, top = layout.legend_anchor
-    legend = fig.legend(handles, wrapped, loc="upper left", bbox_to_anchor=(x, top),
-                        frameon=False, fontsize=layout.legend, handlelength=1.4,
-                        handleheight=1.2, handletextpad=0.7, labelspacing=0.55,
-                        borderaxespad=0.0, borderpad=0.0, alignment="left")
-    legend.remove()  # drawn by its layer
-    legend.set_figure(fig)
-    for text in legend.get_texts():
-        text.set_parse_math(False)
-    box = _extent(legend, renderer)
-    height = box.height
-    gap = canvas.px(layout.legend * 0.6) / fig.bbox.height
-    right = x + layout.legend_width
-    blockers = [(f.box[1], f.box[1] + f.box[3], f.box[0], f.box[0] + f.box[2])
-                for f in canvas.frames.of_kind("inset", "strip")]
-    blockers += [(b.y0, b.y1, b.x0, b.x1) for b in notes]
-    for bottom, upper, bx0, bx1 in sorted(blockers, key=lambda b: -b[1]):
-        if bx1 <= x or bx0 >= right:
-            continue
-        if bottom < top and upper > top - height:
-            top = bottom - gap
+    x = layout.legend_anchor[0]
+    # One column, or two when one would run off the bottom of the figure (a long legend
+    # in a small format, such as the reach map's classes on the square card).
+    for ncol in (1, 2):
+        legend, height = _legend_box(canvas, handles, [t for _, t in entries], renderer,
+                                     ncol=ncol)
+        top = _legend_top(canvas, x, layout.legend_anchor[1], height, notes)
+        if top - height >= _LEGEND_FLOOR:
+            break
     legend.set_bbox_to_anchor((x, top), transform=fig.transFigure)
     legend.set_gid("legende-entrees")
     canvas.layers["legende"].append(legend)
@@ -568,9 +598,9 @@ def _check_font(font: str) -> None:
         findfont(FontProperties(family=font), fallback_to_default=False)
     except ValueError as exc:
         raise RenderError(
-            f"font {font!r} is not installed or not known to matplotlib; install it or "
-            f"choose another (default {DEFAULT_FONT!r}). Matplotlib lists the fonts it knows "
-            "with: python -c \"import matplotlib.font_manager as f; "
+            f"police {font!r} non installée ou inconnue de matplotlib ; installez-la ou "
+            f"choisissez-en une autre (par défaut {DEFAULT_FONT!r}). Les polices connues : "
+            "python -c \"import matplotlib.font_manager as f; "
             "print(sorted({x.name for x in f.fontManager.ttflist}))\""
         ) from exc
 

@@ -260,7 +260,7 @@ def save_map(fig: Figure, png_path: str | os.PathLike[str] | None,
             with atomic_path(svg_path) as tmp:
                 Path(tmp).write_bytes(svg)
     except OSError as exc:
-        raise RenderError(f"cannot write the map: {exc}") from exc
+        raise RenderError(f"impossible d'écrire la carte : {exc}") from exc
 
 
 #: A4 in inches (210 × 297 mm): the PDF's pages, whatever the figure's rounding to pixels.
@@ -326,7 +326,7 @@ def save_pdf(figures: Sequence[Figure], path: str | os.PathLike[str], *,
     from matplotlib.backends.backend_pdf import PdfPages
 
     if not figures:
-        raise RenderError("no page to print; draw the map first")
+        raise RenderError("aucune page à imprimer : dessinez d'abord la carte")
     metadata = {"Title": title, "Subject": subject or "Carte et liste des projets",
                 "Creator": "ecoles-map", "CreationDate": None, "ModDate": None}
     buffer = io.BytesIO()
@@ -349,7 +349,7 @@ def save_pdf(figures: Sequence[Figure], path: str | os.PathLike[str], *,
         with atomic_path(path) as tmp:
             Path(tmp).write_bytes(buffer.getvalue())
     except OSError as exc:
-        raise RenderError(f"cannot write the PDF: {exc}") from exc
+        raise RenderError(f"impossible d'écrire le PDF : {exc}") from exc
 
 
 def save_chart(fig: Figure, png_path: str | os.PathLike[str],
@@ -375,7 +375,7 @@ def save_chart(fig: Figure, png_path: str | os.PathLike[str],
             with atomic_path(svg_path) as tmp:
                 fig.savefig(tmp, format="svg", metadata={"Date": None})
     except OSError as exc:
-        raise RenderError(f"cannot write the chart: {exc}") from exc
+        raise RenderError(f"impossible d'écrire le graphique : {exc}") from exc
 
 
 def brand_colours() -> list[str]:
@@ -478,15 +478,15 @@ def write_gif(frames: Sequence[str | os.PathLike[str]], path: str | os.PathLike[
     from PIL import Image
 
     if not frames:
-        raise RenderError("no map to animate; render at least one date")
+        raise RenderError("aucune carte à animer : dessinez au moins une date")
     rgbs = []
     size = None
     for frame in frames:
         with Image.open(frame) as img:
             if size is not None and img.size != size:
-                raise RenderError(f"{frame}: {img.size[0]}×{img.size[1]} px, but the first "
-                                  f"frame is {size[0]}×{size[1]}; render all dates with the "
-                                  "same preset")
+                raise RenderError(f"{frame} : {img.size[0]}×{img.size[1]} px, mais la "
+                                  f"première image fait {size[0]}×{size[1]} ; dessinez toutes "
+                                  "les dates dans le même cadre")
             size = img.size
             w = width or (img.size[0] if img.size[0] <= GIF_MAX_WIDTH else GIF_WIDTH)
             height = round(img.size[1] * w / img.size[0])
@@ -543,6 +543,8 @@ class MapJob:
     label_overrides: Mapping[str, tuple[float, float]] | None = None
     basemap: Basemap | None = None
     font: str | None = None
+    #: The PDF's document title (None: the annex's, :data:`PDF_TITLE`).
+    pdf_title: str | None = None
 
 
 def draw_and_save(job: MapJob) -> list[Path]:
@@ -563,8 +565,10 @@ def draw_and_save(job: MapJob) -> list[Path]:
     if "pdf" in paths:
         from pipeline.outputs.maps.projects import print_pages
 
-        save_pdf(print_pages(job.data, label_overrides=job.label_overrides, font=job.font,
-                             labels=job.labels, basemap=job.basemap), paths["pdf"])
+        pages = print_pages(job.data, label_overrides=job.label_overrides, font=job.font,
+                            labels=job.labels, basemap=job.basemap)
+        save_pdf(pages, paths["pdf"], title=job.pdf_title or PDF_TITLE,
+                 subject="Carte et liste des projets" if len(pages) > 1 else "Carte")
         return [paths["pdf"]]
     fig = draw_map(job.data, preset=job.preset, labels=job.labels,
                    label_overrides=job.label_overrides, basemap=job.basemap, font=job.font)

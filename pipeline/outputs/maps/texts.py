@@ -562,6 +562,125 @@ def dated_alt_text(day: dt.date, counts: Mapping[str, int]) -> str:
     return text + "\n"
 
 
+# --- The reach map ------------------------------------------------------------------------
+def _percent(share: float) -> str:
+    """Write a share as French prose: 0.504 → "50 %"."""
+    return f"{round(100 * share)}\u00a0%"
+
+
+def _km(km: float) -> str:
+    return f"{km:g}".replace(".", ",") + "\u00a0km"
+
+
+#: The reach classes as the small formats name them.
+_SHORT_CLASSES: Final = {"acces_0_20": "Moins de 20\u00a0%", "acces_20_40": "20 à 40\u00a0%",
+                         "acces_40_60": "40 à 60\u00a0%", "acces_60_80": "60 à 80\u00a0%",
+                         "acces_80_100": "80\u00a0% ou plus",
+                         "acces_inconnu": "Inconnu (Mayotte)"}
+
+
+def reach_map_texts(*, day: dt.date | None, threshold_km: float, national_share: float | None,
+                    classes: Mapping[str, int], nb_sites: int, method: str,
+                    provenance: Provenance | None) -> dict[str, object]:
+    """Return the texts of the reach map, as :func:`map_data` takes them (keywords).
+
+    Parameters
+    ----------
+    day
+        The date of the map; None for the annex.
+    threshold_km
+        The distance the map shows the share within.
+    national_share
+        The share of young people within it, France (0–1), if known.
+    classes
+        Number of départements in each class (keys of ``config.REACH_CLASSES`` and
+        ``config.REACH_UNKNOWN``).
+    nb_sites
+        The sites that reach.
+    method
+        How distances are measured (:meth:`pipeline.steps.reach_options.ReachOptions.describe`).
+    provenance
+        Where the départements came from, credited on the source line.
+
+    Returns
+    -------
+    dict
+        ``title``, ``subtitle``, ``legend``, ``source_line`` and ``short``.
+    """
+    when = "en novembre 2021" if day is None else f"au {french_date(day)}"
+    title = (f"Part des jeunes de 0 à 19 ans à moins de {_km(threshold_km)} d'une école de "
+             f"production, par département, {when}")
+    subtitle = (f"{nb_sites} {'sites' if day is None else 'écoles ouvertes'} ; "
+                if nb_sites else "") + (
+        f"en France, {_percent(national_share)} des jeunes à moins de {_km(threshold_km)}"
+        if national_share is not None else "")
+    # On the annex every site of the map reaches (laureates included, as the annex counts
+    # them); on a date, only the schools open that day.
+    sites = ("Site d'une école de production ou d'un lauréat de l'AMI" if day is None
+             else "École de production ouverte à cette date")
+    legend: list[tuple[str, str]] = [("site_acces", f"{sites} ({nb_sites})")]
+    for key in [k for _, k in config.REACH_CLASSES] + [config.REACH_UNKNOWN]:
+        if classes.get(key):
+            label = config.STATUS_STYLE[key]["label"]
+            if key == config.REACH_UNKNOWN:
+                label += " (Mayotte : recensement sans les âges)"
+            legend.append((key, f"{label} ({classes[key]})"))
+    origin = ("annexe du 23 novembre 2021" if day is None
+              else "annexe du 23 novembre 2021 et ouvertures documentées depuis")
+    source = (f"Mesure : {method} ; une portée n'est pas une capacité d'accueil. "
+              "Population : INSEE, recensement 2021, jeunes de 0 à 19 ans par commune. "
+              f"Sites : registre ecoles-map ({origin}). "
+              f"Sources : {_data_sources(provenance)}. {CREDIT}")
+    # The small formats: the classes as bare ranges, what they measure in the subtitle.
+    short_legend = [("site_acces", f"{nb_sites} sites" if day is None
+                     else f"{nb_sites} écoles ouvertes")] + [
+        (key, _SHORT_CLASSES[key]) for key, _ in legend[1:]]
+    short_subtitle = "Part des jeunes de 0 à 19 ans, par département" + (
+        f" ; France : {_percent(national_share)}" if national_share is not None else "")
+    short = MapTexts(f"Jeunes à moins de {_km(threshold_km)} d'une école de production "
+                     f"{'en 2021' if day is None else 'au ' + french_date(day)}",
+                     short_subtitle, tuple(short_legend),
+                     f"Vol d'oiseau ; INSEE RP 2021 (0-19 ans). Sources : "
+                     f"{_data_sources(provenance)}.")
+    return {"title": title, "subtitle": subtitle, "legend": legend, "source_line": source,
+            "short": short}
+
+
+def reach_alt_text(*, day: dt.date | None, threshold_km: float, national_share: float | None,
+                   best: Sequence[str], worst: Sequence[str], none_within: int,
+                   method: str) -> str:
+    """Return a French description of the reach map for screen readers.
+
+    Parameters
+    ----------
+    day, threshold_km, national_share, method
+        As for :func:`reach_map_texts`.
+    best, worst
+        Names of the départements with the highest and the lowest shares.
+    none_within
+        How many départements have no young person within the threshold.
+
+    Returns
+    -------
+    str
+        A paragraph ending with a newline.
+    """
+    when = "en novembre 2021" if day is None else f"au {french_date(day)}"
+    text = (f"Carte de France des départements colorés selon la part des jeunes de 0 à 19 ans "
+            f"vivant à moins de {_km(threshold_km)} d'une école de production {when}, du jaune "
+            "pâle (moins de 20 %) au vert foncé (80 % ou plus), les sites en points bleus. ")
+    if national_share is not None:
+        text += f"En France, {_percent(national_share)} des jeunes sont à cette distance. "
+    if best:
+        text += f"Les mieux desservis : {join_french(list(best))}. "
+    if none_within > 1:
+        text += (f"{none_within} départements n'ont aucun jeune à moins de "
+                 f"{_km(threshold_km)}, dont {join_french(list(worst))}. ")
+    elif worst:
+        text += f"Les moins desservis : {join_french(list(worst))}. "
+    return text + f"Mesure : {method}.\n"
+
+
 # --- The press page ---------------------------------------------------------------------
 def page_note(day: dt.date | None = None) -> str:
     """Return the note that says how the map was made, for the press page.

@@ -97,3 +97,25 @@ def test_the_annex_projects_fit_one_page():
     assert "Les 34 projets soutenus par l'AMI Écoles de production" in texts
     regions = {r.region for r in data.projects}
     assert regions <= set(texts) and len(regions) == 12
+
+
+def test_a_list_too_long_to_print_says_where_the_full_list_is():
+    import dataclasses
+
+    from matplotlib.text import Text
+
+    from pipeline.outputs.maps.mapdata import ProjectRow
+    from pipeline.outputs.maps.projects import MAX_PRINTED_PROJECTS
+    from tests.test_render import make_departements, make_sites
+
+    data = map_data(make_sites(), make_departements())
+    row = ProjectRow("Bretagne", "29", "Quimper", "École", "usinage", "ingenierie", False)
+    many = dataclasses.replace(data, projects=(row,) * (MAX_PRINTED_PROJECTS + 1))
+    (page,) = draw_projects_pages(many)
+    text = " ".join(t.get_text() for t in page.findobj(Text)).replace("\n", " ")
+    assert f"Les {MAX_PRINTED_PROJECTS + 1} projets" in text and "ecoles.csv" in text
+    assert "Quimper" not in text
+    at_most = dataclasses.replace(data, projects=(row,) * MAX_PRINTED_PROJECTS)
+    pages = draw_projects_pages(at_most)
+    assert len(pages) > 1
+    assert "Quimper" in {t.get_text() for t in pages[0].findobj(Text)}

@@ -55,6 +55,10 @@ _LINE: Final = 1.2  # line height, in font sizes
 #: Top and bottom margins, in points.
 _TOP_PT: Final = 40.0
 _BOTTOM_PT: Final = 40.0
+#: Most projects listed in print: about five pages (the annex has 34). A longer list would
+#: be a directory nobody prints, and PDF text costs about 1 ms a line (5,000 projects took
+#: 26 s); beyond it, the page says how many there are and where the full list is.
+MAX_PRINTED_PROJECTS: Final = 300
 
 
 def projects_title(rows: Sequence[ProjectRow]) -> str:
@@ -126,9 +130,28 @@ class _Page:
         return self.height - _BOTTOM_PT - self.y
 
 
+def _too_many(rows: Sequence[ProjectRow]) -> list[Figure]:
+    """One page that says how many projects there are, and where to find them all."""
+    page = _Page()
+    title = wrap_text(projects_title(rows), FontProperties(size=_TITLE_PT, weight="bold"),
+                      0.9 * page.width, 72)
+    page.text(0.06, title, _TITLE_PT, fontweight="bold")
+    page.y += (title.count("\n") + 1) * _TITLE_PT * _LINE + 6
+    count = f"{len(rows):,}".replace(",", "\u202f")
+    note = wrap_text(
+        f"Avec {count} projets, la liste dépasse ce qu'une page imprimée peut montrer "
+        f"(au plus {MAX_PRINTED_PROJECTS}). Elle est complète dans le tableau de données "
+        "(ecoles.csv, une ligne par site, colonne « ami_2021 ») et dans le tableau de la page "
+        "web de la carte.", FontProperties(size=_BODY_PT + 1.5), 0.9 * page.width, 72)
+    page.text(0.06, note, _BODY_PT + 1.5)
+    return [page.fig]
+
+
 def _pages(rows: Sequence[ProjectRow]) -> list[Figure]:
     if not rows:
         return []
+    if len(rows) > MAX_PRINTED_PROJECTS:
+        return _too_many(rows)
     body = FontProperties(size=_BODY_PT)
     pages: list[_Page] = []
 

@@ -290,7 +290,8 @@ def site_label(label: str, place: str) -> str:
     if not place or not label:
         return label or place
     folded_place, folded_label = _fold(place), _fold(label)
-    if re.search(rf"(^|\s){re.escape(folded_place)}(\s|$)", folded_label):
+    # Folded names are words joined by single spaces: the place as whole words of the label.
+    if f" {folded_place} " in f" {folded_label} ":
         return label
     words = label.split(" ")
     for n in range(1, len(words) + 1):

@@ -117,16 +117,23 @@ class Staging:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
                 recover(folder)
-                staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
-                fd = os.open(staging / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
+                # A Ctrl-C between making the folder and recording it would leave it behind
+                # (discard() removes only what it knows): hold the signals across both.
+                held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+                try:
+                    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+                    self._folders[folder] = staging
+                    fd = os.open(staging / LOCK_NAME, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC,
+                                 0o644)
+                    self._locks.append(fd)
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError as exc:
                 raise PipelineError(
                     f"impossible d'écrire dans {folder} : {exc.strerror}. Vérifiez que le "
                     "dossier existe et est accessible en écriture, ou choisissez-en un autre."
                 ) from exc
-            self._locks.append(fd)
-            self._folders[folder] = staging
         staged = self._folders[folder] / target.name
         if any(t == target for _, t in self._staged):
             raise PipelineError(f"erreur interne : {target} préparé deux fois")

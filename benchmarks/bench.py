@@ -189,6 +189,12 @@ def steps_json(registry: Path, workdir: Path) -> None:
 
     save_pdf(print_pages(snap.map, label_overrides=snap.label_overrides), workdir / "carte.pdf")
     lap("print PDF (map and projects, drawn again)")
+    reach = snap.reach_map
+    assert reach is not None
+    reach_fig = draw_map(reach.map, preset="a4", labels=False)
+    save_map(reach_fig, workdir / "acces.png", workdir / "acces.svg")
+    save_pdf(print_pages(reach.map, labels=False), workdir / "acces.pdf")
+    lap("reach map (plot, PNG, SVG, PDF)")
     publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("page",))
     lap("press page")
     print(json.dumps(times))

@@ -27,6 +27,22 @@ def french_date(day: dt.date) -> str:
     return f"{first} {_MONTHS[day.month - 1]} {day.year}"
 
 
+def french_month(year: int, month: int) -> str:
+    """Return a month as French prose: "septembre 2021".
+
+    Parameters
+    ----------
+    year, month
+        The month (1–12) of ``year``.
+
+    Returns
+    -------
+    str
+        Month name, year.
+    """
+    return f"{_MONTHS[month - 1]} {year}"
+
+
 def join_french(items: Sequence[str]) -> str:
     """Join items as French prose: "a", "a et b", "a, b et c".
 

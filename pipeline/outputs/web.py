@@ -46,7 +46,7 @@ import shapely
 
 from pipeline import config
 from pipeline.errors import RenderError
-from pipeline.french import french_date, join_french
+from pipeline.french import french_date, french_month, join_french
 from pipeline.outputs.maps.frames import MARKER_AREA, map_frames
 from pipeline.outputs.maps.mapdata import MapData
 from pipeline.outputs.maps.texts import CATEGORY_NAMES
@@ -206,8 +206,6 @@ def french_size(size: int) -> str:
 _ID: Final = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _MONTH: Final = re.compile(r"^(\d{4})-(\d{2})$")
 _DAY: Final = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_MONTHS: Final = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-                  "septembre", "octobre", "novembre", "décembre")
 
 
 def _category_name(key: str) -> str:
@@ -257,7 +255,7 @@ def _opening(text: str) -> str:
     if match := _DAY.match(text):
         return french_date(dt.date(*(int(g) for g in match.groups())))
     if (match := _MONTH.match(text)) and 1 <= int(match.group(2)) <= 12:
-        return f"{_MONTHS[int(match.group(2)) - 1]} {match.group(1)}"
+        return french_month(int(match.group(1)), int(match.group(2)))
     return text or "non renseignée"
 
 
@@ -1219,8 +1217,8 @@ class DatedPage:
     day
         The date.
     data
-        Its map data (:func:`pipeline.workflow.dated_map`), with the title, legend and source
-        line of that date.
+        Its map data (a dated :class:`pipeline.run.Snapshot`'s ``map``), with the title,
+        legend and source line of that date.
     alt_text
         Its description (:func:`pipeline.outputs.maps.texts.dated_alt_text`).
     sites

@@ -517,6 +517,11 @@ def _reach_map(departements: pd.DataFrame, reaching: gpd.GeoDataFrame, *,
     if not shares:
         return None
     label = shares[0].group(1)
+    needed = [f"jeunes_{label}km", "jeunes_0_19", "methode_distance", "facteur_detour"]
+    if any(c not in departements.columns for c in needed):
+        log.warning("pas de carte de l'accès : la couche departements n'a pas les colonnes %s",
+                    ", ".join(c for c in needed if c not in departements.columns))
+        return None
     threshold = float(label.replace("_", "."))
     share = departements[shares[0].group(0)].astype(float)
     within, young = departements[f"jeunes_{label}km"].sum(), departements["jeunes_0_19"].sum()

@@ -87,3 +87,10 @@ def test_reach_styles_are_distinct_and_ordered_by_lightness():
     fills = [config.STATUS_STYLE[key]["colour"] for _, key in config.REACH_CLASSES]
     values = [lightness(c) for c in fills]
     assert values == sorted(values, reverse=True) and len(set(values)) == len(values)
+
+
+def test_shares_without_their_counts_draw_no_reach_map_and_say_so(caplog):
+    """A GeoPackage edited by hand may keep a share and lose what it was computed from."""
+    deps = with_reach_columns().drop(columns=["jeunes_30km", "methode_distance"])
+    assert _reach_map(deps, make_sites(), day=None, provenance=PROVENANCE) is None
+    assert "jeunes_30km, methode_distance" in caplog.text

@@ -535,7 +535,7 @@ def _reach_map(departements: pd.DataFrame, reaching: gpd.GeoDataFrame, *,
     classes = {str(k): int(v) for k, v in filled["statut"].value_counts().items()}
     texts = reach_map_texts(day=day, threshold_km=threshold, national_share=national,
                             classes=classes, nb_sites=len(sites), method=method,
-                            provenance=provenance)
+                            provenance=provenance, road_estimate=not straight)
     ranked = filled.assign(share=share).dropna(subset=["share"])
     ranked = ranked.sort_values(["share", "code"], ascending=[False, True], kind="stable")
     best = [f"{n} ({round(100 * v)}\u00a0%)" for n, v in zip(ranked["nom"][:3],

@@ -59,6 +59,7 @@ def test_reach_map_fills_each_departement_by_its_class_and_counts_them():
     national = np.nansum(deps["jeunes_30km"]) / np.nansum(deps["jeunes_0_19"])
     assert f"{round(100 * national)}\u00a0% des jeunes à moins de 30\u00a0km" in data.subtitle
     assert "vol d'oiseau" in data.source_line
+    assert data.short is not None and data.short.source_line.startswith("Vol d'oiseau")
     assert "novembre 2021" in data.title
     assert "1 départements" not in reach.alt_text
 
@@ -70,6 +71,8 @@ def test_reach_map_of_a_date_counts_open_schools_and_says_a_road_estimate():
     assert "30 juin 2025" in reach.map.title
     assert dict(reach.map.legend)["site_acces"].startswith("École de production ouverte")
     assert "estimation routière" in reach.map.source_line
+    assert reach.map.short is not None
+    assert reach.map.short.source_line.startswith("Estimation routière")
     assert "estimation routière" in reach.alt_text
     assert reach.alt_text.endswith("\n")
 

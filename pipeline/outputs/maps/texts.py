@@ -582,7 +582,8 @@ _SHORT_CLASSES: Final = {"acces_0_20": "Moins de 20\u00a0%", "acces_20_40": "20 
 
 def reach_map_texts(*, day: dt.date | None, threshold_km: float, national_share: float | None,
                     classes: Mapping[str, int], nb_sites: int, method: str,
-                    provenance: Provenance | None) -> dict[str, object]:
+                    provenance: Provenance | None, road_estimate: bool = False,
+                    ) -> dict[str, object]:
     """Return the texts of the reach map, as :func:`map_data` takes them (keywords).
 
     Parameters
@@ -602,6 +603,9 @@ def reach_map_texts(*, day: dt.date | None, threshold_km: float, national_share:
         How distances are measured (:meth:`pipeline.steps.reach_options.ReachOptions.describe`).
     provenance
         Where the départements came from, credited on the source line.
+    road_estimate
+        Whether distances are a road estimate (straight line × a detour factor), which the
+        small formats' short source line names.
 
     Returns
     -------
@@ -636,12 +640,13 @@ def reach_map_texts(*, day: dt.date | None, threshold_km: float, national_share:
     short_legend = [("site_acces", f"{nb_sites} sites" if day is None
                      else f"{nb_sites} écoles ouvertes")] + [
         (key, _SHORT_CLASSES[key]) for key, _ in legend[1:]]
+    measure = "Estimation routière" if road_estimate else "Vol d'oiseau"
     short_subtitle = "Part des jeunes de 0 à 19 ans, par département" + (
         f" ; France : {_percent(national_share)}" if national_share is not None else "")
     short = MapTexts(f"Jeunes à moins de {_km(threshold_km)} d'une école de production "
                      f"{'en 2021' if day is None else 'au ' + french_date(day)}",
                      short_subtitle, tuple(short_legend),
-                     f"Vol d'oiseau ; INSEE RP 2021 (0-19 ans). Sources : "
+                     f"{measure} ; INSEE RP 2021 (0-19 ans). Sources : "
                      f"{_data_sources(provenance)}.")
     return {"title": title, "subtitle": subtitle, "legend": legend, "source_line": source,
             "short": short}

@@ -248,23 +248,6 @@ def all_published_counts() -> tuple[PublishedCount, ...]:
     return tuple(sorted(PUBLISHED_COUNTS, key=lambda p: p.date))
 
 
-def latest_published(day: dt.date) -> PublishedCount | None:
-    """Return the latest published size of the network on or before ``day``.
-
-    Parameters
-    ----------
-    day
-        The date of the map.
-
-    Returns
-    -------
-    PublishedCount or None
-        None before the first published count.
-    """
-    known = [p for p in published_counts() if p.date <= day]
-    return known[-1] if known else None
-
-
 def nearest_published(day: dt.date) -> PublishedCount | None:
     """Return the published size of the network nearest to ``day``, before or after it.
 

@@ -330,5 +330,11 @@ def test_history_page_switches_dates_with_counts(history_pages):
     rows = [a for t, a, _ in tree.elements if t == "tr" and "data-ligne" in a]
     assert [r.get("aria-current") for r in rows] == [None, None, "true"]
     assert "Selon le réseau" in page and "77 (10 novembre 2025)" in page
+    # The page quotes the published figure the map's subtitle quotes, for every date.
+    for dated in history_pages:
+        quoted = dict(dated.figures)["Selon le réseau"]
+        if quoted != "–":
+            number, when = quoted.split(" (", 1)
+            assert f"en annonçait {number} le {when[:-1]}" in dated.data.subtitle
     assert web.render_history_page(history_pages, note="n") == web.render_history_page(
         history_pages, note="n")

@@ -1251,9 +1251,10 @@ def history_figures(day: dt.date, counts: Mapping[str, int]) -> tuple[tuple[str,
     -------
     tuple of (str, str)
         Schools open in the registry, of which opened since the annex, laureates announced,
-        départements covered, and the network's latest published size on that day.
+        départements covered, and the network's published size nearest that day (before or
+        after it, with its own date), the figure the map's subtitle quotes.
     """
-    published = config.latest_published(day)
+    published = config.nearest_published(day)
     return (
         ("Écoles ouvertes (registre)", str(counts["ecoles_ouvertes"])),
         ("dont ouvertes depuis le 23 novembre 2021", str(counts["ouvertes_depuis_annexe"])),

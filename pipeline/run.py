@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
-from pipeline import config
 from pipeline.config import ANNEX_DATE, DEFAULT_LABEL_OVERRIDES, map_stem, reach_map_stem
 from pipeline.errors import GeocodingError, PipelineError, Problem, RenderError, SourceDataError
 from pipeline.provenance import Provenance
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
     from pipeline.basemap import Basemap
     from pipeline.outputs.files import Staging
     from pipeline.outputs.maps.mapdata import MapData
+    from pipeline.outputs.maps.reach_map import ReachMap
     from pipeline.outputs.maps.save import MapJob
     from pipeline.outputs.web import Download
     from pipeline.steps.join import Coverage
@@ -465,89 +465,9 @@ class Snapshot:
         return self.describe(preset) if self.describe is not None else self.alt_text
 
 
-@dataclass(frozen=True)
-class ReachMap:
-    """The map of the share of young people within the first threshold, by département.
-
-    Attributes
-    ----------
-    map
-        Its data and texts: the départements filled by class
-        (:data:`pipeline.config.REACH_CLASSES`), the sites that reach on top, no labels.
-    alt_text
-        Its alternative text.
-    threshold_km
-        The distance it shows the share within.
-    """
-
-    map: MapData
-    alt_text: str
-    threshold_km: float
-
-
 def _open_sites(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return the sites of a dated coverage open that day, the only ones that reach anyone."""
     return sites[sites["ouverte"].astype(bool)]
-
-
-def _reach_class(share: float) -> str:
-    """Return the class of a share of young people within reach (NaN: no age data)."""
-    if share != share:  # NaN: the census has no ages there (Mayotte)
-        return config.REACH_UNKNOWN
-    return next(key for bound, key in config.REACH_CLASSES if share < bound or bound == 1.0)
-
-
-def _reach_map(departements: pd.DataFrame, reaching: gpd.GeoDataFrame, *,
-               day: dt.date | None, provenance: Provenance) -> ReachMap | None:
-    """Make the reach map of a snapshot from its départements' reach columns.
-
-    The same columns whether just measured or read back from a GeoPackage (``render``): the
-    first ``part_jeunes_{T}km`` is the threshold shown, ``jeunes_{T}km`` over
-    ``jeunes_0_19`` the national share, ``methode_distance`` and ``facteur_detour`` the
-    method. None when the départements carry no reach.
-    """
-    import re
-
-    from pipeline.outputs.maps.mapdata import map_data
-    from pipeline.outputs.maps.texts import reach_alt_text, reach_map_texts
-    from pipeline.steps.reach_options import STRAIGHT_LINE, ReachOptions
-
-    shares = [m for c in departements.columns
-              if (m := re.fullmatch(r"part_jeunes_(\d+(?:_\d+)?)km", str(c)))]
-    if not shares:
-        return None
-    label = shares[0].group(1)
-    needed = [f"jeunes_{label}km", "jeunes_0_19", "methode_distance", "facteur_detour"]
-    if any(c not in departements.columns for c in needed):
-        log.warning("pas de carte de l'accès : la couche departements n'a pas les colonnes %s",
-                    ", ".join(c for c in needed if c not in departements.columns))
-        return None
-    threshold = float(label.replace("_", "."))
-    share = departements[shares[0].group(0)].astype(float)
-    within, young = departements[f"jeunes_{label}km"].sum(), departements["jeunes_0_19"].sum()
-    national = float(within / young) if young else None
-    straight = departements["methode_distance"].eq(STRAIGHT_LINE).all()
-    method = ReachOptions(thresholds_km=(threshold,), detour_factor=None if straight else float(
-        departements["facteur_detour"].iloc[0])).describe()
-    filled = departements.assign(statut=[_reach_class(v) for v in share])
-    sites = reaching[reaching["categorie"].isin(list(config.CATEGORY_STYLE))].copy()
-    sites["categorie"] = "site_acces"
-    classes = {str(k): int(v) for k, v in filled["statut"].value_counts().items()}
-    texts = reach_map_texts(day=day, threshold_km=threshold, national_share=national,
-                            classes=classes, nb_sites=len(sites), method=method,
-                            provenance=provenance, road_estimate=not straight)
-    ranked = filled.assign(share=share).dropna(subset=["share"])
-    ranked = ranked.sort_values(["share", "code"], ascending=[False, True], kind="stable")
-    best = [f"{n} ({round(100 * v)}\u00a0%)" for n, v in zip(ranked["nom"][:3],
-                                                              ranked["share"][:3], strict=True)]
-    none_within = int((ranked["share"] == 0).sum())
-    tail = ranked[::-1][:3]
-    worst = [n if none_within > 1 else f"{n} ({round(100 * v)}\u00a0%)"
-             for n, v in zip(tail["nom"], tail["share"], strict=True)]
-    data = map_data(sites, filled, provenance=provenance, **texts)  # type: ignore[arg-type]
-    alt = reach_alt_text(day=day, threshold_km=threshold, national_share=national,
-                         best=best, worst=worst, none_within=none_within, method=method)
-    return ReachMap(data, alt, threshold)
 
 
 def _csv_bytes(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
@@ -664,6 +584,7 @@ def _annex_snapshot(prepared: Prepared, *, reach: ReachOptions | None = None) ->
 
     from pipeline.outputs.gpkg import coverage_metadata
     from pipeline.outputs.maps.mapdata import map_data
+    from pipeline.outputs.maps.reach_map import reach_map_of
     from pipeline.outputs.tables import registry_table, sites_markdown, sites_table
     from pipeline.steps.join import annex_coverage
     from pipeline.steps.report import reconcile
@@ -701,7 +622,7 @@ def _annex_snapshot(prepared: Prepared, *, reach: ReachOptions | None = None) ->
         labels="auto", label_overrides=prepared.label_overrides, reach=measured,
         describe=functools.partial(_annex_alt_text, coverage.sites, coverage.departements,
                                    data),
-        reach_map=_reach_map(coverage.departements, coverage.sites, day=None,
+        reach_map=reach_map_of(coverage.departements, coverage.sites, day=None,
                              provenance=prepared.provenance))
 
 
@@ -813,6 +734,7 @@ def dated_snapshot(prepared: Prepared, day: dt.date, *,
         Tables ``ecoles-<date>.csv``, ``rapprochement-<date>.md`` and the reach tables, the
         GeoPackage with DATE columns and the table ``couverture_historique`` up to ``day``.
     """
+    from pipeline.outputs.maps.reach_map import reach_map_of
     from pipeline.outputs.tables import sites_table
     from pipeline.schema import CATEGORY_CLOSED
     from pipeline.steps.history import history_dates
@@ -850,7 +772,7 @@ def dated_snapshot(prepared: Prepared, day: dt.date, *,
         map=data, alt_text=description, tables=tables, metadata=metadata,
         provenance=prepared.provenance, summary=_with_reach_text(summary, measured),
         labels=False, label_overrides=None, counts=counts, reach=measured,
-        reach_map=_reach_map(coverage.departements, _open_sites(coverage.sites),
+        reach_map=reach_map_of(coverage.departements, _open_sites(coverage.sites),
                              day=day, provenance=prepared.provenance))
 
 
@@ -880,6 +802,7 @@ def read_snapshot(path: str | os.PathLike[str], *,
     """
     from pipeline.outputs.gpkg import read_coverage
     from pipeline.outputs.maps.mapdata import map_data
+    from pipeline.outputs.maps.reach_map import reach_map_of
 
     read = read_coverage(path)
     provenance = read.provenance
@@ -894,7 +817,7 @@ def read_snapshot(path: str | os.PathLike[str], *,
             describe=functools.partial(_annex_alt_text, read.sites, read.departements, data),
             metadata=read.metadata, provenance=provenance or Provenance("", "", "", ""),
             summary="", labels="auto", label_overrides=overrides,
-            reach_map=_reach_map(read.departements, read.sites, day=None,
+            reach_map=reach_map_of(read.departements, read.sites, day=None,
                                  provenance=provenance or Provenance("", "", "", "")))
     import pandas as pd
 
@@ -908,7 +831,7 @@ def read_snapshot(path: str | os.PathLike[str], *,
         departements=read.departements, history=None, map=data, alt_text=description,
         tables={}, metadata=read.metadata, provenance=provenance or Provenance("", "", "", ""),
         summary="", labels=False, counts=counts,
-        reach_map=_reach_map(read.departements, _open_sites(read.sites), day=read.day,
+        reach_map=reach_map_of(read.departements, _open_sites(read.sites), day=read.day,
                              provenance=provenance or Provenance("", "", "", "")))
 
 

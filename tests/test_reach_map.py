@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from pipeline import config
+from pipeline.outputs.maps.reach_map import reach_class as _reach_class
+from pipeline.outputs.maps.reach_map import reach_map_of as _reach_map
 from pipeline.provenance import Provenance
-from pipeline.run import _reach_class, _reach_map
 from tests.test_render import make_departements, make_sites
 
 PROVENANCE = Provenance("IGN", "ADMIN EXPRESS COG", "2024", "Licence Ouverte 2.0")

@@ -65,6 +65,7 @@ def _timed(func: object) -> float:
     return time.perf_counter() - start
 
 
+@pytest.mark.slow
 def test_no_gap_or_overlap_between_metro_neighbours(departements: gpd.GeoDataFrame) -> None:
     metro = departements[departements["code"].str.len() == 2].to_crs("EPSG:2154")
     assert len(metro) == 96

@@ -18,6 +18,7 @@ def data():
     return map_data(make_sites(), make_departements())
 
 
+@pytest.mark.slow
 def test_frames_module_imports_neither_matplotlib_nor_pandas():
     out = run_python("import sys, pipeline.outputs.maps.frames; "
                      f"print([m for m in {(*HEAVY, 'matplotlib')!r} if m in sys.modules])")

@@ -216,6 +216,7 @@ def test_problems_carry_file_line_and_value(gazetteer: pd.DataFrame) -> None:
     assert problem.message.endswith("écrivez le nom de la commune actuelle")
 
 
+@pytest.mark.slow
 def test_gazetteer_is_complete_and_consistent(gazetteer: pd.DataFrame) -> None:
     places = gazetteer[gazetteer["type"] != "ANCIEN"]
     assert 37_000 < len(places) < 38_500
@@ -235,6 +236,7 @@ def test_gazetteer_is_complete_and_consistent(gazetteer: pd.DataFrame) -> None:
     assert (out["nom_commune"] == out["commune"]).all()
 
 
+@pytest.mark.slow
 def test_former_names_point_to_current_communes(gazetteer: pd.DataFrame) -> None:
     former = gazetteer[gazetteer["type"] == "ANCIEN"]
     assert 3_000 < len(former) < 4_000
@@ -315,6 +317,7 @@ def test_former_name_rule_on_a_tiny_gazetteer() -> None:
         "ancien nom (fusion 2019) de Neuville-Grande")
 
 
+@pytest.mark.slow
 def test_every_gazetteer_point_lies_in_its_departement(gazetteer: pd.DataFrame) -> None:
     # The build moves the few points that simplification left outside (Saint-Malo): both
     # embedded files agree, so no site lands at sea in the join step.
@@ -336,6 +339,7 @@ def test_registry_resolves_inside_declared_departements(gazetteer: pd.DataFrame)
     assert outside.empty, outside
 
 
+@pytest.mark.slow
 def test_geocoding_every_commune_name(gazetteer: pd.DataFrame) -> None:
     """Every current commune name resolves (the speed is measured by make bench)."""
     names = pd.DataFrame({"commune": gazetteer.loc[gazetteer["type"] == "COM", "nom"]})
@@ -345,6 +349,7 @@ def test_geocoding_every_commune_name(gazetteer: pd.DataFrame) -> None:
 
 
 # --- CLI ----------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_geocode_writes_everything_and_lists_unresolved(tmp_path: Path) -> None:
     source = tmp_path / "sites.csv"
     source.write_text("nom;commune;departement\n"
@@ -391,6 +396,7 @@ def test_cli_geocode_reports_missing_column_and_file(tmp_path: Path) -> None:
     assert "fichier introuvable" in result.stderr
 
 
+@pytest.mark.slow
 def test_embedded_keys_match_fold_name():
     """The gazetteer's precomputed keys must follow fold_name; rebuild the data if not."""
     from pipeline.schema import GAZETTEER_KEY_COLUMN as KEY_COLUMN
@@ -402,6 +408,7 @@ def test_embedded_keys_match_fold_name():
     assert stale == [], f"run scripts/build_embedded.py: {stale[:5]}"
 
 
+@pytest.mark.slow
 def test_filtered_and_full_index_agree(monkeypatch):
     """Few names index only their candidate rows; many index all: same answers either way."""
     import pipeline.steps.geocode as geocode

@@ -188,6 +188,7 @@ def blocker(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_join_into_unwritable_folder(write_registry: Callable[..., Path], blocker: Path
                                      ) -> None:
     result = run_pipeline("join", write_registry(GOOD_ROWS), blocker / "sub")
@@ -195,6 +196,7 @@ def test_join_into_unwritable_folder(write_registry: Callable[..., Path], blocke
     assert blocker.read_text() == "a file where a folder is expected\n"
 
 
+@pytest.mark.slow
 def test_render_into_unwritable_folder(write_registry: Callable[..., Path], tmp_path: Path,
                                        blocker: Path) -> None:
     gpkg = tmp_path / "c" / "couverture.gpkg"
@@ -205,6 +207,7 @@ def test_render_into_unwritable_folder(write_registry: Callable[..., Path], tmp_
     assert blocker.read_text() == "a file where a folder is expected\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAS_BUILD, reason="the build command is not in cli.py yet")
 @pytest.mark.parametrize("unwritable", ["--maps-dir", "--processed-dir"])
 def test_build_is_all_or_nothing_when_one_folder_is_unwritable(
@@ -269,6 +272,7 @@ def test_online_geocoder_with_network_down(network_down: list[str]) -> None:
     assert network_down == ["geo.api.gouv.fr:443"]
 
 
+@pytest.mark.slow
 def test_plan_ign_basemap_with_network_down(network_down: list[str], tmp_path: Path,
                                             write_registry: Callable[..., Path],
                                             earlier: Snapshot) -> None:

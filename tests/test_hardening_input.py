@@ -139,6 +139,7 @@ def formula_registry(write_registry: Callable[..., Path]) -> Path:
                                note=quoted["note"])])
 
 
+@pytest.mark.slow
 def test_formula_cells_are_neutralised_in_ecoles_and_registre_csv(
         write_registry: Callable[..., Path], tmp_path: Path) -> None:
     registry = formula_registry(write_registry)
@@ -174,6 +175,7 @@ def test_readme_documents_the_formula_guard() -> None:
 
 
 # --- 1. Markdown and HTML in names -----------------------------------------------------------
+@pytest.mark.slow
 def test_markdown_and_html_in_names_are_escaped(write_registry: Callable[..., Path],
                                                 tmp_path: Path) -> None:
     registry = write_registry([
@@ -246,6 +248,7 @@ def test_whole_file_windows_1252_is_still_accepted(write_registry: Callable[...,
     assert "Cœur d'ouvrage" in out.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_commune_names_are_normalised_before_matching(write_registry: Callable[..., Path],
                                                       tmp_path: Path) -> None:
     assert fold_name("Vi\u200bre") == fold_name("Vire") == "vire"

@@ -211,6 +211,7 @@ def test_the_bounds_are_configured_and_documented() -> None:
 
 
 # --- Deadlines: a server trickling 1 byte at a time ----------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["body", "headers"])
 def test_a_trickling_server_ends_at_the_deadline(where: str, server: Server,
                                                  client: HttpClient) -> None:
@@ -221,6 +222,7 @@ def test_a_trickling_server_ends_at_the_deadline(where: str, server: Server,
     assert server.log == ["/lent"]  # a deadline is not retried
 
 
+@pytest.mark.slow
 def test_a_trickling_geocoder_ends_at_the_deadline(server: Server, client: HttpClient,
                                                    tmp_path: Path) -> None:
     server.routes["/communes"] = trickle_body(server)
@@ -230,6 +232,7 @@ def test_a_trickling_geocoder_ends_at_the_deadline(server: Server, client: HttpC
                        geocoder=coder)
 
 
+@pytest.mark.slow
 def test_a_trickling_download_ends_at_the_deadline_and_keeps_the_part(
         server: Server, client: HttpClient, tmp_path: Path) -> None:
     server.routes["/f.7z"] = trickle_body(server)
@@ -308,6 +311,7 @@ def test_every_edition_has_a_sha256_field() -> None:
         assert value is None or (len(value) == 64 and int(value, 16) >= 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recorded", ["wrong", "right"])
 def test_ign_archive_is_checked_against_its_recorded_sha256(
         recorded: str, server: Server, client: HttpClient, tmp_path: Path, archive_101: bytes,

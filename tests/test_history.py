@@ -330,6 +330,7 @@ def test_today_defaults_to_the_real_date(registry):
 RAW = Path(__file__).resolve().parent.parent / "data" / "raw"
 
 
+@pytest.mark.slow
 def test_real_openings_validate_and_count_sensibly():
     registry = load_registry(RAW / "ecoles.csv")
     records, lines = read_csv_records(RAW / "ouvertures.csv")

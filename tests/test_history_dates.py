@@ -94,6 +94,7 @@ def test_history_table_carries_the_precision(registry, openings) -> None:
     assert rows["precision_premiere_ouverture"].tolist() == [PRECISION_AT_LATEST] * 2
 
 
+@pytest.mark.slow
 def test_no_contradiction_in_the_real_files() -> None:
     """Every département covered before the annex, at every date, first opened by then."""
     registry = load_registry(config.DEFAULT_REGISTRY)

@@ -456,6 +456,7 @@ def test_geocode_online(served: Served, client: HttpClient, tmp_path: Path) -> N
     assert len(served.log) == requests_before  # answered from the disk cache
 
 
+@pytest.mark.slow
 def test_geocode_online_former_names_follow_the_embedded_rule(
         served: Served, client: HttpClient, tmp_path: Path) -> None:
     served.routes["/communes"] = geo_api

@@ -42,6 +42,7 @@ def pdf(data, tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_two_builds_give_the_same_bytes(data, pdf, tmp_path):
     again = tmp_path / "again.pdf"
     save_pdf(print_pages(data), again)
@@ -50,12 +51,14 @@ def test_two_builds_give_the_same_bytes(data, pdf, tmp_path):
     assert b"CreationDate" not in pdf.read_bytes()
 
 
+@pytest.mark.slow
 def test_no_page_is_refused(tmp_path):
     with pytest.raises(RenderError, match="aucune page"):
         save_pdf([], tmp_path / "vide.pdf")
     assert not (tmp_path / "vide.pdf").exists()
 
 
+@pytest.mark.slow
 @poppler
 def test_every_font_is_embedded_as_truetype(pdf):
     lines = run("pdffonts", str(pdf)).splitlines()[2:]
@@ -68,6 +71,7 @@ def test_every_font_is_embedded_as_truetype(pdf):
         assert columns[-3] == "yes", f"no Unicode map: {line}"  # uni: searchable
 
 
+@pytest.mark.slow
 @poppler
 def test_a4_pages_and_selectable_text(pdf):
     info = run("pdfinfo", str(pdf))
@@ -84,6 +88,7 @@ def test_a4_pages_and_selectable_text(pdf):
     assert "Bretagne" in second and "Ingénierie" in second and "Investissement" in second
 
 
+@pytest.mark.slow
 def test_the_annex_projects_fit_one_page():
     from pipeline.run import prepare, snapshot
 

@@ -17,6 +17,9 @@ from pipeline.outputs.maps.save import save_map
 from tests import svgcheck
 from tests.test_render import make_departements, make_sites
 
+#: Every test here reads a full build of the real registry: the full tier only.
+pytestmark = pytest.mark.slow
+
 #: (every text, legend) minimum, in points for A4 and in pixels for the others.
 MINIMUM = {"a4": (6.0, 8.0), "slide": (20.0, 28.0), "social": (20.0, 24.0),
            "square": (20.0, 24.0)}

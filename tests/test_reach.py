@@ -362,6 +362,7 @@ def test_embedded_population_matches_the_measured_totals(population: pd.DataFram
     assert int(com["jeunes_0_19"].notna().sum()) == 34_858
 
 
+@pytest.mark.slow
 def test_embedded_population_fits_the_gazetteer(population: pd.DataFrame) -> None:
     gazetteer = read_gazetteer()
     for kind in ("COM", "ARM"):

@@ -22,6 +22,9 @@ REGISTRY = Path("data/raw/ecoles.csv")
 OPENINGS = Path("data/raw/ouvertures.csv")
 DAY = "2025-12-31"
 
+#: Every test here reads a full build of the real registry: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def query(path: Path, sql: str) -> list[tuple[object, ...]]:
     with sqlite3.connect(path) as con:

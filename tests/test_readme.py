@@ -15,6 +15,9 @@ from click.testing import CliRunner
 
 from cli import main
 
+#: Every test here reads a full build of the real registry: the full tier only.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"<!-- analyst-questions -->\n```sh\n(.*?)\n```\n<!-- /analyst-questions -->",
                    re.S)

@@ -220,6 +220,7 @@ def test_newly_covered_departements_are_filled(figure, departements):
     assert len(path.vertices) >= 4
 
 
+@pytest.mark.slow
 def test_real_data_has_13_newly_covered_and_all_markers(real_coverage, tmp_path):
     sites, departements = real_coverage
     fig = plot_coverage(sites, departements, preset="a4")
@@ -299,6 +300,7 @@ def sites_in(fig, suffix: str) -> list[str]:
             if (g.get_gid() or "").endswith(suffix) for m in g.get_children()]
 
 
+@pytest.mark.slow
 def test_no_overseas_site_collapses_to_a_strip_with_a_note(sites, departements):
     fig = plot_coverage(sites[sites.id != "kourou"], departements, preset="a4")
     assert not [a for a in walk(fig) if (a.get_gid() or "").startswith("cadre-encart-")]
@@ -319,6 +321,7 @@ def test_labels_name_every_site_and_read_right(figure, sites, tmp_path):
     assert_readable(svg_of(figure, tmp_path))
 
 
+@pytest.mark.slow
 def test_auto_labels_off_on_small_formats(sites, departements):
     for preset in ("slide", "social", "square"):
         fig = plot_coverage(sites, departements, preset=preset)
@@ -327,6 +330,7 @@ def test_auto_labels_off_on_small_formats(sites, departements):
     assert label_artists(fig) == []
 
 
+@pytest.mark.slow
 def test_manual_label_offset_is_kept(sites, departements, tmp_path):
     fig = plot_coverage(sites, departements, preset="a4", labels=True,
                         label_overrides={"toulouse": (-60.0, 20.0)})
@@ -381,6 +385,7 @@ def test_svg_for_designers_layers_and_ids(figure, departements, sites, tmp_path)
     assert svg.stat().st_size < 1_000_000
 
 
+@pytest.mark.slow
 def test_output_is_byte_identical(sites, departements, tmp_path):
     outputs = []
     for run in ("a", "b"):
@@ -392,6 +397,7 @@ def test_output_is_byte_identical(sites, departements, tmp_path):
     assert b"Software" not in outputs[0][0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_baseline_image(preset, sites, departements, tmp_path):
     dpi = 30 if preset == "a4" else 50
@@ -425,6 +431,7 @@ def test_png_has_the_preset_size(sites, departements, tmp_path):
 
 
 # --- Basemap ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_local_geotiff_basemap(sites, departements, tmp_path):
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import Affine
@@ -540,6 +547,7 @@ def test_shipped_overrides_file_is_valid():
 
 
 # --- CLI ---------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_render_reads_the_geopackage(sites, departements, tmp_path):
     from click.testing import CliRunner
 
@@ -607,6 +615,7 @@ def test_unknown_legend_key_or_status_is_refused(sites, departements):
         plot_coverage(sites, deps)
 
 
+@pytest.mark.slow
 def test_a4_map_spans_the_page_width_with_margins(real_coverage):
     sites, departements = real_coverage
     data = map_data(sites, departements)
@@ -668,6 +677,7 @@ def run_python(code: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_drawing_modules_import_without_pandas():
     out = run_python(
         "import sys, pipeline.config, pipeline.outputs.maps.labels, "
@@ -727,6 +737,7 @@ def test_map_data_refuses_missing_columns_and_inconsistent_fields(sites, departe
         MapData(**{**fields, "departement_statuts": ("fermee",) * len(data.departement_codes)})
 
 
+@pytest.mark.slow
 def test_pickled_map_data_draws_the_same_map_without_pandas(sites, departements, tmp_path):
     data = map_data(sites, departements)
     (tmp_path / "map.pickle").write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
@@ -763,6 +774,7 @@ def test_draw_map_equals_plot_coverage_with_options(sites, departements, tmp_pat
 
 
 
+@pytest.mark.slow
 def test_reading_the_geopackage_leaves_no_sidecar_file(tmp_path):
     """GDAL must not write couverture.gpkg.aux.xml next to an analyst's file when we read it."""
     from click.testing import CliRunner
@@ -777,6 +789,7 @@ def test_reading_the_geopackage_leaves_no_sidecar_file(tmp_path):
     assert not (tmp_path / "couverture.gpkg.aux.xml").exists()
 
 
+@pytest.mark.slow
 def test_dollars_are_drawn_literally_never_as_mathtext(sites, departements, tmp_path):
     """A "$" in a label, title or legend is a dollar: no mathtext, no TeX error (issue 14)."""
     odd = sites.copy()

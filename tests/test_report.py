@@ -62,6 +62,7 @@ def test_reconcile_names_new_departements() -> None:
     assert "| départements nouvellement couverts | 13 | 1 | -12 |" in rec.markdown()
 
 
+@pytest.mark.slow
 def test_join_command_writes_every_output(tmp_path: Path,
                                           write_registry: Callable[..., Path]) -> None:
     registry = write_registry(GOOD_ROWS)

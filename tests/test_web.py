@@ -95,6 +95,7 @@ def tree(page) -> Tree:
     return parse(page)
 
 
+@pytest.mark.slow
 def test_page_parses_with_unique_ids(tree):
     assert not tree.errors
     assert not tree.stack
@@ -104,6 +105,7 @@ def test_page_parses_with_unique_ids(tree):
     assert html_tag["lang"] == "fr"
 
 
+@pytest.mark.slow
 def test_one_focusable_named_link_per_site(tree, page_inputs):
     data = page_inputs["data"]
     links = tree.find("a", class_="site")
@@ -121,6 +123,7 @@ def test_one_focusable_named_link_per_site(tree, page_inputs):
     assert "Compiègne – O'Tech, usinage et chaudronnerie, lauréat AMI investissement" in names
 
 
+@pytest.mark.slow
 def test_one_table_row_per_site_with_headers(tree, page_inputs):
     data = page_inputs["data"]
     rows = [a for t, a, anc in tree.elements if t == "tr" and "tbody" in anc]
@@ -132,6 +135,7 @@ def test_one_table_row_per_site_with_headers(tree, page_inputs):
     assert tree.find("table")[0].get("data-triable") == ""
 
 
+@pytest.mark.slow
 def test_every_departement_is_one_named_option(tree, page_inputs):
     data = page_inputs["data"]
     options = tree.find("path", role="option")
@@ -146,6 +150,7 @@ def test_every_departement_is_one_named_option(tree, page_inputs):
     assert len([o for o in options if o["tabindex"] == "0"]) == len(tree.find("g", role="listbox"))
 
 
+@pytest.mark.slow
 def test_legend_note_and_source_line_come_from_the_data(page, page_inputs):
     data = page_inputs["data"]
     for _, entry in data.legend:
@@ -155,6 +160,7 @@ def test_legend_note_and_source_line_come_from_the_data(page, page_inputs):
     assert "Écoles de production existantes (42" in page  # the count, from the data
 
 
+@pytest.mark.slow
 def test_download_links_say_format_and_size(tree, page):
     links = tree.find("a", download="")
     assert [a["href"] for a in links] == ["ecoles-de-production-2021.png",
@@ -175,6 +181,7 @@ def _csp(tree: Tree) -> dict[str, list[str]]:
     return policy
 
 
+@pytest.mark.slow
 def test_csp_forbids_every_other_origin(tree, page):
     policy = _csp(tree)
     assert policy["default-src"] == ["'none'"]
@@ -200,6 +207,7 @@ def test_csp_forbids_every_other_origin(tree, page):
     assert head.index("<meta charset") < head.index("Content-Security-Policy")
 
 
+@pytest.mark.slow
 def test_no_outside_resource_is_referenced(tree, page):
     for tag, attrs, _ancestors in tree.elements:
         assert tag not in ("img", "iframe", "object", "embed", "video", "audio", "image",
@@ -220,17 +228,20 @@ def test_no_outside_resource_is_referenced(tree, page):
         assert url in hrefs or web._e(url) in {web._e(h) for h in hrefs}
 
 
+@pytest.mark.slow
 def test_no_state_design_system_or_marianne_font(page):
     lowered = page.lower()
     assert "marianne" not in lowered
     assert "dsfr" not in lowered
 
 
+@pytest.mark.slow
 def test_same_inputs_same_bytes_under_one_megabyte(page, page_inputs):
     assert web.render_page(**page_inputs) == page
     assert len(page.encode("utf-8")) < 1_000_000
 
 
+@pytest.mark.slow
 def test_every_site_needs_a_record(page_inputs):
     inputs = dict(page_inputs)
     inputs["sites"] = page_inputs["sites"][1:]
@@ -238,6 +249,7 @@ def test_every_site_needs_a_record(page_inputs):
         web.render_page(**inputs)
 
 
+@pytest.mark.slow
 def test_hostile_texts_are_escaped_and_only_web_links_are_links(page_inputs):
     sites = list(page_inputs["sites"])
     first = sites[0]
@@ -283,6 +295,7 @@ def test_path_encoding_is_exact_in_tenths():
     assert web._join_numbers(["1", "-2", ".5", "3"]) == "1-2 .5 3"
 
 
+@pytest.mark.slow
 def test_web_module_imports_neither_pandas_nor_matplotlib():
     code = ("import sys; import pipeline.outputs.web; "
             "print(sorted(m for m in ('pandas', 'matplotlib', 'geopandas') if m in sys.modules))")
@@ -308,6 +321,7 @@ def history_pages():
     return pages
 
 
+@pytest.mark.slow
 def test_history_page_switches_dates_with_counts(history_pages):
     page = web.render_history_page(history_pages, note=page_note(history_pages[-1].day))
     tree = parse(page)

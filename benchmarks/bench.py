@@ -11,7 +11,8 @@ What is measured, and how:
 - **import floor**: best of 5 fresh interpreters.
 - **steps**: one fresh interpreter (``--steps-json``) runs ``prepare``, the annex snapshot
   without and with its reach, the GeoPackage without and with the ``communes_acces`` layer,
-  the A4 drawing, PNG and SVG saves and the press page through the library functions, once
+  the A4 drawing, PNG, SVG and PDF saves of that one figure, the reach map and the press
+  page through the library functions, once
   and on one core (cold: the first call pays its lazy imports, as a real run does).
 - **make map**: in a fresh ``git clone`` of the repository's HEAD in a temporary folder.
   The clone's ``.venv`` is a symlink to this repository's virtualenv, whose lock stamps match
@@ -184,16 +185,16 @@ def steps_json(registry: Path, workdir: Path) -> None:
     lap("PNG save")
     save_map(fig, None, workdir / "carte.svg")
     lap("SVG save")
-    from pipeline.outputs.maps.projects import print_pages
+    from pipeline.outputs.maps.projects import draw_projects_pages
     from pipeline.outputs.maps.save import save_pdf
 
-    save_pdf(print_pages(snap.map, label_overrides=snap.label_overrides), workdir / "carte.pdf")
-    lap("print PDF (map and projects, drawn again)")
+    save_pdf([fig, *draw_projects_pages(snap.map)], workdir / "carte.pdf")
+    lap("print PDF (the same figure, then the list of projects)")
     reach = snap.reach_map
     assert reach is not None
     reach_fig = draw_map(reach.map, preset="a4", labels=False)
     save_map(reach_fig, workdir / "acces.png", workdir / "acces.svg")
-    save_pdf(print_pages(reach.map, labels=False), workdir / "acces.pdf")
+    save_pdf([reach_fig, *draw_projects_pages(reach.map)], workdir / "acces.pdf")
     lap("reach map (plot, PNG, SVG, PDF)")
     publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("page",))
     lap("press page")
@@ -234,6 +235,10 @@ def output_sizes(folder: Path) -> list[Row]:
 def make_rows(quick: bool) -> list[Row]:
     """Cold, no-op and forced ``make map`` in a fresh clone; peak memory; output sizes."""
     rows: list[Row] = []
+    # The clone shares this virtualenv: bring it up to date here first, so that the clone's
+    # make finds it installed (an install from the clone would point the editable package
+    # at a folder deleted at the end).
+    checked(run(["scripts/venv.sh", "test"], cwd=ROOT), "scripts/venv.sh test")
     with tempfile.TemporaryDirectory(prefix="bench-clone-") as tmp:
         clone = Path(tmp) / "repo"
         checked(run(["git", "clone", "--quiet", ROOT, clone]), "git clone")
@@ -241,6 +246,9 @@ def make_rows(quick: bool) -> list[Row]:
         env = dict(os.environ, PYTHONPATH=str(clone))
         make = ["make", "--no-print-directory"]
         cold = checked(run([*make, "map"], cwd=clone, env=env), "cold make map")
+        if "installing" in cold.output:
+            sys.exit("bench: the clone's make map installed the environment: commit "
+                     "pyproject.toml and requirements/ first, then run the bench again")
         rows.append(Row("make map, cold, fresh clone (after install)",
                         f"{cold.seconds:.2f} s", cold.seconds))
         noop = best_of(3, lambda: run([*make, "map"], cwd=clone, env=env), "no-op make map")

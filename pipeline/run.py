@@ -934,18 +934,15 @@ def _stage_map(staging: Staging, drawing: Drawing, stem: Path, data: MapData, al
     The one place that writes a map, whichever command draws it.
     """
     from pipeline.outputs.files import write_text
-    from pipeline.outputs.maps.save import MapJob, map_jobs
+    from pipeline.outputs.maps.save import MapJob, map_formats
 
-    targets = []
-    for formats in map_jobs(preset):
-        files = tuple((fmt, stem.with_name(f"{stem.name}.{fmt}")) for fmt in formats)
-        drawing.submit(MapJob(data, preset, tuple((f, staging.path(t)) for f, t in files),
-                              labels=labels, label_overrides=overrides, basemap=basemap,
-                              font=font, pdf_title=pdf_title))
-        targets += [t for _, t in files]
+    files = tuple((fmt, stem.with_name(f"{stem.name}.{fmt}")) for fmt in map_formats(preset))
+    drawing.submit(MapJob(data, preset, tuple((f, staging.path(t)) for f, t in files),
+                          labels=labels, label_overrides=overrides, basemap=basemap,
+                          font=font, pdf_title=pdf_title))
     text = stem.with_name(f"{stem.name}.txt")
     write_text(alt, staging.path(text))
-    return [*targets, text]
+    return [*(t for _, t in files), text]
 
 
 def _check_presets(presets: Sequence[str]) -> list[str]:

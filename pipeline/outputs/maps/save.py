@@ -518,22 +518,13 @@ def map_formats(preset: str) -> tuple[str, ...]:
     return (*MAP_FORMATS, "pdf") if preset == PRINT_PRESET else MAP_FORMATS
 
 
-def map_jobs(preset: str) -> tuple[tuple[str, ...], ...]:
-    """Return how a map's formats are drawn: the formats of each drawing, longest first.
-
-    The PNG and the SVG are saved from one drawing; the PDF draws its own pages (the map
-    with vector fonts, then the list of projects). Drawn in parallel, the longest first, the
-    last one ends soonest.
-    """
-    return (("pdf",), MAP_FORMATS) if preset == PRINT_PRESET else (MAP_FORMATS,)
-
-
 @dataclass(frozen=True)
 class MapJob:
     """One drawing of a map and the files saved from it: its data, how to draw, where to write.
 
     Plain data, so that it can be drawn in another process. ``files`` pairs each format with
-    its path: ``(("png", …), ("svg", …))`` from one drawing, or ``(("pdf", …),)``.
+    its path, e.g. ``(("png", …), ("svg", …), ("pdf", …))``: the map is drawn once and saved
+    in each (the PDF adds the list of projects after it).
     """
 
     data: MapData
@@ -548,7 +539,10 @@ class MapJob:
 
 
 def draw_and_save(job: MapJob) -> list[Path]:
-    """Draw the map of ``job`` and save each of its files; return their paths.
+    """Draw the map of ``job`` once and save each of its files; return their paths.
+
+    The print PDF's first page is that same figure, saved with embedded fonts; the list of
+    projects follows it.
 
     Raises
     ------
@@ -559,18 +553,16 @@ def draw_and_save(job: MapJob) -> list[Path]:
 
     paths = dict(job.files)
     unknown = [fmt for fmt in paths if fmt not in map_formats(job.preset)]
-    if unknown or ("pdf" in paths and len(paths) > 1):
+    if unknown:
         raise RenderError(f"formats de carte inattendus {sorted(paths)} ; formats : "
                           f"{', '.join(map_formats(job.preset))}")
-    if "pdf" in paths:
-        from pipeline.outputs.maps.projects import print_pages
-
-        pages = print_pages(job.data, label_overrides=job.label_overrides, font=job.font,
-                            labels=job.labels, basemap=job.basemap)
-        save_pdf(pages, paths["pdf"], title=job.pdf_title or PDF_TITLE,
-                 subject="Carte et liste des projets" if len(pages) > 1 else "Carte")
-        return [paths["pdf"]]
     fig = draw_map(job.data, preset=job.preset, labels=job.labels,
                    label_overrides=job.label_overrides, basemap=job.basemap, font=job.font)
     save_map(fig, paths.get("png"), paths.get("svg"))
+    if "pdf" in paths:
+        from pipeline.outputs.maps.projects import draw_projects_pages
+
+        pages = [fig, *draw_projects_pages(job.data, font=job.font)]
+        save_pdf(pages, paths["pdf"], title=job.pdf_title or PDF_TITLE,
+                 subject="Carte et liste des projets" if len(pages) > 1 else "Carte")
     return list(paths.values())

@@ -185,16 +185,16 @@ def steps_json(registry: Path, workdir: Path) -> None:
     lap("PNG save")
     save_map(fig, None, workdir / "carte.svg")
     lap("SVG save")
-    from pipeline.outputs.maps.projects import draw_projects_pages
+    from pipeline.outputs.maps.projects import print_pages
     from pipeline.outputs.maps.save import save_pdf
 
-    save_pdf([fig, *draw_projects_pages(snap.map)], workdir / "carte.pdf")
+    save_pdf(print_pages(fig, snap.map), workdir / "carte.pdf")
     lap("print PDF (the same figure, then the list of projects)")
     reach = snap.reach_map
     assert reach is not None
     reach_fig = draw_map(reach.map, preset="a4", labels=False)
     save_map(reach_fig, workdir / "acces.png", workdir / "acces.svg")
-    save_pdf([reach_fig, *draw_projects_pages(reach.map)], workdir / "acces.pdf")
+    save_pdf(print_pages(reach_fig, reach.map), workdir / "acces.pdf")
     lap("reach map (plot, PNG, SVG, PDF)")
     publish(snap, processed_dir=workdir, maps_dir=workdir, parts=("page",))
     lap("press page")

@@ -15,6 +15,7 @@ from pipeline import config
 from pipeline.errors import RenderError
 from pipeline.outputs.maps.mapdata import map_data
 from pipeline.outputs.maps.projects import draw_projects_pages, print_pages
+from pipeline.outputs.maps.render import draw_map
 from pipeline.outputs.maps.save import save_pdf
 from tests.test_render import make_departements, make_sites
 
@@ -38,14 +39,14 @@ def data():
 @pytest.fixture(scope="module")
 def pdf(data, tmp_path_factory):
     path = tmp_path_factory.mktemp("pdf") / "carte.pdf"
-    save_pdf(print_pages(data), path)
+    save_pdf(print_pages(draw_map(data, preset="a4"), data), path)
     return path
 
 
 @pytest.mark.slow
 def test_two_builds_give_the_same_bytes(data, pdf, tmp_path):
     again = tmp_path / "again.pdf"
-    save_pdf(print_pages(data), again)
+    save_pdf(print_pages(draw_map(data, preset="a4"), data), again)
     assert again.read_bytes() == pdf.read_bytes()
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert b"CreationDate" not in pdf.read_bytes()

@@ -9,8 +9,8 @@ map's symbol of that support. :func:`print_pages` gives the map and this page, r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Final, Literal
+from collections.abc import Sequence
+from typing import Final
 
 import matplotlib as mpl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,7 +20,6 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from pipeline import config
-from pipeline.basemap import Basemap
 from pipeline.french import french_date
 from pipeline.outputs.maps.frames import marker_width
 from pipeline.outputs.maps.layout import get_preset
@@ -30,7 +29,6 @@ from pipeline.outputs.maps.render import (
     SOURCE_COLOUR,
     TEXT_COLOUR,
     _check_font,
-    draw_map,
 )
 from pipeline.outputs.maps.typeset import wrap_text
 
@@ -214,21 +212,17 @@ def _pages(rows: Sequence[ProjectRow]) -> list[Figure]:
     return [p.fig for p in pages]
 
 
-def print_pages(data: MapData, *,
-                label_overrides: Mapping[str, tuple[float, float]] | None = None,
-                font: str | None = None,
-                labels: bool | Literal["auto"] = "auto",
-                basemap: Basemap | None = None) -> list[Figure]:
+def print_pages(map_figure: Figure, data: MapData, *, font: str | None = None) -> list[Figure]:
     """Return the pages of the print PDF: the A4 map, then the list of projects (if any).
-
-    Each page is a figure: the map drawn as :func:`pipeline.outputs.maps.render.draw_map`
-    draws it, and :func:`draw_projects_pages`.
 
     Parameters
     ----------
+    map_figure
+        The A4 map, as :func:`pipeline.outputs.maps.render.draw_map` draws it: the same
+        figure that gives the PNG and the SVG.
     data
-        From :func:`pipeline.outputs.maps.mapdata.map_data`.
-    label_overrides, font, labels, basemap
+        The map's data, from :func:`pipeline.outputs.maps.mapdata.map_data`.
+    font
         As for :func:`pipeline.outputs.maps.render.draw_map`.
 
     Returns
@@ -236,5 +230,4 @@ def print_pages(data: MapData, *,
     list of Figure
         For :func:`pipeline.outputs.maps.save.save_pdf`.
     """
-    return [draw_map(data, preset="a4", label_overrides=label_overrides, font=font,
-                     labels=labels, basemap=basemap), *draw_projects_pages(data, font=font)]
+    return [map_figure, *draw_projects_pages(data, font=font)]

@@ -560,9 +560,9 @@ def draw_and_save(job: MapJob) -> list[Path]:
                    label_overrides=job.label_overrides, basemap=job.basemap, font=job.font)
     save_map(fig, paths.get("png"), paths.get("svg"))
     if "pdf" in paths:
-        from pipeline.outputs.maps.projects import draw_projects_pages
+        from pipeline.outputs.maps.projects import print_pages
 
-        pages = [fig, *draw_projects_pages(job.data, font=job.font)]
+        pages = print_pages(fig, job.data, font=job.font)
         save_pdf(pages, paths["pdf"], title=job.pdf_title or PDF_TITLE,
                  subject="Carte et liste des projets" if len(pages) > 1 else "Carte")
     return list(paths.values())
